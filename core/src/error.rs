@@ -1,0 +1,61 @@
+//! The one error enum of `core`'s endpoints. Each variant is an RFC error code; `server` maps it
+//! to the wire exactly once. Descriptions are safe to show to the client; [`TokenError::Server`]
+//! carries internal detail for the log only.
+
+use crate::form::FormError;
+use crate::ports::SignFailure;
+use crate::store::StoreError;
+
+/// An error of the token, introspection or revocation endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// RFC 6749 §5.2 `invalid_request`: a missing, repeated or malformed parameter.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// RFC 6749 §5.2 `invalid_client`: client authentication failed (unknown client, wrong
+    /// secret, no authentication). Deliberately says nothing about which.
+    #[error("invalid_client")]
+    InvalidClient,
+    /// RFC 6749 §5.2 `unauthorized_client`: the client may not use this grant or operation.
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    /// RFC 6749 §5.2 `unsupported_grant_type`.
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    /// RFC 6749 §5.2 `invalid_scope`.
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// RFC 8707 §2 `invalid_target`: the resource is invalid, unknown or not allowed.
+    #[error("invalid_target: {0}")]
+    InvalidTarget(String),
+    /// The server cannot serve this now (e.g. the signing backend is saturated); retry later.
+    #[error("temporarily_unavailable: {0}")]
+    TemporarilyUnavailable(String),
+    /// An internal failure; the detail is for the log, never for the client.
+    #[error("server_error: {0}")]
+    Server(String),
+}
+
+impl From<FormError> for TokenError {
+    fn from(e: FormError) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::TemporarilyUnavailable(format!("storage: {m}")),
+            other => Self::Server(other.to_string()),
+        }
+    }
+}
+
+impl From<SignFailure> for TokenError {
+    fn from(e: SignFailure) -> Self {
+        match e {
+            SignFailure::Unavailable(m) => Self::TemporarilyUnavailable(m),
+            SignFailure::Failed(m) => Self::Server(m),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The grants, one module each. [`grant`] dispatches on the typed request with an exhaustive
+//! match: a new grant type does not compile until it is handled here.
+
+pub mod client_credentials;
+
+use crate::client::Client;
+use crate::error::TokenError;
+use crate::resource::Resource;
+use crate::scope::Scope;
+use crate::token_request::TokenRequest;
+
+/// What a grant decided the client gets; [`crate::issue`] turns it into a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    /// The subject of the token.
+    pub subject: String,
+    /// The granted scope.
+    pub scope: Scope,
+    /// The token's one audience.
+    pub resource: Resource,
+}
+
+/// Applies the grant of `request` for the authenticated `client`.
+pub fn grant(client: &Client, request: &TokenRequest) -> Result<Granted, TokenError> {
+    match request {
+        TokenRequest::ClientCredentials(req) => client_credentials::grant(client, req),
+        TokenRequest::Unsupported(name) => Err(TokenError::UnsupportedGrantType(format!(
+            "grant_type {name:?} is not supported"
+        ))),
+    }
+}
+
+/// The scope a request gets: the requested scope if the client may have all of it, the
+/// client's registered scope if none was requested (RFC 6749 §3.3).
+pub fn granted_scope(client: &Client, requested: Option<&Scope>) -> Result<Scope, TokenError> {
+    let Some(requested) = requested else {
+        return Ok(client.scope.clone());
+    };
+    if !requested.is_subset(&client.scope) {
+        let excess: Vec<&str> = requested.excess(&client.scope).collect();
+        return Err(TokenError::InvalidScope(format!(
+            "scope not allowed for this client: {}",
+            excess.join(" ")
+        )));
+    }
+    Ok(requested.clone())
+}
+
+/// The audience of a token: the requested resource if the client may use it, else the client's
+/// default resource, so no token is ever audience-less (RFC 8707 §2).
+pub fn granted_resource(
+    client: &Client,
+    requested: Option<&Resource>,
+) -> Result<Resource, TokenError> {
+    match requested {
+        Some(r) if client.resources.contains(r) => Ok(r.clone()),
+        Some(r) => Err(TokenError::InvalidTarget(format!(
+            "resource {r} is not registered for this client"
+        ))),
+        None => client
+            .default_resource()
+            .cloned()
+            .ok_or_else(|| TokenError::InvalidTarget("the client has no resource".into())),
+    }
+}

@@ -1,0 +1,136 @@
+//! The storage traits, one per aggregate. `store` implements them (embedded redb, later Redis);
+//! [`crate::memory`] is the in-memory reference implementation.
+//!
+//! Rules every implementation keeps:
+//! - A write returns only once it is durable; a failed write is an error, never a silent success.
+//! - Lookups return `Ok(None)` for "not found": absence is not an error.
+//! - Secrets are never stored: clients keep a secret digest, opaque tokens are keyed by digest.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gatehouse_token::{AccessTokenClaims, Algorithm, TokenDigest, UnixTime};
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, ClientId};
+
+/// A storage failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or is busy; the operation may succeed later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The item already exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// Stored data could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client; [`StoreError::Conflict`] if the id is taken.
+    async fn insert(&self, client: Client) -> Result<(), StoreError>;
+    /// The client with this id.
+    async fn get(&self, id: &ClientId) -> Result<Option<Arc<Client>>, StoreError>;
+    /// Every client, ordered by id.
+    async fn list(&self) -> Result<Vec<Arc<Client>>, StoreError>;
+    /// Removes a client; whether it existed.
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
+}
+
+/// A stored opaque access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAccessToken {
+    /// What the token grants.
+    pub claims: AccessTokenClaims,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// Opaque access tokens, keyed by the digest of the token text.
+#[async_trait]
+pub trait AccessTokenStore: Send + Sync {
+    /// Stores a newly issued token.
+    async fn insert(
+        &self,
+        digest: TokenDigest,
+        claims: AccessTokenClaims,
+    ) -> Result<(), StoreError>;
+    /// The token with this digest, revoked or not, until it is purged after expiry.
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError>;
+    /// Marks the token revoked; whether it was found.
+    async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
+    /// Deletes tokens that expired before `now`; how many.
+    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
+}
+
+/// Revoked JWT access tokens, by `jti`, kept until the token would have expired anyway.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Records that the token `jti`, expiring at `exp`, is revoked.
+    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError>;
+    /// Every revocation whose token has not yet expired at `now`.
+    async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError>;
+    /// Deletes revocations of tokens that expired before `now`; how many.
+    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
+}
+
+/// The state of a signing key in the key ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Signs new tokens, published in the JWKS.
+    Active,
+    /// No longer signs; published until every token it signed has expired.
+    Retired,
+}
+
+/// A signing key's metadata and, for software keys, its private material.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// The key's one algorithm.
+    pub alg: Algorithm,
+    /// Which signer backend holds the key (`software`).
+    pub backend: String,
+    /// Backend-specific material: base64url PKCS#8 for software keys.
+    pub material: String,
+    /// Its state.
+    pub state: KeyState,
+    /// When it was created.
+    pub created_at: UnixTime,
+    /// When it started signing.
+    pub activated_at: Option<UnixTime>,
+    /// When it stopped signing.
+    pub retired_at: Option<UnixTime>,
+    /// When it leaves the JWKS: retirement plus the longest token lifetime.
+    pub publish_until: Option<UnixTime>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("backend", &self.backend)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signing-key records.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Inserts or replaces the record with this `kid`.
+    async fn put(&self, key: KeyRecord) -> Result<(), StoreError>;
+    /// Every key record, ordered by creation time.
+    async fn list(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Removes a key record; whether it existed.
+    async fn delete(&self, kid: &str) -> Result<bool, StoreError>;
+}

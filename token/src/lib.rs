@@ -1,0 +1,29 @@
+//! Wire formats of the tokens Gatehouse issues, shared by `core`, `signer` and `validator`.
+//!
+//! # Layout
+//! - [`b64`]: strict, canonical base64url without padding (RFC 7515 §2).
+//! - [`alg`]: the JWS algorithms Gatehouse signs and verifies with (RFC 7518 §3, RFC 8037).
+//! - [`jwk`]: public JSON Web Keys and key sets (RFC 7517), with RFC 7638 thumbprints as `kid`.
+//! - [`header`]: the protected header Gatehouse writes on its access tokens (RFC 9068 §2.1).
+//! - [`claims`]: the access-token claims (RFC 9068 §2.2), shared by JWTs and opaque-token records.
+//! - [`opaque`]: opaque access tokens: prefix, 256 random bits, checksum; stored only as a digest.
+//! - [`time`]: seconds since the Unix epoch; nothing here reads a clock.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod alg;
+pub mod b64;
+pub mod claims;
+pub mod header;
+pub mod jwk;
+pub mod opaque;
+pub mod time;
+
+pub use alg::Algorithm;
+pub use claims::{AccessTokenClaims, Audience};
+pub use header::JwsHeader;
+pub use jwk::{Jwk, JwkSet, KeyParams};
+pub use opaque::{OpaqueToken, TokenDigest};
+pub use time::UnixTime;

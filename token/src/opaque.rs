@@ -1,0 +1,156 @@
+//! Opaque access tokens: `gat_` + 256 random bits (base64url) + a CRC-32 checksum (base64url).
+//!
+//! The prefix lets secret scanners find leaked tokens; the checksum lets garbage be rejected
+//! without a store lookup. The checksum is not a security measure: the 256 random bits are.
+//! Only the SHA-256 digest of a token is ever stored ([`TokenDigest`]).
+
+use std::fmt;
+
+use ring::digest;
+
+use crate::b64;
+
+/// The prefix of every opaque access token.
+pub const PREFIX: &str = "gat_";
+const RANDOM_BYTES: usize = 32;
+const RANDOM_CHARS: usize = 43; // base64url of 32 bytes, no padding
+const CHECKSUM_CHARS: usize = 6; // base64url of 4 bytes, no padding
+/// The exact length of an opaque access token.
+pub const LEN: usize = PREFIX.len() + RANDOM_CHARS + CHECKSUM_CHARS;
+
+/// A well-formed opaque access token (its checksum verified).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpaqueToken(String);
+
+/// The text is not a well-formed opaque access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a well-formed opaque access token")]
+pub struct Malformed;
+
+impl OpaqueToken {
+    /// A token from 32 bytes of CSPRNG output.
+    pub fn from_random(random: [u8; RANDOM_BYTES]) -> Self {
+        let mut text = String::with_capacity(LEN);
+        text.push_str(PREFIX);
+        b64::encode_into(random, &mut text);
+        let checksum = crc32fast::hash(text.as_bytes()).to_be_bytes();
+        b64::encode_into(checksum, &mut text);
+        Self(text)
+    }
+
+    /// Whether `text` looks like an opaque token at all (by prefix), before any other check.
+    pub fn has_prefix(text: &str) -> bool {
+        text.starts_with(PREFIX)
+    }
+
+    /// Parses a token, checking length, alphabet and checksum; no lookup is involved.
+    pub fn parse(text: &str) -> Result<Self, Malformed> {
+        if text.len() != LEN || !text.starts_with(PREFIX) {
+            return Err(Malformed);
+        }
+        let (body, checksum) = text.split_at(LEN - CHECKSUM_CHARS);
+        let mut random = [0u8; RANDOM_BYTES];
+        let n = b64::decode_into(&body[PREFIX.len()..], &mut random).map_err(|_| Malformed)?;
+        let mut sum = [0u8; 4];
+        let m = b64::decode_into(checksum, &mut sum).map_err(|_| Malformed)?;
+        if n != RANDOM_BYTES
+            || m != 4
+            || u32::from_be_bytes(sum) != crc32fast::hash(body.as_bytes())
+        {
+            return Err(Malformed);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The token text, to hand to the client once.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digest under which the token is stored.
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(&self.0)
+    }
+}
+
+impl fmt::Debug for OpaqueToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpaqueToken([redacted])")
+    }
+}
+
+/// SHA-256 of a secret's text: what is stored instead of the secret.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl TokenDigest {
+    /// The digest of `secret`.
+    pub fn of(secret: &str) -> Self {
+        let d = digest::digest(&digest::SHA256, secret.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Self(out)
+    }
+}
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenDigest({})", b64::encode(&self.0[..6]))
+    }
+}
+
+impl serde::Serialize for TokenDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&b64::encode(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let mut out = [0u8; 32];
+        match b64::decode_into(text.as_bytes(), &mut out) {
+            Ok(32) => Ok(Self(out)),
+            _ => Err(serde::de::Error::custom(
+                "a digest is 32 bytes of base64url",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_parse() {
+        let token = OpaqueToken::from_random([7; 32]);
+        assert_eq!(token.as_str().len(), LEN);
+        assert!(token.as_str().starts_with("gat_"));
+        assert_eq!(OpaqueToken::parse(token.as_str()).unwrap(), token);
+        assert_eq!(format!("{token:?}"), "OpaqueToken([redacted])");
+    }
+
+    #[test]
+    fn truncated_altered_or_garbage_tokens_fail_the_checksum() {
+        let text = OpaqueToken::from_random([9; 32]).as_str().to_owned();
+        assert!(OpaqueToken::parse(&text[..LEN - 1]).is_err());
+        assert!(OpaqueToken::parse(&format!("{text}A")).is_err());
+        for i in PREFIX.len()..LEN {
+            let mut bytes = text.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap();
+            assert!(OpaqueToken::parse(&altered).is_err(), "position {i}");
+        }
+        assert!(OpaqueToken::parse("gat_garbage").is_err());
+        assert!(OpaqueToken::parse(&text.replacen("gat_", "gax_", 1)).is_err());
+    }
+
+    #[test]
+    fn digests_differ_per_token() {
+        let a = OpaqueToken::from_random([1; 32]);
+        let b = OpaqueToken::from_random([2; 32]);
+        assert_ne!(a.digest(), b.digest());
+        assert_eq!(a.digest(), TokenDigest::of(a.as_str()));
+    }
+}
