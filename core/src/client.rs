@@ -308,7 +308,8 @@ mod tests {
     #[test]
     fn refuses_bad_fields_by_name() {
         let random = CountingRandom::default();
-        let cases: [(fn(&mut ClientRegistration), &str); 6] = [
+        type Mutation = fn(&mut ClientRegistration);
+        let cases: [(Mutation, &str); 6] = [
             (|r| r.name = " ".into(), "name"),
             (|r| r.grant_types = vec!["password".into()], "grant_types"),
             (|r| r.scope = "a  b".into(), "scope"),
