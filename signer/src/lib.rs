@@ -1,1 +1,26 @@
-//! placeholder
+//! Signing for Gatehouse: keys behind one trait, whatever holds them.
+//!
+//! [`SigningKey`] is long-lived and knows its `kid`, its one algorithm and its public JWK; its
+//! [`SigningKey::sign`] is a *blocking* call, because an HSM behind PKCS#11 blocks: callers on an
+//! async runtime decide where to run it. Signatures come back in JOSE form (raw `r || s` for
+//! ECDSA, RFC 7518 §3.4).
+//!
+//! # Layout
+//! - [`key`]: the [`SigningKey`] trait and [`SignError`].
+//! - [`software`]: keys held in process memory (ring). For development and the embedded quick
+//!   start; the server says so loudly in its logs.
+//! - [`jws`]: JWS compact serialisation (RFC 7515 §7.1) of a header and claims.
+//! - [`keyring`]: the active key and the retired keys still published, as one immutable value.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod jws;
+pub mod key;
+pub mod keyring;
+pub mod software;
+
+pub use key::{SignError, SigningKey};
+pub use keyring::KeyRing;
+pub use software::SoftwareKey;

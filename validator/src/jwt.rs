@@ -1,0 +1,94 @@
+//! Strict parsing and verification of compact JWS access tokens.
+//!
+//! Order matters: size first (before any work), then shape, header rules, key lookup, algorithm
+//! binding, signature, and only then the claims, so a forged token is always reported as a bad
+//! signature and never as, say, expired (golang-jwt CVE-2024-51744).
+
+use gatehouse_token::{AccessTokenClaims, b64};
+use serde::Deserialize;
+
+use crate::keys::KeySnapshot;
+use crate::rejection::Rejection;
+
+/// The protected header of an access token. Exactly these members are allowed: anything else
+/// (`jku`, `jwk`, `x5u`, `x5c`, `crit`, `b64`, `zip`, `enc`, `cty`, ...) is refused, as is a
+/// member given twice (RFC 7515 §4, RFC 8725 §3.10).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+}
+
+/// RFC 9068 §4: `typ` must be `at+jwt` or `application/at+jwt` (media types compare
+/// case-insensitively, RFC 7515 §4.1.9), so an ID token can never pass as an access token.
+fn is_access_token_typ(typ: &str) -> bool {
+    let typ = typ
+        .get(..12)
+        .filter(|p| p.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    typ.eq_ignore_ascii_case("at+jwt")
+}
+
+/// Verifies the signature of `token` against `keys` and returns its claims, unchecked.
+pub fn verify(
+    keys: &KeySnapshot,
+    token: &str,
+    max_len: usize,
+) -> Result<AccessTokenClaims, Rejection> {
+    if token.len() > max_len {
+        return Err(Rejection::TooLarge);
+    }
+    let mut parts = token.splitn(4, '.');
+    let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Rejection::Malformed);
+    };
+    let header_json = b64::decode(header_b64).map_err(|_| Rejection::Malformed)?;
+    let header: Header = serde_json::from_slice(&header_json).map_err(|_| Rejection::Header)?;
+    if !header.typ.as_deref().is_some_and(is_access_token_typ) {
+        return Err(Rejection::WrongType);
+    }
+    let kid = header.kid.ok_or(Rejection::Header)?;
+    let key = keys.get(&kid).ok_or(Rejection::UnknownKey)?;
+    if key.algorithm().as_str() != header.alg {
+        return Err(Rejection::AlgorithmMismatch);
+    }
+    let signature = b64::decode(sig_b64).map_err(|_| Rejection::Malformed)?;
+    let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
+    if !key.verify(signed.as_bytes(), &signature) {
+        return Err(Rejection::BadSignature);
+    }
+    let payload = b64::decode(payload_b64).map_err(|_| Rejection::Malformed)?;
+    serde_json::from_slice(&payload).map_err(|_| Rejection::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_values() {
+        for ok in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+        ] {
+            assert!(is_access_token_typ(ok), "{ok}");
+        }
+        for bad in [
+            "JWT",
+            "jwt",
+            "",
+            "application/jwt",
+            "at+jwt ",
+            "xapplication/at+jwt",
+            "id_token+jwt",
+        ] {
+            assert!(!is_access_token_typ(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Verification keys, each bound to exactly one algorithm (RFC 8725 §3.1): the token's `alg`
+//! header is checked against the key, never used to choose how to verify.
+
+use std::collections::HashMap;
+
+use gatehouse_token::{Algorithm, Jwk, JwkSet, KeyParams, b64};
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+
+/// A public key and the one algorithm it verifies.
+#[derive(Debug)]
+pub struct VerifyingKey {
+    alg: Algorithm,
+    key: Public,
+}
+
+#[derive(Debug)]
+enum Public {
+    Plain(UnparsedPublicKey<Vec<u8>>),
+    Rsa(
+        RsaPublicKeyComponents<Vec<u8>>,
+        &'static signature::RsaParameters,
+    ),
+}
+
+/// A JWK that cannot be used to verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unusable JWK {kid:?}: {reason}")]
+pub struct BadKey {
+    /// The key's id.
+    pub kid: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl VerifyingKey {
+    /// Builds a verifier from a JWK whose key type and curve fit its `alg`.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, BadKey> {
+        let bad = |reason| BadKey {
+            kid: jwk.kid.clone(),
+            reason,
+        };
+        let decode = |s: &str| b64::decode(s).map_err(|_| bad("parameter is not base64url"));
+        let key = match (&jwk.params, jwk.alg) {
+            (KeyParams::Ec { crv, x, y }, Algorithm::ES256 | Algorithm::ES384) => {
+                let (want_crv, len, alg): (_, _, &'static signature::EcdsaVerificationAlgorithm) =
+                    if jwk.alg == Algorithm::ES256 {
+                        ("P-256", 32, &signature::ECDSA_P256_SHA256_FIXED)
+                    } else {
+                        ("P-384", 48, &signature::ECDSA_P384_SHA384_FIXED)
+                    };
+                if crv != want_crv {
+                    return Err(bad("curve does not match alg"));
+                }
+                let (x, y) = (decode(x)?, decode(y)?);
+                if x.len() != len || y.len() != len {
+                    return Err(bad("coordinate of wrong length"));
+                }
+                let mut point = Vec::with_capacity(1 + 2 * len);
+                point.push(0x04);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                Public::Plain(UnparsedPublicKey::new(alg, point))
+            }
+            (KeyParams::Okp { crv, x }, Algorithm::EdDSA) => {
+                if crv != "Ed25519" {
+                    return Err(bad("only Ed25519 is supported for EdDSA"));
+                }
+                let x = decode(x)?;
+                if x.len() != 32 {
+                    return Err(bad("Ed25519 key of wrong length"));
+                }
+                Public::Plain(UnparsedPublicKey::new(&signature::ED25519, x))
+            }
+            (KeyParams::Rsa { n, e }, Algorithm::RS256 | Algorithm::PS256) => {
+                let n = decode(n)?;
+                if n.len() < 256 {
+                    return Err(bad("RSA keys must be at least 2048 bits"));
+                }
+                let params: &'static signature::RsaParameters = if jwk.alg == Algorithm::PS256 {
+                    &signature::RSA_PSS_2048_8192_SHA256
+                } else {
+                    &signature::RSA_PKCS1_2048_8192_SHA256
+                };
+                Public::Rsa(RsaPublicKeyComponents { n, e: decode(e)? }, params)
+            }
+            _ => return Err(bad("key type does not match alg")),
+        };
+        Ok(Self { alg: jwk.alg, key })
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Whether `signature` over `message` verifies.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.key {
+            Public::Plain(key) => key.verify(message, signature).is_ok(),
+            Public::Rsa(key, params) => key.verify(params, message, signature).is_ok(),
+        }
+    }
+}
+
+/// The verification keys at one moment, by `kid`. Immutable: a change builds a new snapshot.
+#[derive(Debug, Default)]
+pub struct KeySnapshot {
+    keys: HashMap<String, VerifyingKey>,
+}
+
+impl KeySnapshot {
+    /// A snapshot of every key in `jwks`. Two keys with one `kid` are an error, not a choice.
+    pub fn from_jwks(jwks: &JwkSet) -> Result<Self, BadKey> {
+        let mut keys = HashMap::with_capacity(jwks.keys.len());
+        for jwk in &jwks.keys {
+            if keys
+                .insert(jwk.kid.clone(), VerifyingKey::from_jwk(jwk)?)
+                .is_some()
+            {
+                return Err(BadKey {
+                    kid: jwk.kid.clone(),
+                    reason: "duplicate kid",
+                });
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    /// The key with this id.
+    pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.keys.get(kid)
+    }
+
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
