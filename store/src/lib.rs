@@ -1,1 +1,14 @@
-//! placeholder
+//! Storage for Gatehouse: implementations of `gatehouse-core`'s storage traits.
+//!
+//! # Layout
+//! - [`embedded`]: [`EmbeddedStore`], one redb file in the data directory; the default for a
+//!   single node. ACID, fsync on every commit, so a write is durable before the response that
+//!   made it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod embedded;
+
+pub use embedded::{EmbeddedStore, OpenError};

@@ -1,0 +1,381 @@
+//! The embedded store: one redb database file, one table per aggregate. Values are JSON, so a
+//! record can be read with any tool and evolves by adding optional fields.
+//!
+//! Every write commits with redb's default durability (fsync) and runs on tokio's blocking pool,
+//! never on the async workers. Clients are also held in memory (an `ArcSwap`ed map, replaced on
+//! each change), because client authentication at `/introspect` must not cost a disk read; the
+//! cache is coherent because this process is the database's only user (redb locks the file).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::store::{
+    AccessTokenStore, ClientStore, KeyRecord, KeyStore, RevocationStore, StoreError,
+    StoredAccessToken,
+};
+use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
+const ACCESS_TOKENS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("access_tokens");
+const REVOKED_JTIS: TableDefinition<&str, u64> = TableDefinition::new("revoked_jtis");
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+
+/// The file name of the database inside the data directory.
+pub const FILE_NAME: &str = "gatehouse.redb";
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process has the database open.
+    #[error("the data directory {0} is in use by another gatehouse process")]
+    InUse(String),
+    /// Any other failure.
+    #[error("cannot open the database {path}: {reason}")]
+    Other {
+        /// The database file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The embedded store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    clients: Arc<ArcSwap<BTreeMap<ClientId, Arc<Client>>>>,
+    /// Serialises cache updates so two client writes never lose each other's change.
+    client_writes: Arc<Mutex<()>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn encode(value: &impl Serialize) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, OpenError> {
+        let path = data_dir.join(FILE_NAME);
+        let other = |reason: String| OpenError::Other {
+            path: path.display().to_string(),
+            reason,
+        };
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                OpenError::InUse(data_dir.display().to_string())
+            }
+            e => other(e.to_string()),
+        })?;
+        let txn = db.begin_write().map_err(|e| other(e.to_string()))?;
+        {
+            let opened = || -> Result<(), redb::TableError> {
+                txn.open_table(CLIENTS)?;
+                txn.open_table(ACCESS_TOKENS)?;
+                txn.open_table(REVOKED_JTIS)?;
+                txn.open_table(KEYS)?;
+                Ok(())
+            };
+            opened().map_err(|e| other(e.to_string()))?;
+        }
+        txn.commit().map_err(|e| other(e.to_string()))?;
+        let store = Self {
+            db: Arc::new(db),
+            clients: Arc::default(),
+            client_writes: Arc::default(),
+        };
+        let clients = store.read_clients().map_err(|e| other(e.to_string()))?;
+        store.clients.store(Arc::new(clients));
+        Ok(store)
+    }
+
+    fn read_clients(&self) -> Result<BTreeMap<ClientId, Arc<Client>>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(CLIENTS).map_err(unavailable)?;
+        let mut out = BTreeMap::new();
+        for row in table.iter().map_err(unavailable)? {
+            let (_, value) = row.map_err(unavailable)?;
+            let client: Client = decode(value.value())?;
+            out.insert(client.id.clone(), Arc::new(client));
+        }
+        Ok(out)
+    }
+
+    /// Runs a blocking database operation off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || op(&db))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+    }
+
+    /// Applies a change to the clients table and then to the cache, under the write lock.
+    async fn change_clients<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+        update: impl FnOnce(&mut BTreeMap<ClientId, Arc<Client>>) + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        let guard = self.client_writes.clone();
+        tokio::task::spawn_blocking(move || {
+            let _serial = guard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let out = op(&store.db)?;
+            let mut next = BTreeMap::clone(&store.clients.load());
+            update(&mut next);
+            store.clients.store(Arc::new(next));
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+    }
+}
+
+/// Opens a write transaction, runs `op` on it and commits (fsync).
+fn write<T>(
+    db: &Database,
+    op: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let txn = db.begin_write().map_err(unavailable)?;
+    let out = op(&txn)?;
+    txn.commit().map_err(unavailable)?;
+    Ok(out)
+}
+
+#[async_trait]
+impl ClientStore for EmbeddedStore {
+    async fn insert(&self, client: Client) -> Result<(), StoreError> {
+        let bytes = encode(&client)?;
+        let id = client.id.clone();
+        let cached = Arc::new(client);
+        self.change_clients(
+            move |db| {
+                write(db, |txn| {
+                    let mut table = txn.open_table(CLIENTS).map_err(unavailable)?;
+                    if table.get(id.as_str()).map_err(unavailable)?.is_some() {
+                        return Err(StoreError::Conflict(format!("client {id}")));
+                    }
+                    table
+                        .insert(id.as_str(), bytes.as_slice())
+                        .map_err(unavailable)?;
+                    Ok(())
+                })
+            },
+            move |clients| {
+                clients.insert(cached.id.clone(), cached);
+            },
+        )
+        .await
+    }
+
+    async fn get(&self, id: &ClientId) -> Result<Option<Arc<Client>>, StoreError> {
+        Ok(self.clients.load().get(id).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<Client>>, StoreError> {
+        Ok(self.clients.load().values().cloned().collect())
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let (key, gone) = (id.clone(), id.clone());
+        self.change_clients(
+            move |db| {
+                write(db, |txn| {
+                    let mut table = txn.open_table(CLIENTS).map_err(unavailable)?;
+                    let existed = table.remove(key.as_str()).map_err(unavailable)?.is_some();
+                    Ok(existed)
+                })
+            },
+            move |clients| {
+                clients.remove(&gone);
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl AccessTokenStore for EmbeddedStore {
+    async fn insert(
+        &self,
+        digest: TokenDigest,
+        claims: AccessTokenClaims,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(&StoredAccessToken {
+            claims,
+            revoked: false,
+        })?;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
+                table
+                    .insert(&digest.0, bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// A point read: no fsync, no blocking beyond a page read; run inline.
+    async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
+        let found = table.get(&digest.0).map_err(unavailable)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        let digest = *digest;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
+                let current = table.get(&digest.0).map_err(unavailable)?;
+                let Some(mut record) = current
+                    .map(|v| decode::<StoredAccessToken>(v.value()))
+                    .transpose()?
+                else {
+                    return Ok(false);
+                };
+                record.revoked = true;
+                let bytes = encode(&record)?;
+                table
+                    .insert(&digest.0, bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
+                let mut purged = 0;
+                table
+                    .retain(|_, value| {
+                        let keep = decode::<StoredAccessToken>(value)
+                            .map(|t| t.claims.exp >= now)
+                            .unwrap_or(true);
+                        purged += usize::from(!keep);
+                        keep
+                    })
+                    .map_err(unavailable)?;
+                Ok(purged)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RevocationStore for EmbeddedStore {
+    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
+        let jti = jti.to_owned();
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
+                table.insert(jti.as_str(), exp.0).map_err(unavailable)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
+            let mut out = Vec::new();
+            for row in table.iter().map_err(unavailable)? {
+                let (jti, exp) = row.map_err(unavailable)?;
+                if exp.value() >= now.0 {
+                    out.push((jti.value().to_owned(), UnixTime(exp.value())));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
+                let mut purged = 0;
+                table
+                    .retain(|_, exp| {
+                        let keep = exp >= now.0;
+                        purged += usize::from(!keep);
+                        keep
+                    })
+                    .map_err(unavailable)?;
+                Ok(purged)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for EmbeddedStore {
+    async fn put(&self, key: KeyRecord) -> Result<(), StoreError> {
+        let bytes = encode(&key)?;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(KEYS).map_err(unavailable)?;
+                table
+                    .insert(key.kid.as_str(), bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(KEYS).map_err(unavailable)?;
+            let mut out: Vec<KeyRecord> = Vec::new();
+            for row in table.iter().map_err(unavailable)? {
+                let (_, value) = row.map_err(unavailable)?;
+                out.push(decode(value.value())?);
+            }
+            out.sort_by_key(|k| k.created_at);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, kid: &str) -> Result<bool, StoreError> {
+        let kid = kid.to_owned();
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(KEYS).map_err(unavailable)?;
+                let existed = table.remove(kid.as_str()).map_err(unavailable)?.is_some();
+                Ok(existed)
+            })
+        })
+        .await
+    }
+}
