@@ -1,0 +1,45 @@
+//! The routers: the OAuth endpoints under the issuer's path (with CORS for browser-based
+//! clients, shared/reference/mcp-auth.md §7.10), the probes at the root, and the admin API on
+//! its own listener.
+
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use axum::routing::{get, post};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::routes::{admin, health, introspect, jwks, metadata, paths, revoke, token};
+use crate::state::AppState;
+
+/// The public router.
+pub fn router(app: AppState) -> Router {
+    let base = app.config.issuer_path();
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("mcp-protocol-version"),
+        ]);
+    let mut machine = Router::new()
+        .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
+        .route(
+            &format!("{base}{}", paths::INTROSPECT),
+            post(introspect::handle),
+        )
+        .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
+        .route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
+    for path in metadata::well_known_paths(&base) {
+        machine = machine.route(&path, get(metadata::handle));
+    }
+    Router::new()
+        .merge(machine.layer(cors))
+        .route(paths::HEALTH, get(health::health))
+        .route(paths::READY, get(health::ready))
+        .with_state(app)
+}
+
+/// The admin router.
+pub fn admin_router(app: AppState) -> Router {
+    admin::router(app)
+}

@@ -1,0 +1,206 @@
+//! The command line: `gatehouse serve`, and `client` / `keys` commands that talk to a running
+//! server's admin API. Every command prints JSON with `--json`.
+
+mod admin_client;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::config::{Config, parse_duration};
+use admin_client::{AdminClient, CliError};
+
+/// Gatehouse: an OAuth 2.1 authorization server and token validation engine.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Without one, embedded defaults apply; `GATEHOUSE_*`
+    /// environment variables override both.
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The admin API to talk to (default: `http://` + `admin.listen` from the configuration).
+    #[arg(long, global = true, value_name = "URL")]
+    admin_url: Option<String>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Manage clients (through the running server's admin API).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys (through the running server's admin API).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client and print its id and secret (the secret is shown only this once).
+    Create(CreateArgs),
+    /// List clients.
+    List,
+    /// Show one client.
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Delete a client.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// A human-readable name.
+    #[arg(long)]
+    name: String,
+    /// A grant type the client may use (repeatable).
+    #[arg(long = "grant-type", default_value = "client_credentials")]
+    grant_types: Vec<String>,
+    /// The scope the client may be granted, space-delimited.
+    #[arg(long, default_value = "")]
+    scope: String,
+    /// A resource (RFC 8707) the client may get tokens for (repeatable; the first is the default).
+    #[arg(long = "resource", required = true)]
+    resources: Vec<String>,
+    /// Access-token lifetime: seconds, or 90s, 5m, 1h, 2d (default: the server's).
+    #[arg(long, value_parser = parse_duration)]
+    access_token_lifetime: Option<u64>,
+    /// Access-token format.
+    #[arg(long, value_enum, default_value_t = Format::Jwt)]
+    token_format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Jwt,
+    Opaque,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys with their state.
+    List,
+    /// Make a new key active now; the old one stays published until its tokens expire.
+    Rotate,
+}
+
+/// Runs the command line; the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return 2;
+        }
+    };
+    match cli.command {
+        Command::Serve => crate::run_server(config, cli.json),
+        Command::Client(cmd) => report(client(cmd, &config, cli.admin_url, cli.json)),
+        Command::Keys(cmd) => report(keys(cmd, &config, cli.admin_url, cli.json)),
+    }
+}
+
+fn report(result: Result<(), CliError>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            1
+        }
+    }
+}
+
+fn print(json_mode: bool, value: &Value, human: impl FnOnce(&Value) -> String) {
+    if json_mode {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", human(value));
+    }
+}
+
+fn client(
+    cmd: ClientCommand,
+    config: &Config,
+    url: Option<String>,
+    json_mode: bool,
+) -> Result<(), CliError> {
+    let admin = AdminClient::new(config, url)?;
+    match cmd {
+        ClientCommand::Create(args) => {
+            let body = json!({
+                "name": args.name,
+                "grant_types": args.grant_types,
+                "scope": args.scope,
+                "resources": args.resources,
+                "access_token_lifetime": args.access_token_lifetime,
+                "token_format": match args.token_format { Format::Jwt => "jwt", Format::Opaque => "opaque" },
+            });
+            let created = admin.post("/admin/clients", &body)?;
+            print(json_mode, &created, output::created_client);
+        }
+        ClientCommand::List => {
+            let clients = admin.get("/admin/clients")?;
+            print(json_mode, &clients, output::client_table);
+        }
+        ClientCommand::Show { client_id } => {
+            let client = admin.get(&format!(
+                "/admin/clients/{}",
+                admin_client::segment(&client_id)
+            ))?;
+            print(json_mode, &client, output::client_details);
+        }
+        ClientCommand::Delete { client_id } => {
+            admin.delete(&format!(
+                "/admin/clients/{}",
+                admin_client::segment(&client_id)
+            ))?;
+            let done = json!({"deleted": client_id});
+            print(json_mode, &done, |v| {
+                format!("Deleted client {}\n", v["deleted"].as_str().unwrap_or(""))
+            });
+        }
+    }
+    Ok(())
+}
+
+fn keys(
+    cmd: KeysCommand,
+    config: &Config,
+    url: Option<String>,
+    json_mode: bool,
+) -> Result<(), CliError> {
+    let admin = AdminClient::new(config, url)?;
+    match cmd {
+        KeysCommand::List => {
+            let keys = admin.get("/admin/keys")?;
+            print(json_mode, &keys, output::key_table);
+        }
+        KeysCommand::Rotate => {
+            let key = admin.post("/admin/keys/rotate", &json!({}))?;
+            print(json_mode, &key, |k| {
+                format!(
+                    "Rotated: {} ({}) is now active; the previous key stays published until its tokens expire\n",
+                    k["kid"].as_str().unwrap_or(""),
+                    k["alg"].as_str().unwrap_or("")
+                )
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! The one place where `core`'s errors become HTTP responses (RFC 6749 §5.2, RFC 7009 §2.2.1,
+//! RFC 8707 §2). Descriptions come from `core` and are safe to show; server errors are logged
+//! here with their detail and answered with a bare `server_error`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::TokenError;
+use serde::Serialize;
+
+/// The challenge sent with every `invalid_client` (RFC 6749 §5.2 requires it when the client
+/// used Basic, and we answer every authentication failure alike).
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"gatehouse\", charset=\"UTF-8\"";
+
+/// An OAuth error body (RFC 6749 §5.2).
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// The error code.
+    pub error: &'a str,
+    /// Human-readable detail, printable ASCII only (RFC 6749 §5.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// A `core` error on its way to the wire.
+#[derive(Debug)]
+pub struct OAuthError(pub TokenError);
+
+impl From<TokenError> for OAuthError {
+    fn from(e: TokenError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<gatehouse_core::form::FormError> for OAuthError {
+    fn from(e: gatehouse_core::form::FormError) -> Self {
+        Self(e.into())
+    }
+}
+
+/// RFC 6749 §5.2: `error_description` may hold only %x20-21 / %x23-5B / %x5D-7E.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e') {
+                c
+            } else {
+                '\''
+            }
+        })
+        .collect()
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = match &self.0 {
+            TokenError::InvalidRequest(d) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", Some(d.as_str()))
+            }
+            TokenError::InvalidClient => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                Some("client authentication failed"),
+            ),
+            TokenError::UnauthorizedClient(d) => (
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                Some(d.as_str()),
+            ),
+            TokenError::UnsupportedGrantType(d) => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                Some(d.as_str()),
+            ),
+            TokenError::InvalidScope(d) => {
+                (StatusCode::BAD_REQUEST, "invalid_scope", Some(d.as_str()))
+            }
+            TokenError::InvalidTarget(d) => {
+                (StatusCode::BAD_REQUEST, "invalid_target", Some(d.as_str()))
+            }
+            TokenError::TemporarilyUnavailable(detail) => {
+                tracing::warn!(%detail, "request refused: temporarily unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    Some("the server is temporarily unable to handle the request; retry later"),
+                )
+            }
+            TokenError::Server(detail) => {
+                tracing::error!(%detail, "request failed: server error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
+            }
+        };
+        let body = ErrorBody {
+            error: code,
+            error_description: description.map(sanitize),
+        };
+        let mut response = (status, no_store(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self.0 {
+            TokenError::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(BASIC_CHALLENGE),
+                );
+            }
+            TokenError::TemporarilyUnavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, for every response that carries a token or
+/// a token error (RFC 6749 §5.1, OAuth 2.1 §3.2.3).
+pub fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_printable_ascii_without_quotes() {
+        assert_eq!(sanitize("a\"b\\c\nd\u{e9}"), "a'b'c'd'");
+    }
+}

@@ -1,0 +1,53 @@
+//! The Gatehouse server: an OAuth 2.1 authorization server and token validation engine. The
+//! `gatehouse` binary is a thin `main` around [`cli::main`].
+//!
+//! # Layout
+//! - [`cli`]: the command line; `client` and `keys` talk to the admin API.
+//! - [`config`]: configuration (defaults, TOML file, `GATEHOUSE_*` environment).
+//! - [`serve`]: starting and stopping the server; [`app`]: the routers; [`state`]: shared state.
+//! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
+//!   single mapping of `core` errors to HTTP.
+//! - [`inspect`]: resolving a presented token (JWT or opaque) to its claims.
+//! - [`keys`]: the signing keys' lifecycle; [`signing`]: `core`'s signer port.
+//! - [`system`]: the real clock and randomness.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod form;
+pub mod inspect;
+pub mod keys;
+pub mod routes;
+pub mod serve;
+pub mod signing;
+pub mod state;
+pub mod system;
+
+/// Starts the logger and the runtime and runs the server; the exit code.
+pub fn run_server(config: config::Config, json: bool) -> i32 {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gatehouse: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(serve::run(config, json)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            1
+        }
+    }
+}

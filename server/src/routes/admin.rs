@@ -1,0 +1,231 @@
+//! The admin API: manage clients and keys while the server runs. Listens on its own address
+//! (loopback by default) and requires `Authorization: Bearer <admin token>`, compared by digest
+//! in constant time. The CLI is its main user.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gatehouse_core::client::{Client, ClientId, ClientRegistration};
+use gatehouse_core::store::{KeyRecord, StoreError};
+use gatehouse_token::TokenDigest;
+use serde::Serialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::state::AppState;
+
+/// An admin API error: a status and an RFC-7591-style body.
+#[derive(Debug)]
+pub struct AdminError(StatusCode, &'static str, String);
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        if self.0.is_server_error() {
+            tracing::error!(detail = %self.2, "admin request failed");
+        }
+        let body = json!({"error": self.1, "error_description": self.2});
+        (self.0, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        Self(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            e.to_string(),
+        )
+    }
+}
+
+impl From<crate::keys::KeysError> for AdminError {
+    fn from(e: crate::keys::KeysError) -> Self {
+        Self(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            e.to_string(),
+        )
+    }
+}
+
+/// A client as the admin API shows it: never the secret, nor its digest.
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    client_id: String,
+    name: String,
+    grant_types: Vec<&'static str>,
+    scope: String,
+    resources: Vec<String>,
+    access_token_lifetime: Option<u64>,
+    token_format: &'static str,
+    created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl ClientView {
+    fn of(c: &Client, secret: Option<String>) -> Self {
+        Self {
+            client_id: c.id.to_string(),
+            name: c.name.clone(),
+            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
+            scope: c.scope.to_string(),
+            resources: c.resources.iter().map(ToString::to_string).collect(),
+            access_token_lifetime: c.access_token_lifetime,
+            token_format: c.token_format.as_str(),
+            created_at: c.created_at.0,
+            client_secret: secret,
+        }
+    }
+}
+
+/// A key as the admin API shows it: never its private material.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    kid: String,
+    alg: String,
+    state: gatehouse_core::store::KeyState,
+    backend: String,
+    created_at: u64,
+    activated_at: Option<u64>,
+    retired_at: Option<u64>,
+    publish_until: Option<u64>,
+}
+
+impl From<KeyRecord> for KeyView {
+    fn from(k: KeyRecord) -> Self {
+        Self {
+            kid: k.kid,
+            alg: k.alg.to_string(),
+            state: k.state,
+            backend: k.backend,
+            created_at: k.created_at.0,
+            activated_at: k.activated_at.map(|t| t.0),
+            retired_at: k.retired_at.map(|t| t.0),
+            publish_until: k.publish_until.map(|t| t.0),
+        }
+    }
+}
+
+/// The admin router.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/admin/clients", post(create_client).get(list_clients))
+        .route(
+            "/admin/clients/{id}",
+            get(show_client).delete(delete_client),
+        )
+        .route("/admin/keys", get(list_keys))
+        .route("/admin/keys/rotate", post(rotate_keys))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            require_admin,
+        ))
+        .with_state(app)
+}
+
+async fn require_admin(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let ok = presented
+        .is_some_and(|t| bool::from(TokenDigest::of(t).0.ct_eq(&app.admin_token_digest.0)));
+    if !ok {
+        let mut response = AdminError(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the admin API needs `Authorization: Bearer <admin token>`".into(),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"gatehouse-admin\""),
+        );
+        return response;
+    }
+    next.run(req).await
+}
+
+async fn create_client(
+    State(app): State<AppState>,
+    body: Result<Json<ClientRegistration>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AdminError> {
+    let Json(registration) = body.map_err(|e| {
+        AdminError(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            e.body_text(),
+        )
+    })?;
+    let (client, secret) = registration
+        .register(app.random.as_ref(), app.clock.now())
+        .map_err(|e| {
+            AdminError(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                e.to_string(),
+            )
+        })?;
+    app.clients.insert(client.clone()).await?;
+    tracing::info!(client_id = %client.id, name = %client.name, "client created");
+    let view = ClientView::of(&client, Some(secret.expose().to_owned()));
+    Ok((StatusCode::CREATED, crate::error::no_store(), Json(view)).into_response())
+}
+
+async fn list_clients(State(app): State<AppState>) -> Result<Json<Vec<ClientView>>, AdminError> {
+    let clients = app.clients.list().await?;
+    Ok(Json(
+        clients.iter().map(|c| ClientView::of(c, None)).collect(),
+    ))
+}
+
+fn not_found(id: &str) -> AdminError {
+    AdminError(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no client {id:?}"),
+    )
+}
+
+async fn show_client(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ClientView>, AdminError> {
+    let client_id = ClientId::new(&id).ok_or_else(|| not_found(&id))?;
+    let client = app
+        .clients
+        .get(&client_id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(ClientView::of(&client, None)))
+}
+
+async fn delete_client(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    let client_id = ClientId::new(&id).ok_or_else(|| not_found(&id))?;
+    if !app.clients.delete(&client_id).await? {
+        return Err(not_found(&id));
+    }
+    tracing::info!(client_id = %id, "client deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_keys(State(app): State<AppState>) -> Result<Json<Vec<KeyView>>, AdminError> {
+    let records = app.keys.records().await?;
+    Ok(Json(records.into_iter().rev().map(KeyView::from).collect()))
+}
+
+async fn rotate_keys(
+    State(app): State<AppState>,
+) -> Result<(StatusCode, Json<KeyView>), AdminError> {
+    let retain = app.key_retention().await?;
+    let record = app.keys.rotate(app.clock.now(), retain).await?;
+    Ok((StatusCode::CREATED, Json(KeyView::from(record))))
+}

@@ -1,0 +1,81 @@
+//! The introspection endpoint (RFC 7662). The caller authenticates as a registered client
+//! (RFC 7662 §2.1); the answer is `{"active": false}` for anything that is not a valid token,
+//! whatever the reason (RFC 7662 §2.2), so it tells a prober nothing.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::{TokenError, client_auth};
+use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
+use serde::Serialize;
+
+use crate::error::{OAuthError, no_store};
+use crate::form::OAuthForm;
+use crate::inspect::{Inspected, inspect};
+use crate::state::AppState;
+
+/// An introspection response (RFC 7662 §2.2).
+#[derive(Debug, Serialize)]
+struct Introspection {
+    active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    token: Option<ActiveToken>,
+}
+
+#[derive(Debug, Serialize)]
+struct ActiveToken {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    client_id: String,
+    sub: String,
+    aud: Audience,
+    iss: String,
+    exp: UnixTime,
+    iat: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<UnixTime>,
+    jti: String,
+    token_type: &'static str,
+}
+
+impl From<AccessTokenClaims> for ActiveToken {
+    fn from(c: AccessTokenClaims) -> Self {
+        Self {
+            scope: c.scope,
+            client_id: c.client_id,
+            sub: c.sub,
+            aud: c.aud,
+            iss: c.iss,
+            exp: c.exp,
+            iat: c.iat,
+            nbf: c.nbf,
+            jti: c.jti,
+            token_type: "Bearer",
+        }
+    }
+}
+
+/// `POST /introspect`.
+pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
+    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
+    client_auth::authenticate(&presented, app.clients.as_ref()).await?;
+    let token = req
+        .form
+        .single("token")?
+        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
+    // RFC 7662 §2.1: the hint is optional and may be ignored, but it is still a parameter that
+    // must not repeat.
+    req.form.single("token_type_hint")?;
+    let claims = match inspect(&app, token, app.clock.now()).await? {
+        Inspected::Jwt(claims) | Inspected::Opaque(_, claims) => Some(claims),
+        Inspected::Inactive(reason) => {
+            tracing::debug!(%reason, "introspected an inactive token");
+            None
+        }
+    };
+    let body = Introspection {
+        active: claims.is_some(),
+        token: claims.map(ActiveToken::from),
+    };
+    Ok((no_store(), Json(body)).into_response())
+}

@@ -1,0 +1,38 @@
+//! The token endpoint (RFC 6749 §3.2, OAuth 2.1 §3.2): authenticate the client, parse the typed
+//! request, apply the grant, issue the token.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::{client_auth, grant, token_request::TokenRequest};
+use serde::Serialize;
+
+use crate::error::{OAuthError, no_store};
+use crate::form::OAuthForm;
+use crate::state::AppState;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+/// `POST /token`.
+pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
+    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
+    let client = client_auth::authenticate(&presented, app.clients.as_ref()).await?;
+    let request = TokenRequest::parse(&req.form)?;
+    let granted = grant::grant(&client, &request)?;
+    let issued = app.issuer().issue(&client, granted).await?;
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: (!issued.scope.is_empty()).then(|| issued.scope.to_string()),
+    };
+    Ok((no_store(), Json(body)).into_response())
+}

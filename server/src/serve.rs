@@ -1,0 +1,236 @@
+//! `gatehouse serve`: open the store, load the keys, bind both listeners, serve until SIGINT or
+//! SIGTERM, and keep expired state purged in the background.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_core::issue::IssuerSettings;
+use gatehouse_core::ports::{Clock, Random, random_bytes};
+use gatehouse_core::store::{AccessTokenStore, KeyStore, RevocationStore};
+use gatehouse_store::EmbeddedStore;
+use gatehouse_token::{TokenDigest, b64};
+use gatehouse_validator::{KeySnapshot, Policy, Validator};
+use tokio::net::TcpListener;
+
+use crate::app;
+use crate::config::Config;
+use crate::keys::KeyManager;
+use crate::signing::RingSigner;
+use crate::state::App;
+use crate::system::{OsRandom, SystemClock};
+
+/// The admin credential's file name inside the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory is unusable.
+    #[error("data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] gatehouse_store::OpenError),
+    /// A storage operation failed at start.
+    #[error("store: {0}")]
+    StoreOp(#[from] gatehouse_core::store::StoreError),
+    /// The keys could not be loaded.
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::keys::KeysError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} (`{field}`): {reason}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The config field to change.
+        field: &'static str,
+        /// The OS error.
+        reason: String,
+    },
+    /// Serving failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The admin token file of a data directory.
+pub fn admin_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(ADMIN_TOKEN_FILE)
+}
+
+fn data_dir_error(path: &Path, e: impl std::fmt::Display) -> ServeError {
+    ServeError::DataDir {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Creates the data directory, owner-only.
+fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
+    fs::create_dir_all(dir).map_err(|e| data_dir_error(dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| data_dir_error(dir, e))
+}
+
+/// The configured admin token, or the one kept in the data directory, created (mode 0600) on
+/// first start.
+fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = admin_token_path(&config.data_dir);
+    match fs::read_to_string(&path) {
+        Ok(text) => return Ok(text.trim().to_owned()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(data_dir_error(&path, e)),
+        Err(_) => {}
+    }
+    let token = b64::encode(random_bytes::<32>(random));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| data_dir_error(&path, e))?;
+    writeln!(file, "{token}").map_err(|e| data_dir_error(&path, e))?;
+    tracing::info!(path = %path.display(), "created the admin token (owner-only)");
+    Ok(token)
+}
+
+async fn bind(addr: std::net::SocketAddr, field: &'static str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|e| ServeError::Bind {
+        addr,
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
+    prepare_data_dir(&config.data_dir)?;
+    let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let random: Arc<dyn Random> = Arc::new(OsRandom::default());
+    let admin_token = admin_token(&config, random.as_ref())?;
+
+    let policy = Policy {
+        issuer: config.issuer.clone(),
+        leeway: config.leeway,
+        max_token_len: Policy::DEFAULT_MAX_TOKEN_LEN,
+    };
+    let validator = Arc::new(Validator::new(policy, KeySnapshot::default()));
+    let now = clock.now();
+    for (jti, exp) in RevocationStore::live(store.as_ref(), now).await? {
+        validator.revocations().insert(jti, exp);
+    }
+    let retain = crate::state::key_retention(store.as_ref(), &config).await?;
+    let key_store: Arc<dyn KeyStore> = store.clone();
+    let keys = Arc::new(
+        KeyManager::start(key_store, validator.clone(), config.algorithm, now, retain).await?,
+    );
+    tracing::warn!(
+        "signing keys are software keys kept in {}: fine for development, use an HSM in production",
+        config.data_dir.display()
+    );
+
+    let app = Arc::new(App {
+        settings: IssuerSettings {
+            issuer: config.issuer.clone(),
+            access_token_lifetime: config.access_token_lifetime,
+        },
+        clients: store.clone(),
+        tokens: store.clone(),
+        revocations: store.clone(),
+        signer: RingSigner(keys.clone()),
+        keys,
+        validator,
+        clock,
+        random,
+        admin_token_digest: TokenDigest::of(&admin_token),
+        config,
+    });
+
+    let public = bind(app.config.listen, "listen").await?;
+    let admin = bind(app.config.admin_listen, "admin.listen").await?;
+    let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
+    if json {
+        let line = serde_json::json!({
+            "issuer": app.config.issuer,
+            "listen": public_addr.to_string(),
+            "admin_listen": admin_addr.to_string(),
+            "data_dir": app.config.data_dir.display().to_string(),
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "gatehouse listening on http://{public_addr} (issuer {}), admin API on http://{admin_addr}",
+            app.config.issuer
+        );
+    }
+    tracing::info!(%public_addr, %admin_addr, issuer = %app.config.issuer, "serving");
+
+    let maintenance = tokio::spawn(maintain(app.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let public_server =
+        axum::serve(public, app::router(app.clone())).with_graceful_shutdown(wait(stop_rx.clone()));
+    let admin_server =
+        axum::serve(admin, app::admin_router(app.clone())).with_graceful_shutdown(wait(stop_rx));
+    let (a, b) = tokio::join!(public_server.into_future(), admin_server.into_future());
+    maintenance.abort();
+    tracing::info!("stopped");
+    a?;
+    b?;
+    Ok(())
+}
+
+/// Every minute: purge expired opaque tokens and revocations, drop retired keys whose tokens
+/// have all expired.
+async fn maintain(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = app.clock.now();
+        app.validator.revocations().purge(now);
+        if let Err(e) = AccessTokenStore::purge_expired(app.tokens.as_ref(), now).await {
+            tracing::warn!(error = %e, "purging expired opaque tokens failed");
+        }
+        if let Err(e) = RevocationStore::purge_expired(app.revocations.as_ref(), now).await {
+            tracing::warn!(error = %e, "purging expired revocations failed");
+        }
+        if let Err(e) = app.keys.prune(now).await {
+            tracing::warn!(error = %e, "pruning retired keys failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+}
