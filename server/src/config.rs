@@ -171,17 +171,21 @@ impl Config {
             set_path(&mut table, &path, env_value(&value)).map_err(|m| bad(&name, m))?;
         }
         let raw: RawConfig =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    bad(
-                        "config",
-                        format!(
-                            "{} (check the file and any GATEHOUSE_* variables)",
-                            e.message()
-                        ),
-                    )
-                })?;
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "config".to_owned()
+                } else {
+                    path
+                };
+                ConfigError {
+                    field,
+                    message: format!(
+                        "{} (check the file and any GATEHOUSE_* variables)",
+                        e.inner().message()
+                    ),
+                }
+            })?;
         raw.validate()
     }
 }
@@ -440,12 +444,16 @@ mod tests {
                 "[tokens]\naccess_token_lifetime = 0",
                 "tokens.access_token_lifetime",
             ),
-            ("[tokens]\naccess_token_lifetime = \"forever\"", "config"),
+            (
+                "[tokens]\naccess_token_lifetime = \"forever\"",
+                "tokens.access_token_lifetime",
+            ),
             ("[signing]\nalgorithm = \"HS256\"", "signing.algorithm"),
             ("[signing]\nbackend = \"pkcs11\"", "signing.backend"),
             ("[admin]\ntoken = \"short\"", "admin.token"),
             ("[admin]\nlisten = \"127.0.0.1:8080\"", "admin.listen"),
-            ("typo = 1", "config"),
+            ("typo = 1", "typo"),
+            ("[tokens]\nlifetime = 1", "tokens.lifetime"),
         ];
         for (toml, field) in cases {
             let err = load(toml, &[]).unwrap_err();
@@ -454,6 +462,6 @@ mod tests {
         let err = load("", &[("GATEHOUSE_NOPE", "1")]).unwrap_err();
         assert!(err.message.contains("nope"), "{err}");
         let err = load("[tokens]\naccess_token_lifetime = \"forever\"", &[]).unwrap_err();
-        assert!(err.message.contains("access_token_lifetime"), "{err}");
+        assert!(err.message.contains("5m"), "{err}");
     }
 }

@@ -88,7 +88,7 @@ enum Format {
     Opaque,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Copy, Subcommand)]
 enum KeysCommand {
     /// List signing keys with their state.
     List,

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::client::{Client, ClientId, ClientRegistration};
-use gatehouse_core::store::{KeyRecord, StoreError};
+use gatehouse_core::store::{KeyRecord, KeyState, StoreError};
 use gatehouse_token::TokenDigest;
 use serde::Serialize;
 use serde_json::json;
@@ -87,7 +87,7 @@ impl ClientView {
 pub struct KeyView {
     kid: String,
     alg: String,
-    state: gatehouse_core::store::KeyState,
+    state: KeyState,
     backend: String,
     created_at: u64,
     activated_at: Option<u64>,
@@ -218,8 +218,10 @@ async fn delete_client(
 }
 
 async fn list_keys(State(app): State<AppState>) -> Result<Json<Vec<KeyView>>, AdminError> {
-    let records = app.keys.records().await?;
-    Ok(Json(records.into_iter().rev().map(KeyView::from).collect()))
+    let mut records = app.keys.records().await?;
+    // The active key first, then the others newest first.
+    records.sort_by_key(|k| (k.state != KeyState::Active, std::cmp::Reverse(k.created_at)));
+    Ok(Json(records.into_iter().map(KeyView::from).collect()))
 }
 
 async fn rotate_keys(

@@ -1,0 +1,264 @@
+//! The CLI against a running server, and the refusals a newcomer may meet.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::harness::{BIN, Server, jwt_parts};
+
+#[test]
+fn client_create_list_show_delete() {
+    let server = Server::start();
+    let created = server.cli_json(&[
+        "client",
+        "create",
+        "--name",
+        "billing",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "read write",
+        "--resource",
+        "https://api.example.com/",
+        "--access-token-lifetime",
+        "300",
+        "--token-format",
+        "opaque",
+    ]);
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    assert!(
+        created["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("gcs_")
+    );
+    assert_eq!(
+        created["resources"],
+        serde_json::json!(["https://api.example.com"])
+    );
+    assert_eq!(created["access_token_lifetime"], 300);
+    assert_eq!(created["token_format"], "opaque");
+
+    let shown = server.cli_json(&["client", "show", &id]);
+    assert_eq!(shown["name"], "billing");
+    assert!(
+        shown.get("client_secret").is_none(),
+        "the secret is shown only once"
+    );
+    let listed = server.cli_json(&["client", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let human = server.cli(&["client", "list"]);
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(
+        text.starts_with("CLIENT ID") && text.contains("billing"),
+        "{text}"
+    );
+
+    server.cli_json(&["client", "delete", &id]);
+    let out = server.cli(&["client", "show", &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_found"));
+    // A deleted client can no longer authenticate.
+    let secret = created["client_secret"].as_str().unwrap();
+    let r = server.post_form(
+        "/token",
+        Some((&id, secret)),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(r.status(), 401);
+}
+
+#[test]
+fn client_create_refuses_bad_fields_by_name() {
+    let server = Server::start();
+    for (args, field) in [
+        (vec!["--resource", "not a uri"], "resources"),
+        (
+            vec!["--resource", "https://a.example", "--scope", "a\"b"],
+            "scope",
+        ),
+        (
+            vec![
+                "--resource",
+                "https://a.example",
+                "--grant-type",
+                "password",
+            ],
+            "grant_types",
+        ),
+        (
+            vec![
+                "--resource",
+                "https://a.example",
+                "--access-token-lifetime",
+                "90d",
+            ],
+            "access_token_lifetime",
+        ),
+    ] {
+        let mut all = vec!["client", "create", "--name", "x"];
+        all.extend(args);
+        let out = server.cli(&all);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(field), "{field}: {err}");
+    }
+    assert_eq!(server.cli_json(&["client", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn key_rotation_keeps_old_tokens_valid() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let before = server.token((&id, &secret), &[]);
+    let old_kid = jwt_parts(&before).0["kid"].as_str().unwrap().to_owned();
+
+    let rotated = server.cli_json(&["keys", "rotate"]);
+    let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+    assert_eq!(rotated["state"], "active");
+
+    let after = server.token((&id, &secret), &[]);
+    assert_eq!(jwt_parts(&after).0["kid"], new_kid.as_str());
+    assert!(
+        server.is_active((&id, &secret), &before),
+        "signed by the retired key"
+    );
+    assert!(server.is_active((&id, &secret), &after));
+
+    let keys = server.cli_json(&["keys", "list"]);
+    let states: Vec<(&str, &str)> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [(new_kid.as_str(), "active"), (old_kid.as_str(), "retired")]
+    );
+    assert!(keys[1]["publish_until"].as_u64().unwrap() > keys[1]["retired_at"].as_u64().unwrap());
+    let jwks: Value = server
+        .http
+        .get(format!("{}/jwks", server.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
+}
+
+#[test]
+fn admin_api_needs_the_admin_token_kept_owner_only() {
+    let server = Server::start();
+    let token_file = server.data_dir().join("admin-token");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(server.data_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    let admin = server.cli_json(&["keys", "list"]);
+    assert_eq!(admin.as_array().unwrap().len(), 1);
+    let listen = server.cli(&["--help"]); // the CLI itself runs without a server
+    assert!(listen.status.success());
+    let admin_url = std::fs::read_to_string(server.dir.path().join("stdout.log")).unwrap();
+    let admin_addr = admin_url
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let r = server
+        .http
+        .get(format!("http://{admin_addr}/admin/clients"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = server
+        .http
+        .get(format!("http://{admin_addr}/admin/clients"))
+        .bearer_auth("not-the-token")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let r = server
+        .http
+        .get(format!("http://{admin_addr}/admin/clients"))
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn cli_without_a_server_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin-token"), "x".repeat(43)).unwrap();
+    let port = crate::harness::free_port();
+    let out = std::process::Command::new(BIN)
+        .args(["client", "list"])
+        .env_clear()
+        .env("GATEHOUSE_DATA_DIR", dir.path())
+        .env("GATEHOUSE_ADMIN__LISTEN", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the admin API") && err.contains("gatehouse serve"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_config_is_refused_at_start_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "issuer = \"https://auth.example.com/\"\n",
+            "issuer",
+            "trailing slash",
+        ),
+        (
+            "[tokens]\naccess_token_lifetime = 0\n",
+            "tokens.access_token_lifetime",
+            "1s to 30d",
+        ),
+        (
+            "[signing]\nalgorithm = \"none\"\n",
+            "signing.algorithm",
+            "unsupported",
+        ),
+        ("listen = \"8080\"\n", "listen", "127.0.0.1:8080"),
+        ("lissen = \"127.0.0.1:8080\"\n", "lissen", "expected one of"),
+    ];
+    for (toml, field, hint) in cases {
+        let file = dir.path().join("gatehouse.toml");
+        std::fs::write(&file, toml).unwrap();
+        let out = std::process::Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&file)
+            .env_clear()
+            .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{toml}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("`{field}`")) && err.contains(hint),
+            "{toml}: {err}"
+        );
+    }
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}

@@ -1,0 +1,144 @@
+//! Metadata, JWKS, CORS and issuers with a path.
+
+use serde_json::Value;
+
+use crate::harness::{Server, free_port};
+
+fn get_json(server: &Server, url: &str) -> Value {
+    let r = server.http.get(url).send().unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().unwrap()
+}
+
+#[test]
+fn metadata_documents_agree_and_advertise_only_what_exists() {
+    let server = Server::start();
+    let oauth = get_json(
+        &server,
+        &format!("{}/.well-known/oauth-authorization-server", server.base),
+    );
+    let oidc = get_json(
+        &server,
+        &format!("{}/.well-known/openid-configuration", server.base),
+    );
+    assert_eq!(oauth, oidc);
+    assert_eq!(oauth["issuer"], server.base);
+    assert_eq!(oauth["token_endpoint"], format!("{}/token", server.base));
+    assert_eq!(
+        oauth["introspection_endpoint"],
+        format!("{}/introspect", server.base)
+    );
+    assert_eq!(
+        oauth["revocation_endpoint"],
+        format!("{}/revoke", server.base)
+    );
+    assert_eq!(oauth["jwks_uri"], format!("{}/jwks", server.base));
+    assert_eq!(
+        oauth["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        oauth["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(
+        oauth["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert!(
+        oauth.get("authorization_endpoint").is_none(),
+        "not implemented, not advertised"
+    );
+}
+
+#[test]
+fn jwks_publishes_public_keys_only() {
+    let server = Server::start();
+    let jwks = get_json(&server, &format!("{}/jwks", server.base));
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "EC");
+    assert_eq!(key["crv"], "P-256");
+    assert_eq!(key["alg"], "ES256");
+    assert_eq!(key["use"], "sig");
+    assert!(key.get("d").is_none(), "no private member");
+}
+
+#[test]
+fn machine_endpoints_allow_cross_origin_calls() {
+    let server = Server::start();
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/token", server.base))
+        .header("Origin", "http://localhost:6274")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
+        .send()
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allowed.contains("mcp-protocol-version"), "{allowed}");
+    let r = server
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .header("Origin", "http://localhost:6274")
+        .send()
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+}
+
+#[test]
+fn an_issuer_with_a_path_serves_path_inserted_metadata_and_endpoints_under_it() {
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}/tenant");
+    let listen = format!("127.0.0.1:{port}");
+    let server =
+        Server::start_with(&[("GATEHOUSE_LISTEN", &listen), ("GATEHOUSE_ISSUER", &issuer)]);
+    let root = server.root();
+    for path in [
+        "/.well-known/oauth-authorization-server/tenant",
+        "/.well-known/openid-configuration/tenant",
+        "/tenant/.well-known/openid-configuration",
+    ] {
+        let doc = get_json(&server, &format!("{root}{path}"));
+        assert_eq!(doc["issuer"], issuer, "{path}");
+        assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
+    }
+    let (id, secret) = server.client(&[]);
+    let token = server.token((&id, &secret), &[]);
+    assert_eq!(crate::harness::jwt_parts(&token).1["iss"], issuer);
+    assert!(server.is_active((&id, &secret), &token));
+    let r = server
+        .http
+        .get(format!("{root}/.well-known/oauth-authorization-server"))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "the root document would name another issuer"
+    );
+}
+
+#[test]
+fn probes_answer() {
+    let server = Server::start();
+    let health = get_json(&server, &format!("{}/health", server.root()));
+    assert_eq!(health["status"], "ok");
+    let ready = get_json(&server, &format!("{}/ready", server.root()));
+    assert_eq!(ready["status"], "ready");
+}

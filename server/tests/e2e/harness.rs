@@ -1,0 +1,236 @@
+//! Starting, stopping and talking to a real server.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use gatehouse_token::b64;
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+/// A free loopback port (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running server with its own data directory.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+    pub http: Client,
+}
+
+impl Server {
+    /// Starts a server on free ports with extra `GATEHOUSE_*` settings.
+    pub fn start_with(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, admin_port) = (free_port(), free_port());
+        let mut env = vec![
+            ("GATEHOUSE_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            (
+                "GATEHOUSE_ADMIN__LISTEN".to_owned(),
+                format!("127.0.0.1:{admin_port}"),
+            ),
+            (
+                "GATEHOUSE_DATA_DIR".to_owned(),
+                dir.path().join("data").display().to_string(),
+            ),
+            ("GATEHOUSE_LOG".to_owned(), "warn".to_owned()),
+        ];
+        for (key, value) in extra {
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+        let issuer = env
+            .iter()
+            .find(|(k, _)| k == "GATEHOUSE_ISSUER")
+            .map_or(format!("http://127.0.0.1:{port}"), |(_, v)| v.clone());
+        let mut server = Self {
+            dir,
+            base: issuer,
+            env,
+            child: None,
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        };
+        server.launch();
+        server
+    }
+
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The root URL (probes live there even when the issuer has a path).
+    pub fn root(&self) -> String {
+        let listen = &self
+            .env
+            .iter()
+            .find(|(k, _)| k == "GATEHOUSE_LISTEN")
+            .unwrap()
+            .1;
+        format!("http://{listen}")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn launch(&mut self) {
+        let log = |name: &str| std::fs::File::create(self.dir.path().join(name)).unwrap();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::from(log("stdout.log")))
+            .stderr(Stdio::from(log("stderr.log")))
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/ready", self.root())).send() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("server exited with {status}: {}", self.stderr());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server not ready: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Runs the CLI with this server's configuration.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI with `--json` and parses its output; panics on failure.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Creates a client with the CLI; returns (id, secret).
+    pub fn client(&self, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["client", "create", "--name", "test"];
+        if !extra.contains(&"--resource") {
+            args.extend(["--resource", "https://rs.example/api"]);
+        }
+        args.extend_from_slice(extra);
+        let created = self.cli_json(&args);
+        (
+            created["client_id"].as_str().unwrap().to_owned(),
+            created["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// POSTs a form with Basic credentials.
+    pub fn post_form(
+        &self,
+        path: &str,
+        creds: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some((id, secret)) = creds {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().unwrap()
+    }
+
+    /// A token from the client-credentials grant; panics on failure.
+    pub fn token(&self, creds: (&str, &str), form: &[(&str, &str)]) -> String {
+        let mut all = vec![("grant_type", "client_credentials")];
+        all.extend_from_slice(form);
+        let r = self.post_form("/token", Some(creds), &all);
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The introspection answer for `token`.
+    pub fn introspect(&self, creds: (&str, &str), token: &str) -> Value {
+        let r = self.post_form("/introspect", Some(creds), &[("token", token)]);
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    }
+
+    pub fn is_active(&self, creds: (&str, &str), token: &str) -> bool {
+        self.introspect(creds, token)["active"].as_bool().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The decoded JSON of a JWT's header and payload.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let header = serde_json::from_slice(&b64::decode(parts.next().unwrap()).unwrap()).unwrap();
+    let payload = serde_json::from_slice(&b64::decode(parts.next().unwrap()).unwrap()).unwrap();
+    (header, payload)
+}

@@ -1,0 +1,124 @@
+//! Introspection answers `active: false` for anything that is not a live token it issued.
+
+use std::sync::Arc;
+
+use gatehouse_signer::{SigningKey, SoftwareKey, jws};
+use gatehouse_token::{Algorithm, b64};
+use serde_json::Value;
+
+use crate::harness::{Server, jwt_parts};
+
+#[test]
+fn active_answers_carry_the_rfc7662_members() {
+    let server = Server::start();
+    let (id, secret) = server.client(&["--scope", "read write"]);
+    let (rs, rs_secret) = server.client(&[]);
+    let token = server.token((&id, &secret), &[("scope", "read")]);
+    // Any authenticated client (a resource server) may introspect.
+    let r = server.post_form(
+        "/introspect",
+        Some((&rs, &rs_secret)),
+        &[("token", &token), ("token_type_hint", "access_token")],
+    );
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let answer: Value = r.json().unwrap();
+    let claims = jwt_parts(&token).1;
+    assert_eq!(answer["active"], true);
+    for member in [
+        "scope",
+        "client_id",
+        "sub",
+        "aud",
+        "iss",
+        "exp",
+        "iat",
+        "jti",
+    ] {
+        assert_eq!(answer[member], claims[member], "{member}");
+    }
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["scope"], "read");
+}
+
+#[test]
+fn invalid_tokens_are_all_inactive() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let creds = (id.as_str(), secret.as_str());
+    let token = server.token(creds, &[]);
+    let (header, claims) = jwt_parts(&token);
+    let parts: Vec<&str> = token.split('.').collect();
+
+    let none_header = b64::encode(r#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
+    let alg_none = format!("{none_header}.{}.", parts[1]);
+    let mut sig = b64::decode(parts[2]).unwrap();
+    sig[0] ^= 0x01;
+    let altered_sig = format!("{}.{}.{}", parts[0], parts[1], b64::encode(&sig));
+    let mut forged_claims = claims.clone();
+    forged_claims["scope"] = "admin".into();
+    let altered_payload = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64::encode(serde_json::to_vec(&forged_claims).unwrap()),
+        parts[2]
+    );
+    // A well-formed token signed by a key that is not in the set (same kid even).
+    let stranger: Arc<dyn SigningKey> = Arc::new(SoftwareKey::generate(Algorithm::ES256).unwrap());
+    let foreign = jws::sign_compact(stranger.as_ref(), "at+jwt", &claims).unwrap();
+    let foreign_header = format!(
+        r#"{{"alg":"ES256","kid":{},"typ":"at+jwt"}}"#,
+        header["kid"]
+    );
+    let input = format!("{}.{}", b64::encode(&foreign_header), parts[1]);
+    let stolen_kid = format!(
+        "{input}.{}",
+        b64::encode(stranger.sign(input.as_bytes()).unwrap())
+    );
+    let id_token_typ = {
+        let h = b64::encode(format!(
+            r#"{{"alg":"ES256","kid":{},"typ":"JWT"}}"#,
+            header["kid"]
+        ));
+        format!("{h}.{}.{}", parts[1], parts[2])
+    };
+
+    let cases = [
+        ("garbage", "garbage".to_owned()),
+        ("empty-ish", "...".to_owned()),
+        ("truncated JWT", token[..token.len() - 10].to_owned()),
+        ("two segments", format!("{}.{}", parts[0], parts[1])),
+        ("alg none", alg_none),
+        ("altered signature", altered_sig),
+        ("altered payload", altered_payload),
+        ("key not in the set", foreign),
+        ("known kid, foreign key", stolen_kid),
+        ("typ JWT", id_token_typ),
+        (
+            "opaque garbage",
+            "gat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        ),
+        ("huge", "a".repeat(20_000)),
+    ];
+    for (name, bad) in cases {
+        let answer = server.introspect(creds, &bad);
+        assert_eq!(answer, serde_json::json!({"active": false}), "{name}");
+    }
+    assert!(
+        server.is_active(creds, &token),
+        "the genuine token is still active"
+    );
+}
+
+#[test]
+fn expired_tokens_are_inactive() {
+    let server = Server::start_with(&[("GATEHOUSE_TOKENS__LEEWAY", "0")]);
+    let (id, secret) = server.client(&["--access-token-lifetime", "1"]);
+    let (opaque_id, opaque_secret) =
+        server.client(&["--access-token-lifetime", "1", "--token-format", "opaque"]);
+    let jwt = server.token((&id, &secret), &[]);
+    let opaque = server.token((&opaque_id, &opaque_secret), &[]);
+    // Expiry needs the wall clock to move past `exp`: one real second, once, in this test only.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(!server.is_active((&id, &secret), &jwt));
+    assert!(!server.is_active((&id, &secret), &opaque));
+}

@@ -1,0 +1,17 @@
+//! End-to-end tests: each starts the real `gatehouse` binary on free loopback ports with a
+//! temporary data directory and drives it over HTTP, with the CLI, and with the third-party
+//! `oauth2` crate. One test binary, many modules (kanidm's lesson: every file under `tests/` is
+//! another binary to link).
+
+// Test modules share helpers with `pub`; nothing here is a public API.
+#![allow(unreachable_pub)]
+
+mod harness;
+
+mod bad_input;
+mod cli;
+mod client_credentials;
+mod discovery;
+mod introspection;
+mod restart;
+mod revocation;

@@ -1,0 +1,105 @@
+//! Revocation (RFC 7009) of JWT and opaque access tokens, with the `oauth2` crate.
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AccessToken, ClientId, ClientSecret, IntrospectionUrl, Scope, TokenIntrospectionResponse,
+};
+
+use crate::harness::Server;
+
+#[test]
+fn revoked_tokens_are_inactive_at_once() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let (oid, osecret) = server.client(&["--token-format", "opaque"]);
+    for (creds, token) in [
+        ((&id, &secret), server.token((&id, &secret), &[])),
+        ((&oid, &osecret), server.token((&oid, &osecret), &[])),
+    ] {
+        let creds = (creds.0.as_str(), creds.1.as_str());
+        assert!(server.is_active(creds, &token));
+        let r = server.post_form(
+            "/revoke",
+            Some(creds),
+            &[("token", &token), ("token_type_hint", "access_token")],
+        );
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        assert!(!server.is_active(creds, &token));
+        // Revoking again is fine (RFC 7009 §2.2).
+        assert_eq!(
+            server
+                .post_form("/revoke", Some(creds), &[("token", &token)])
+                .status(),
+            200
+        );
+    }
+}
+
+/// The `oauth2` crate refuses to revoke over plain http (`InsecureUrl`, RFC 7009 §2 wants TLS),
+/// so its introspection client checks our revocation instead.
+#[test]
+fn oauth2_crate_sees_the_revocation() {
+    let server = Server::start();
+    let (id, secret) = server.client(&["--scope", "read"]);
+    let token = server.token((&id, &secret), &[]);
+    let client = BasicClient::new(ClientId::new(id.clone()))
+        .set_client_secret(ClientSecret::new(secret.clone()))
+        .set_introspection_url(
+            IntrospectionUrl::new(format!("{}/introspect", server.base)).unwrap(),
+        );
+    let http = oauth2::reqwest::blocking::Client::new();
+    let introspect = || {
+        client
+            .introspect(&AccessToken::new(token.clone()))
+            .request(&http)
+            .unwrap()
+    };
+    let answer = introspect();
+    assert!(answer.active());
+    assert_eq!(answer.client_id().unwrap().as_str(), id);
+    assert_eq!(answer.scopes().unwrap(), &vec![Scope::new("read".into())]);
+    assert!(answer.exp().is_some());
+    assert_eq!(
+        server
+            .post_form("/revoke", Some((&id, &secret)), &[("token", &token)])
+            .status(),
+        200
+    );
+    assert!(!introspect().active());
+}
+
+#[test]
+fn another_clients_token_is_refused_and_stays_active() {
+    let server = Server::start();
+    let (owner, owner_secret) = server.client(&[]);
+    let (other, other_secret) = server.client(&[]);
+    let token = server.token((&owner, &owner_secret), &[]);
+    let r = server.post_form(
+        "/revoke",
+        Some((&other, &other_secret)),
+        &[("token", &token)],
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().unwrap()["error"],
+        "unauthorized_client"
+    );
+    assert!(server.is_active((&owner, &owner_secret), &token));
+}
+
+#[test]
+fn invalid_tokens_are_answered_200_and_change_nothing() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let token = server.token((&id, &secret), &[]);
+    for bad in ["garbage", "gat_nope", &token[..token.len() - 3]] {
+        assert_eq!(
+            server
+                .post_form("/revoke", Some((&id, &secret)), &[("token", bad)])
+                .status(),
+            200
+        );
+    }
+    assert!(server.is_active((&id, &secret), &token));
+}
