@@ -2,11 +2,32 @@
 //! revocation. Opaque tokens are recognised by prefix and checksum before any lookup; JWTs are
 //! verified by the validator without touching the store.
 
-use gatehouse_core::TokenError;
+use std::sync::Arc;
+
+use gatehouse_core::client::Client;
+use gatehouse_core::{TokenError, client_auth};
 use gatehouse_token::{AccessTokenClaims, OpaqueToken, TokenDigest, UnixTime};
 use gatehouse_validator::Rejection;
 
+use crate::form::OAuthForm;
 use crate::state::App;
+
+/// The common start of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1): the caller
+/// authenticates as a client and names one `token`; `token_type_hint` may be ignored but must
+/// not repeat.
+pub async fn authenticated_token<'r>(
+    app: &App,
+    req: &'r OAuthForm,
+) -> Result<(Arc<Client>, &'r str), TokenError> {
+    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
+    let client = client_auth::authenticate(&presented, app.clients.as_ref()).await?;
+    let token = req
+        .form
+        .single("token")?
+        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
+    req.form.single("token_type_hint")?;
+    Ok((client, token))
+}
 
 /// What a presented token turned out to be.
 #[derive(Debug)]

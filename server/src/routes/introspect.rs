@@ -5,13 +5,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::{TokenError, client_auth};
 use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
 use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::inspect::{Inspected, inspect};
+use crate::inspect::{Inspected, authenticated_token, inspect};
 use crate::state::AppState;
 
 /// An introspection response (RFC 7662 §2.2).
@@ -57,15 +56,7 @@ impl From<AccessTokenClaims> for ActiveToken {
 
 /// `POST /introspect`.
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
-    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
-    client_auth::authenticate(&presented, app.clients.as_ref()).await?;
-    let token = req
-        .form
-        .single("token")?
-        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
-    // RFC 7662 §2.1: the hint is optional and may be ignored, but it is still a parameter that
-    // must not repeat.
-    req.form.single("token_type_hint")?;
+    let (_caller, token) = authenticated_token(&app, &req).await?;
     let claims = match inspect(&app, token, app.clock.now()).await? {
         Inspected::Jwt(claims) | Inspected::Opaque(_, claims) => Some(claims),
         Inspected::Inactive(reason) => {

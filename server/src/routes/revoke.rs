@@ -6,22 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::revocation::{RevokeTarget, revoke};
-use gatehouse_core::{TokenError, client_auth};
 
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::inspect::{Inspected, inspect};
+use crate::inspect::{Inspected, authenticated_token, inspect};
 use crate::state::AppState;
 
 /// `POST /revoke`.
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
-    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
-    let client = client_auth::authenticate(&presented, app.clients.as_ref()).await?;
-    let token = req
-        .form
-        .single("token")?
-        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
-    req.form.single("token_type_hint")?;
+    let (client, token) = authenticated_token(&app, &req).await?;
     let stores = (app.revocations.as_ref(), app.tokens.as_ref());
     match inspect(&app, token, app.clock.now()).await? {
         Inspected::Jwt(claims) => {
