@@ -45,4 +45,7 @@ pub enum KeyError {
     /// The stored key material is not a valid key for the algorithm.
     #[error("key material rejected: {0}")]
     Rejected(String),
+    /// The backend holding the key cannot be used now.
+    #[error("key backend unavailable: {0}")]
+    Unavailable(String),
 }

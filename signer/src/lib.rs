@@ -7,8 +7,11 @@
 //!
 //! # Layout
 //! - [`key`]: the [`SigningKey`] trait and [`SignError`].
+//! - [`backend`]: [`KeyBackend`], where keys are generated, found and destroyed.
 //! - [`software`]: keys held in process memory (ring). For development and the embedded quick
 //!   start; the server says so loudly in its logs.
+//! - `pkcs11` (feature `pkcs11`): keys born and kept in an HSM, used through a pool of logged-in
+//!   PKCS#11 sessions with bounded concurrency and back-pressure.
 //! - [`jws`]: JWS compact serialisation (RFC 7515 §7.1) of a header and claims.
 //! - [`keyring`]: the active key and the retired keys still published, as one immutable value.
 #![cfg_attr(
@@ -16,11 +19,15 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod backend;
 pub mod jws;
 pub mod key;
 pub mod keyring;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 pub mod software;
 
-pub use key::{SignError, SigningKey};
+pub use backend::{Generated, KeyBackend, SoftwareBackend};
+pub use key::{KeyError, SignError, SigningKey};
 pub use keyring::KeyRing;
 pub use software::SoftwareKey;

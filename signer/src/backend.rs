@@ -1,0 +1,67 @@
+//! Where keys are made, found and destroyed: one [`KeyBackend`] per place that can hold private
+//! keys. The server's key lifecycle talks to this trait only, so it runs the same over process
+//! memory and over an HSM.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use gatehouse_token::{Algorithm, b64};
+
+use crate::key::{KeyError, SigningKey};
+use crate::software::SoftwareKey;
+
+/// A newly generated key and what the store must keep to find it again.
+#[derive(Debug)]
+pub struct Generated {
+    /// The key, ready to sign.
+    pub key: Arc<dyn SigningKey>,
+    /// Backend-specific material: PKCS#8 for software keys, the object id for HSM keys.
+    pub material: String,
+}
+
+/// A place that holds private keys.
+pub trait KeyBackend: Send + Sync + Debug {
+    /// The backend's name, as recorded with each key (`software`, `pkcs11`).
+    fn name(&self) -> &'static str;
+    /// Generates a key for `alg`. Blocking.
+    fn generate(&self, alg: Algorithm) -> Result<Generated, KeyError>;
+    /// Loads a key from what [`KeyBackend::generate`] returned as material. Blocking.
+    fn load(&self, alg: Algorithm, material: &str) -> Result<Arc<dyn SigningKey>, KeyError>;
+    /// Destroys the key's private part, where the backend can. Blocking.
+    fn destroy(&self, material: &str) -> Result<(), KeyError>;
+    /// Checks the backend can sign now (for readiness). Blocking.
+    fn probe(&self) -> Result<(), KeyError>;
+}
+
+/// Keys in process memory, their PKCS#8 kept by the store.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SoftwareBackend;
+
+impl KeyBackend for SoftwareBackend {
+    fn name(&self) -> &'static str {
+        "software"
+    }
+
+    fn generate(&self, alg: Algorithm) -> Result<Generated, KeyError> {
+        let key = SoftwareKey::generate(alg)?;
+        let material = b64::encode(key.pkcs8());
+        Ok(Generated {
+            key: Arc::new(key),
+            material,
+        })
+    }
+
+    fn load(&self, alg: Algorithm, material: &str) -> Result<Arc<dyn SigningKey>, KeyError> {
+        let pkcs8 = b64::decode(material).map_err(|e| KeyError::Rejected(e.to_string()))?;
+        Ok(Arc::new(SoftwareKey::from_pkcs8(alg, &pkcs8)?))
+    }
+
+    fn destroy(&self, _material: &str) -> Result<(), KeyError> {
+        // The material lives in the store; deleting the record is the destruction.
+        Ok(())
+    }
+
+    fn probe(&self) -> Result<(), KeyError> {
+        Ok(())
+    }
+}

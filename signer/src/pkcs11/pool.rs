@@ -1,0 +1,221 @@
+//! A pool of logged-in PKCS#11 sessions.
+//!
+//! A session serves one thread at a time (PKCS#11 sessions are not thread-safe; cryptoki's
+//! `Session` is `Send` but not `Sync`). At most `size` sessions exist; at most `size +
+//! max_waiting` operations are admitted at once, and the rest are refused at once with
+//! [`HsmError::Saturated`] instead of queueing without bound. A session that breaks (closed,
+//! logged out, device removed) is discarded with every idle one (they are likely broken too), and
+//! the operation is retried once on a freshly opened, freshly logged-in session.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use cryptoki::context::Pkcs11;
+use cryptoki::error::{Error, RvError};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+use super::HsmError;
+
+/// How long an admitted operation waits for a session before giving up.
+const TAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) struct Pool {
+    ctx: Pkcs11,
+    slot: Slot,
+    pin: AuthPin,
+    size: usize,
+    max_waiting: usize,
+    idle: Mutex<Vec<Session>>,
+    freed: Condvar,
+    /// Sessions that exist (idle or in use).
+    open: AtomicUsize,
+    /// Operations admitted and not yet finished.
+    admitted: AtomicUsize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("slot", &self.slot.id())
+            .field("size", &self.size)
+            .field("open", &self.open.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether an error means the session (not the request) is broken.
+pub(super) fn is_session_fault(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::UserNotLoggedIn
+                | RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::GeneralError
+                | RvError::CryptokiNotInitialized
+                | RvError::ObjectHandleInvalid
+                | RvError::KeyHandleInvalid,
+            _
+        )
+    )
+}
+
+struct Admission<'a>(&'a AtomicUsize);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Pool {
+    pub(super) fn new(
+        ctx: Pkcs11,
+        slot: Slot,
+        pin: AuthPin,
+        size: usize,
+        max_waiting: usize,
+    ) -> Self {
+        Self {
+            ctx,
+            slot,
+            pin,
+            size: size.max(1),
+            max_waiting,
+            idle: Mutex::new(Vec::new()),
+            freed: Condvar::new(),
+            open: AtomicUsize::new(0),
+            admitted: AtomicUsize::new(0),
+        }
+    }
+
+    pub(super) fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    pub(super) fn context(&self) -> &Pkcs11 {
+        &self.ctx
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<Session>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Opens a read-write session and logs the user in (a login covers every session of the
+    /// application, so "already logged in" is success).
+    fn open_session(&self) -> Result<Session, HsmError> {
+        let session = self
+            .ctx
+            .open_rw_session(self.slot)
+            .map_err(|e| HsmError::from_pkcs11("open a session", &e))?;
+        match session.login(UserType::User, Some(&self.pin)) {
+            Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
+            Err(e) => Err(HsmError::from_pkcs11("log in", &e)),
+        }
+    }
+
+    /// An idle session, a new one if fewer than `size` exist, or the next one freed.
+    fn take(&self) -> Result<Session, HsmError> {
+        let mut idle = self.idle();
+        loop {
+            if let Some(session) = idle.pop() {
+                return Ok(session);
+            }
+            if self.open.load(Ordering::Acquire) < self.size {
+                self.open.fetch_add(1, Ordering::AcqRel);
+                drop(idle);
+                return self.open_session().inspect_err(|_| self.forget_one());
+            }
+            let (guard, timeout) = self
+                .freed
+                .wait_timeout(idle, TAKE_TIMEOUT)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            idle = guard;
+            if timeout.timed_out() && idle.is_empty() {
+                return Err(HsmError::Saturated);
+            }
+        }
+    }
+
+    /// Opens a brand-new session in place of a broken one.
+    fn replace(&self) -> Result<Session, HsmError> {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        self.open_session().inspect_err(|_| self.forget_one())
+    }
+
+    fn give_back(&self, session: Session) {
+        self.idle().push(session);
+        self.freed.notify_one();
+    }
+
+    fn forget_one(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.freed.notify_one();
+    }
+
+    /// Drops a broken session and every idle one.
+    fn discard(&self, broken: Session) {
+        let stale: Vec<Session> = std::mem::take(&mut *self.idle());
+        let count = stale.len() + 1;
+        drop(broken);
+        drop(stale);
+        self.open.fetch_sub(count, Ordering::AcqRel);
+        self.freed.notify_all();
+    }
+
+    /// Runs `op` on a pooled session, with admission control and one retry on a fresh session
+    /// if the first one turns out to be broken. `op` is told whether it is the retry, so it can
+    /// drop cached object handles.
+    pub(super) fn run<T>(
+        &self,
+        what: &'static str,
+        mut op: impl FnMut(&Session, bool) -> Result<T, Error>,
+    ) -> Result<T, HsmError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.size + self.max_waiting {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(HsmError::Saturated);
+        }
+        let _admitted = Admission(&self.admitted);
+        let session = self.take()?;
+        let first = match op(&session, false) {
+            Ok(value) => {
+                self.give_back(session);
+                return Ok(value);
+            }
+            Err(e) if is_session_fault(&e) => e,
+            Err(e) => {
+                self.give_back(session);
+                return Err(HsmError::from_pkcs11(what, &e));
+            }
+        };
+        tracing_warn(what, &first);
+        self.discard(session);
+        let fresh = self.replace()?;
+        match op(&fresh, true) {
+            Ok(value) => {
+                self.give_back(fresh);
+                Ok(value)
+            }
+            Err(e) => {
+                if is_session_fault(&e) {
+                    self.discard(fresh);
+                } else {
+                    self.give_back(fresh);
+                }
+                Err(HsmError::from_pkcs11(what, &e))
+            }
+        }
+    }
+}
+
+fn tracing_warn(what: &str, e: &Error) {
+    tracing::warn!(operation = what, error = %e, "PKCS#11 session lost; reopening, logging in and retrying once");
+}
