@@ -82,6 +82,8 @@ pub trait RevocationStore: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
+    /// Published in the JWKS ahead of time; signs once promoted.
+    Next,
     /// Signs new tokens, published in the JWKS.
     Active,
     /// No longer signs; published until every token it signed has expired.
@@ -95,9 +97,9 @@ pub struct KeyRecord {
     pub kid: String,
     /// The key's one algorithm.
     pub alg: Algorithm,
-    /// Which signer backend holds the key (`software`).
+    /// Which signer backend holds the key (`software`, `pkcs11`).
     pub backend: String,
-    /// Backend-specific material: base64url PKCS#8 for software keys.
+    /// Backend-specific material: base64url PKCS#8 for software keys, `id:<hex>` for HSM keys.
     pub material: String,
     /// Its state.
     pub state: KeyState,

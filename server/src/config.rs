@@ -16,8 +16,10 @@ use url::Url;
 
 /// The prefix of configuration environment variables.
 pub const ENV_PREFIX: &str = "GATEHOUSE_";
+/// The default environment variable holding the HSM user PIN.
+pub const DEFAULT_PIN_ENV: &str = "GATEHOUSE_PKCS11_PIN";
 /// Environment variables with the prefix that are not configuration keys.
-const ENV_NOT_CONFIG: &[&str] = &["GATEHOUSE_CONFIG"];
+const ENV_NOT_CONFIG: &[&str] = &["GATEHOUSE_CONFIG", DEFAULT_PIN_ENV];
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,10 @@ pub struct Config {
     pub leeway: u64,
     /// The algorithm of newly generated signing keys.
     pub algorithm: Algorithm,
+    /// Where signing keys live.
+    pub backend: Backend,
+    /// When keys rotate.
+    pub schedule: Schedule,
     /// The largest request body accepted, bytes.
     pub max_body: usize,
 }
@@ -60,6 +66,8 @@ struct RawConfig {
     signing: RawSigning,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    keys: RawKeys,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +91,104 @@ struct RawTokens {
 struct RawSigning {
     backend: Option<String>,
     algorithm: Option<String>,
+    pkcs11: Option<RawPkcs11>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPkcs11 {
+    module: Option<PathBuf>,
+    token_label: Option<String>,
+    slot: Option<u64>,
+    /// Present only to refuse it with a clear message: the PIN never sits in the file.
+    pin: Option<toml::Value>,
+    pin_env: Option<String>,
+    pin_file: Option<PathBuf>,
+    key_label_prefix: Option<String>,
+    key_label: Option<String>,
+    sessions: Option<usize>,
+    max_waiting: Option<usize>,
+    #[serde(default)]
+    destroy_retired: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    #[serde(default, deserialize_with = "seconds")]
+    rotation_period: Option<u64>,
+    #[serde(default, deserialize_with = "seconds")]
+    prepublish: Option<u64>,
+    #[serde(default, deserialize_with = "seconds")]
+    retention: Option<u64>,
+}
+
+/// Where signing keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In process memory, PKCS#8 in the data directory. Development only.
+    Software,
+    /// In an HSM, through PKCS#11.
+    Pkcs11(Pkcs11Config),
+}
+
+/// How to reach the HSM. The PIN itself is read at start from `pin`, never stored here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 module.
+    pub module: PathBuf,
+    /// The token, by label or slot.
+    pub token: gatehouse_signer::pkcs11::TokenSelector,
+    /// Where the user PIN comes from.
+    pub pin: PinSource,
+    /// Label prefix of generated keys.
+    pub key_label_prefix: String,
+    /// A key provisioned beforehand, used instead of generated keys.
+    pub key_label: Option<String>,
+    /// Sessions in the pool.
+    pub sessions: usize,
+    /// Signatures that may wait for a session before requests are refused.
+    pub max_waiting: usize,
+    /// Whether retired keys are destroyed in the HSM once removed from the JWKS.
+    pub destroy_retired: bool,
+}
+
+/// Where the HSM user PIN comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinSource {
+    /// An environment variable.
+    Env(String),
+    /// A file (its first line).
+    File(PathBuf),
+}
+
+impl PinSource {
+    /// Reads the PIN, or says which setting to fix.
+    pub fn read(&self) -> Result<String, ConfigError> {
+        match self {
+            Self::Env(name) => std::env::var(name).map_err(|_| {
+                bad(
+                    "signing.pkcs11.pin_env",
+                    format!("the environment variable {name} (the HSM user PIN) is not set; set it, or use pin_file"),
+                )
+            }),
+            Self::File(path) => std::fs::read_to_string(path)
+                .map(|text| text.lines().next().unwrap_or_default().trim().to_owned())
+                .map_err(|e| bad("signing.pkcs11.pin_file", format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+}
+
+/// When keys rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// How long a key signs before the next one takes over; `None`: only on demand.
+    pub rotation_period: Option<u64>,
+    /// How long a new key is published before it signs.
+    pub prepublish: u64,
+    /// The least time a retired key stays published (it stays longer if tokens it signed live
+    /// longer).
+    pub retention: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,32 +374,44 @@ impl RawConfig {
                 format!("{leeway} s is too lax; give at most 5m (default 30s)"),
             ));
         }
-        match self.signing.backend.as_deref() {
-            None | Some("software") => {}
+        let backend = match self.signing.backend.as_deref() {
+            None | Some("software") => {
+                if self.signing.pkcs11.is_some() {
+                    return Err(bad(
+                        "signing.pkcs11",
+                        "is set but signing.backend is not \"pkcs11\"; set backend = \"pkcs11\" to use the HSM",
+                    ));
+                }
+                Backend::Software
+            }
+            Some("pkcs11") => Backend::Pkcs11(self.signing.pkcs11.unwrap_or_default().validate()?),
             Some(other) => {
                 return Err(bad(
                     "signing.backend",
-                    format!("{other:?} is not available; use \"software\""),
+                    format!("{other:?} is not a backend; use \"software\" or \"pkcs11\""),
                 ));
             }
-        }
+        };
         let algorithm = match self.signing.algorithm.as_deref() {
             None => Algorithm::ES256,
             Some(text) => {
                 let alg: Algorithm = text
                     .parse()
                     .map_err(|e| bad("signing.algorithm", format!("{e}")))?;
-                if !matches!(alg, Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA) {
+                if backend == Backend::Software
+                    && !matches!(alg, Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA)
+                {
                     return Err(bad(
                         "signing.algorithm",
                         format!(
-                            "the software backend generates ES256, ES384 or EdDSA keys, not {alg}"
+                            "the software backend generates ES256, ES384 or EdDSA keys, not {alg}; use the pkcs11 backend for {alg}"
                         ),
                     ));
                 }
                 alg
             }
         };
+        let schedule = self.keys.validate(access_token_lifetime)?;
         let max_body = self.http.max_body.unwrap_or(64 * 1024);
         if !(1024..=1024 * 1024).contains(&max_body) {
             return Err(bad(
@@ -313,7 +431,101 @@ impl RawConfig {
             access_token_lifetime,
             leeway,
             algorithm,
+            backend,
+            schedule,
             max_body,
+        })
+    }
+}
+
+impl RawPkcs11 {
+    fn validate(self) -> Result<Pkcs11Config, ConfigError> {
+        const F: &str = "signing.pkcs11";
+        if self.pin.is_some() {
+            return Err(bad(
+                "signing.pkcs11.pin",
+                format!(
+                    "the PIN must not be written in the configuration: put it in the environment variable {DEFAULT_PIN_ENV} (or name another with pin_env), or in a file named by pin_file"
+                ),
+            ));
+        }
+        let module = self.module.ok_or_else(|| {
+            bad(
+                &format!("{F}.module"),
+                "set the path of the PKCS#11 module, e.g. \"/usr/lib/softhsm/libsofthsm2.so\"",
+            )
+        })?;
+        let token = match (self.token_label, self.slot) {
+            (Some(label), None) => gatehouse_signer::pkcs11::TokenSelector::Label(label),
+            (None, Some(slot)) => gatehouse_signer::pkcs11::TokenSelector::Slot(slot),
+            _ => {
+                return Err(bad(
+                    &format!("{F}.token_label"),
+                    "set exactly one of token_label or slot",
+                ));
+            }
+        };
+        let pin = match (self.pin_env, self.pin_file) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    &format!("{F}.pin_file"),
+                    "set pin_env or pin_file, not both",
+                ));
+            }
+            (None, Some(file)) => PinSource::File(file),
+            (env, None) => PinSource::Env(env.unwrap_or_else(|| DEFAULT_PIN_ENV.to_owned())),
+        };
+        let sessions = self.sessions.unwrap_or(4);
+        if !(1..=256).contains(&sessions) {
+            return Err(bad(&format!("{F}.sessions"), "give 1 to 256 (default 4)"));
+        }
+        let max_waiting = self.max_waiting.unwrap_or(64);
+        if max_waiting > 100_000 {
+            return Err(bad(
+                &format!("{F}.max_waiting"),
+                "give at most 100000 (default 64)",
+            ));
+        }
+        Ok(Pkcs11Config {
+            module,
+            token,
+            pin,
+            key_label_prefix: self
+                .key_label_prefix
+                .unwrap_or_else(|| "gatehouse-".to_owned()),
+            key_label: self.key_label,
+            sessions,
+            max_waiting,
+            destroy_retired: self.destroy_retired,
+        })
+    }
+}
+
+impl RawKeys {
+    /// Defaults for a one-hour token lifetime: a key signs for 30 days; its successor is
+    /// published 2 hours before (resource servers cache JWKS for up to an hour); a retired key
+    /// stays published at least as long as the longest token lifetime plus leeway.
+    fn validate(self, access_token_lifetime: u64) -> Result<Schedule, ConfigError> {
+        let rotation_period = match self.rotation_period {
+            None => Some(30 * 86_400),
+            Some(0) => None,
+            Some(p) => Some(p),
+        };
+        let prepublish = self.prepublish.unwrap_or(2 * 3600);
+        if let Some(period) = rotation_period {
+            if period <= prepublish {
+                return Err(bad(
+                    "keys.rotation_period",
+                    format!(
+                        "{period} s must be longer than keys.prepublish ({prepublish} s); give e.g. 30d, or 0 to rotate only on demand"
+                    ),
+                ));
+            }
+        }
+        Ok(Schedule {
+            rotation_period,
+            prepublish,
+            retention: self.retention.unwrap_or(access_token_lifetime),
         })
     }
 }
@@ -433,6 +645,34 @@ mod tests {
     }
 
     #[test]
+    fn pkcs11_backend_and_schedule() {
+        let c = load(
+            "[signing]\nbackend = \"pkcs11\"\nalgorithm = \"PS256\"\n[signing.pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken_label = \"gatehouse\"\npin_file = \"/run/pin\"\n[keys]\nrotation_period = \"7d\"\nprepublish = \"1h\"",
+            &[("GATEHOUSE_PKCS11_PIN", "1234")],
+        )
+        .unwrap();
+        assert_eq!(c.algorithm, Algorithm::PS256);
+        let Backend::Pkcs11(p) = c.backend else {
+            panic!("{:?}", c.backend)
+        };
+        assert_eq!(p.pin, PinSource::File("/run/pin".into()));
+        assert_eq!(
+            (p.sessions, p.max_waiting, p.key_label_prefix.as_str()),
+            (4, 64, "gatehouse-")
+        );
+        assert_eq!(c.schedule.rotation_period, Some(7 * 86_400));
+        assert_eq!(c.schedule.prepublish, 3600);
+        let d = Config::load_from(None, Vec::new()).unwrap();
+        assert_eq!(d.backend, Backend::Software);
+        assert_eq!(
+            (d.schedule.rotation_period, d.schedule.prepublish),
+            (Some(30 * 86_400), 7200)
+        );
+        let never = load("[keys]\nrotation_period = 0", &[]).unwrap();
+        assert_eq!(never.schedule.rotation_period, None);
+    }
+
+    #[test]
     fn bad_values_name_their_field() {
         let cases = [
             ("issuer = \"https://a.example/\"", "issuer"),
@@ -449,7 +689,25 @@ mod tests {
                 "tokens.access_token_lifetime",
             ),
             ("[signing]\nalgorithm = \"HS256\"", "signing.algorithm"),
-            ("[signing]\nbackend = \"pkcs11\"", "signing.backend"),
+            ("[signing]\nbackend = \"cloudkms\"", "signing.backend"),
+            ("[signing]\nbackend = \"pkcs11\"", "signing.pkcs11.module"),
+            ("[signing]\nalgorithm = \"RS256\"", "signing.algorithm"),
+            (
+                "[signing.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"",
+                "signing.pkcs11",
+            ),
+            (
+                "[signing]\nbackend = \"pkcs11\"\n[signing.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\npin = \"1234\"",
+                "signing.pkcs11.pin",
+            ),
+            (
+                "[signing]\nbackend = \"pkcs11\"\n[signing.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\nslot = 0",
+                "signing.pkcs11.token_label",
+            ),
+            (
+                "[keys]\nrotation_period = \"1h\"\nprepublish = \"2h\"",
+                "keys.rotation_period",
+            ),
             ("[admin]\ntoken = \"short\"", "admin.token"),
             ("[admin]\nlisten = \"127.0.0.1:8080\"", "admin.listen"),
             ("typo = 1", "typo"),

@@ -11,14 +11,16 @@ use std::time::Duration;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random, random_bytes};
 use gatehouse_core::store::{AccessTokenStore, KeyStore, RevocationStore};
+use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
+use gatehouse_signer::{KeyBackend, SoftwareBackend};
 use gatehouse_store::EmbeddedStore;
 use gatehouse_token::{TokenDigest, b64};
 use gatehouse_validator::{KeySnapshot, Policy, Validator};
 use tokio::net::TcpListener;
 
 use crate::app;
-use crate::config::Config;
-use crate::keys::KeyManager;
+use crate::config::{Backend, Config};
+use crate::keys::{KeyManager, KeySettings};
 use crate::signing::RingSigner;
 use crate::state::App;
 use crate::system::{OsRandom, SystemClock};
@@ -46,6 +48,12 @@ pub enum ServeError {
     /// The keys could not be loaded.
     #[error("signing keys: {0}")]
     Keys(#[from] crate::keys::KeysError),
+    /// A setting is unusable at start (e.g. the HSM PIN cannot be read).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The HSM could not be reached.
+    #[error("HSM: {0}")]
+    Hsm(#[from] gatehouse_signer::pkcs11::HsmError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr} (`{field}`): {reason}")]
     Bind {
@@ -103,6 +111,42 @@ fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeErro
     Ok(token)
 }
 
+/// The key backend the configuration names, connected.
+async fn key_backend(config: &Config) -> Result<(Arc<dyn KeyBackend>, KeySettings), ServeError> {
+    let mut settings = KeySettings {
+        algorithm: config.algorithm,
+        schedule: config.schedule,
+        provisioned: None,
+        destroy_retired: false,
+    };
+    match &config.backend {
+        Backend::Software => {
+            tracing::warn!(
+                "signing keys are software keys kept in {}: fine for development, use an HSM in production",
+                config.data_dir.display()
+            );
+            Ok((Arc::new(SoftwareBackend), settings))
+        }
+        Backend::Pkcs11(p) => {
+            let hsm_settings = Pkcs11Settings {
+                module: p.module.clone(),
+                token: p.token.clone(),
+                pin: p.pin.read()?,
+                key_label_prefix: p.key_label_prefix.clone(),
+                sessions: p.sessions,
+                max_waiting: p.max_waiting,
+            };
+            let hsm = tokio::task::spawn_blocking(move || Hsm::connect(&hsm_settings))
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+            tracing::info!(module = %p.module.display(), token = ?p.token, sessions = p.sessions, "signing with keys in the HSM (PKCS#11)");
+            settings.provisioned = p.key_label.clone();
+            settings.destroy_retired = p.destroy_retired;
+            Ok((Arc::new(Pkcs11Backend::new(hsm)), settings))
+        }
+    }
+}
+
 async fn bind(addr: std::net::SocketAddr, field: &'static str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|e| ServeError::Bind {
         addr,
@@ -131,12 +175,9 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     }
     let retain = crate::state::key_retention(store.as_ref(), &config).await?;
     let key_store: Arc<dyn KeyStore> = store.clone();
+    let (backend, settings) = key_backend(&config).await?;
     let keys = Arc::new(
-        KeyManager::start(key_store, validator.clone(), config.algorithm, now, retain).await?,
-    );
-    tracing::warn!(
-        "signing keys are software keys kept in {}: fine for development, use an HSM in production",
-        config.data_dir.display()
+        KeyManager::start(key_store, backend, validator.clone(), settings, now, retain).await?,
     );
 
     let app = Arc::new(App {
@@ -196,8 +237,8 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Every minute: purge expired opaque tokens and revocations, drop retired keys whose tokens
-/// have all expired.
+/// Every minute: purge expired opaque tokens and revocations, follow the key schedule (publish,
+/// promote, retire, remove).
 async fn maintain(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -210,8 +251,15 @@ async fn maintain(app: Arc<App>) {
         if let Err(e) = RevocationStore::purge_expired(app.revocations.as_ref(), now).await {
             tracing::warn!(error = %e, "purging expired revocations failed");
         }
-        if let Err(e) = app.keys.prune(now).await {
-            tracing::warn!(error = %e, "pruning retired keys failed");
+        let retain = match app.key_retention().await {
+            Ok(retain) => retain,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading clients for key retention failed");
+                continue;
+            }
+        };
+        if let Err(e) = app.keys.tick(now, retain).await {
+            tracing::warn!(error = %e, "key schedule failed");
         }
     }
 }

@@ -69,7 +69,7 @@ impl FromRef<AppState> for BodyLimit {
 }
 
 /// How long a retired key must stay published: the longest lifetime any token may have now (the
-/// server default or any client's), plus the validation leeway.
+/// server default or any client's) plus the validation leeway, and at least `keys.retention`.
 pub async fn key_retention(
     clients: &dyn ClientStore,
     config: &Config,
@@ -81,5 +81,8 @@ pub async fn key_retention(
         .filter_map(|c| c.access_token_lifetime)
         .max()
         .unwrap_or(0);
-    Ok(longest_client.max(config.access_token_lifetime) + config.leeway)
+    Ok(
+        (longest_client.max(config.access_token_lifetime) + config.leeway)
+            .max(config.schedule.retention),
+    )
 }

@@ -31,6 +31,14 @@ pub trait KeyBackend: Send + Sync + Debug {
     fn destroy(&self, material: &str) -> Result<(), KeyError>;
     /// Checks the backend can sign now (for readiness). Blocking.
     fn probe(&self) -> Result<(), KeyError>;
+    /// Finds a key provisioned beforehand under `label` (HSMs only). Blocking.
+    fn find_by_label(&self, alg: Algorithm, label: &str) -> Result<Generated, KeyError> {
+        let _ = label;
+        Err(KeyError::Unsupported {
+            backend: self.name(),
+            alg,
+        })
+    }
 }
 
 /// Keys in process memory, their PKCS#8 kept by the store.

@@ -214,7 +214,7 @@ fn private_keys_are_sensitive_and_never_extractable() {
     let hsm = hsm();
     for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
         let key = hsm.generate(alg).unwrap();
-        let session = hsm.context().open_ro_session(hsm.slot()).unwrap();
+        let session = hsm.context().open_ro_session(hsm.slot().unwrap()).unwrap();
         let private = session
             .find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
@@ -312,7 +312,7 @@ fn signing_survives_logout_and_closed_sessions() {
     traffic("warm-up"); // the pool now holds several live sessions
 
     // Log out from another session: every session of the application is logged out.
-    let other = hsm.context().open_rw_session(hsm.slot()).unwrap();
+    let other = hsm.context().open_rw_session(hsm.slot().unwrap()).unwrap();
     other.logout().unwrap();
     drop(other);
     traffic("after-logout");
@@ -322,7 +322,7 @@ fn signing_survives_logout_and_closed_sessions() {
     // SAFETY: loads the module already loaded by this process (same library instance) and calls
     // C_CloseAllSessions on an initialised library with a valid slot id.
     let raw = unsafe { cryptoki_sys::Pkcs11::new(&module) }.unwrap();
-    let rv = unsafe { raw.C_CloseAllSessions(hsm.slot().id() as _) };
+    let rv = unsafe { raw.C_CloseAllSessions(hsm.slot().unwrap().id() as _) };
     assert_eq!(rv, 0, "C_CloseAllSessions");
     traffic("after-close-all");
 }

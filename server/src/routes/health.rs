@@ -14,18 +14,32 @@ pub async fn health() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-/// `GET /ready`: the store answers and a signing key is active.
+/// `GET /ready`: the store answers and the signing backend can sign. While the HSM is out of
+/// reach this says so (503); validation of issued tokens goes on regardless.
 pub async fn ready(State(app): State<AppState>) -> Response {
     // A point read of a digest that cannot exist proves the database is readable.
-    match app.tokens.get(&TokenDigest([0; 32])).await {
-        Ok(_) => Json(json!({
+    let store = app
+        .tokens
+        .get(&TokenDigest([0; 32]))
+        .await
+        .err()
+        .map(|e| format!("store: {e}"));
+    let signer = app
+        .keys
+        .probe()
+        .await
+        .err()
+        .map(|e| format!("signing backend ({}): {e}", app.keys.backend_name()));
+    match store.or(signer) {
+        None => Json(json!({
             "status": "ready",
             "signing_key": app.keys.ring().active().kid(),
+            "signing_backend": app.keys.backend_name(),
         }))
         .into_response(),
-        Err(e) => (
+        Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": format!("store: {e}")})),
+            Json(json!({"status": "unavailable", "reason": reason})),
         )
             .into_response(),
     }

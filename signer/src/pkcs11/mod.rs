@@ -168,7 +168,14 @@ impl Hsm {
         let slot = find_slot(&ctx, &settings.token)?;
         let pin = AuthPin::from(settings.pin.clone());
         let hsm = Arc::new(Self {
-            pool: Pool::new(ctx, slot, pin, settings.sessions, settings.max_waiting),
+            pool: Pool::new(
+                ctx,
+                settings.token.clone(),
+                slot,
+                pin,
+                settings.sessions,
+                settings.max_waiting,
+            ),
             key_label_prefix: settings.key_label_prefix.clone(),
             random: SystemRandom::new(),
         });
@@ -181,8 +188,8 @@ impl Hsm {
         self.pool.context()
     }
 
-    /// The token's slot.
-    pub fn slot(&self) -> Slot {
+    /// The token's slot (it may change if the module is re-initialised after an outage).
+    pub fn slot(&self) -> Result<Slot, HsmError> {
         self.pool.slot()
     }
 
@@ -255,12 +262,17 @@ fn context(module: &std::path::Path) -> Result<Pkcs11, String> {
         return Ok(ctx.clone());
     }
     let ctx = Pkcs11::new(module).map_err(|e| e.to_string())?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => return Err(e.to_string()),
-    }
+    initialize(&ctx)?;
     contexts.insert(module.to_owned(), ctx.clone());
     Ok(ctx)
+}
+
+/// `C_Initialize` with OS locking; "already initialised" is success.
+fn initialize(ctx: &Pkcs11) -> Result<(), String> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn find_slot(ctx: &Pkcs11, token: &TokenSelector) -> Result<Slot, HsmError> {
@@ -359,6 +371,15 @@ impl KeyBackend for Pkcs11Backend {
 
     fn probe(&self) -> Result<(), KeyError> {
         Ok(self.hsm.probe_session()?)
+    }
+
+    fn find_by_label(&self, alg: Algorithm, label: &str) -> Result<Generated, KeyError> {
+        let key = self.hsm.find(alg, &KeyRef::Label(label.to_owned()))?;
+        let material = Self::material_for(&key);
+        Ok(Generated {
+            key: Arc::new(key),
+            material,
+        })
     }
 }
 

@@ -7,9 +7,9 @@
 //! logged out, device removed) is discarded with every idle one (they are likely broken too), and
 //! the operation is retried once on a freshly opened, freshly logged-in session.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error, RvError};
@@ -17,14 +17,19 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
-use super::HsmError;
+use super::{HsmError, TokenSelector, find_slot, initialize};
 
 /// How long an admitted operation waits for a session before giving up.
 const TAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The least time between two re-initialisations of the module.
+const REINIT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) struct Pool {
     ctx: Pkcs11,
-    slot: Slot,
+    token: TokenSelector,
+    /// The token's slot id; it may change when the module is re-initialised.
+    slot: AtomicU64,
+    last_reinit: Mutex<Option<Instant>>,
     pin: AuthPin,
     size: usize,
     max_waiting: usize,
@@ -39,11 +44,28 @@ pub(super) struct Pool {
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("slot", &self.slot.id())
+            .field("slot", &self.slot.load(Ordering::Relaxed))
             .field("size", &self.size)
             .field("open", &self.open.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// Whether an error means the module or device (not just one session) is in trouble, so that
+/// only re-initialising the library may bring it back.
+fn is_device_fault(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Pkcs11(
+            RvError::GeneralError
+                | RvError::DeviceError
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::CryptokiNotInitialized
+                | RvError::SlotIdInvalid,
+            _
+        )
+    )
 }
 
 /// Whether an error means the session (not the request) is broken.
@@ -77,6 +99,7 @@ impl Drop for Admission<'_> {
 impl Pool {
     pub(super) fn new(
         ctx: Pkcs11,
+        token: TokenSelector,
         slot: Slot,
         pin: AuthPin,
         size: usize,
@@ -84,7 +107,9 @@ impl Pool {
     ) -> Self {
         Self {
             ctx,
-            slot,
+            token,
+            slot: AtomicU64::new(slot.id()),
+            last_reinit: Mutex::new(None),
             pin,
             size: size.max(1),
             max_waiting,
@@ -95,8 +120,9 @@ impl Pool {
         }
     }
 
-    pub(super) fn slot(&self) -> Slot {
-        self.slot
+    pub(super) fn slot(&self) -> Result<Slot, HsmError> {
+        Slot::try_from(self.slot.load(Ordering::Acquire))
+            .map_err(|e| HsmError::from_pkcs11("select the slot", &e))
     }
 
     pub(super) fn context(&self) -> &Pkcs11 {
@@ -110,16 +136,59 @@ impl Pool {
     }
 
     /// Opens a read-write session and logs the user in (a login covers every session of the
-    /// application, so "already logged in" is success).
+    /// application, so "already logged in" is success). If the device itself fails, the module
+    /// is re-initialised once (at most once a second) and the session opened again: that is how
+    /// the pool recovers when an HSM comes back after an outage.
     fn open_session(&self) -> Result<Session, HsmError> {
+        match self.try_open() {
+            Err((_, e)) if is_device_fault(&e) && self.reinitialize()? => self
+                .try_open()
+                .map_err(|(what, e)| HsmError::from_pkcs11(what, &e)),
+            other => other.map_err(|(what, e)| HsmError::from_pkcs11(what, &e)),
+        }
+    }
+
+    fn try_open(&self) -> Result<Session, (&'static str, Error)> {
+        let slot = Slot::try_from(self.slot.load(Ordering::Acquire))
+            .map_err(|e| ("select the slot", e))?;
         let session = self
             .ctx
-            .open_rw_session(self.slot)
-            .map_err(|e| HsmError::from_pkcs11("open a session", &e))?;
+            .open_rw_session(slot)
+            .map_err(|e| ("open a session", e))?;
         match session.login(UserType::User, Some(&self.pin)) {
             Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
-            Err(e) => Err(HsmError::from_pkcs11("log in", &e)),
+            Err(e) => Err(("log in", e)),
         }
+    }
+
+    /// Finalises and initialises the module again and finds the token anew. Returns whether it
+    /// did (it declines when the last attempt was under a second ago).
+    fn reinitialize(&self) -> Result<bool, HsmError> {
+        {
+            let mut last = self
+                .last_reinit
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < REINIT_INTERVAL) {
+                return Ok(false);
+            }
+            *last = Some(Instant::now());
+        }
+        tracing::warn!("the HSM failed as a device; re-initialising the PKCS#11 module");
+        let stale: Vec<Session> = std::mem::take(&mut *self.idle());
+        let count = stale.len();
+        drop(stale);
+        self.open.fetch_sub(count, Ordering::AcqRel);
+        // C_Finalize through one clone of the context; the others stay valid and work again
+        // after C_Initialize.
+        let _ = self.ctx.clone().finalize();
+        initialize(&self.ctx).map_err(|reason| HsmError::Module {
+            module: "(re-initialisation)".into(),
+            reason,
+        })?;
+        let slot = find_slot(&self.ctx, &self.token)?;
+        self.slot.store(slot.id(), Ordering::Release);
+        Ok(true)
     }
 
     /// An idle session, a new one if fewer than `size` exist, or the next one freed.
