@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use gatehouse_core::store::{KeyRecord, KeyState, KeyStore, StoreError};
 use gatehouse_signer::key::KeyError;
-use gatehouse_signer::{Generated, KeyBackend, KeyRing, SigningKey};
+use gatehouse_signer::{Generated, KeyBackend, KeyRing, SigningKey, SoftwareBackend};
 use gatehouse_token::{Algorithm, UnixTime};
 use gatehouse_validator::keys::BadKey;
 use gatehouse_validator::{KeySnapshot, Validator};
@@ -146,34 +146,40 @@ impl KeyManager {
         retain: u64,
     ) -> Result<Self, KeysError> {
         let mut records = store.list().await?;
+        let active = find(&records, KeyState::Active).cloned();
         let adopt = match &settings.provisioned {
             Some(label) => {
                 let (b, alg, label) = (backend.clone(), settings.algorithm, label.clone());
                 let found = blocking(move || b.find_by_label(alg, &label)).await?;
-                let current = find(&records, KeyState::Active).map(|r| r.kid.clone());
-                (current.as_deref() != Some(found.key.kid())).then_some(found)
+                (active.as_ref().map(|a| a.kid.as_str()) != Some(found.key.kid())).then_some(found)
             }
-            None if find(&records, KeyState::Active).is_none() => {
+            // No key yet, or the active key is held by another backend than the configured one
+            // (e.g. moving from software keys to an HSM): a new key in the configured backend.
+            None if active.as_ref().is_none_or(|a| a.backend != backend.name()) => {
                 let (b, alg) = (backend.clone(), settings.algorithm);
                 Some(blocking(move || b.generate(alg)).await?)
             }
             None => None,
         };
-        if let Some(generated) = adopt {
-            let record = record_of(
-                &generated,
-                settings.algorithm,
-                backend.name(),
-                KeyState::Active,
-                now,
-            );
-            tracing::info!(kid = %record.kid, alg = %record.alg, backend = backend.name(), "new active signing key");
-            store.put(record.clone()).await?;
-            records.push(record);
-        }
-        let newest = find(&records, KeyState::Active).map(|r| r.kid.clone());
+        let keep = match adopt {
+            Some(generated) => {
+                let record = record_of(
+                    &generated,
+                    settings.algorithm,
+                    backend.name(),
+                    KeyState::Active,
+                    now,
+                );
+                tracing::info!(kid = %record.kid, alg = %record.alg, backend = backend.name(), "new active signing key");
+                store.put(record.clone()).await?;
+                let kid = record.kid.clone();
+                records.push(record);
+                Some(kid)
+            }
+            None => active.map(|a| a.kid),
+        };
         for record in &mut records {
-            if record.state == KeyState::Active && Some(&record.kid) != newest.as_ref() {
+            if record.state == KeyState::Active && Some(&record.kid) != keep.as_ref() {
                 retire(record, now, retain);
                 store.put(record.clone()).await?;
             }
@@ -371,7 +377,13 @@ impl Parts {
         if let Some(key) = cached {
             return Ok(key);
         }
-        if record.backend != self.backend.name() {
+        // A retired software key (from before a move to an HSM) still verifies its tokens: its
+        // public half comes from the stored material. Keys of any other backend need it.
+        let backend: Arc<dyn KeyBackend> = if record.backend == self.backend.name() {
+            self.backend.clone()
+        } else if record.backend == SoftwareBackend.name() && record.state == KeyState::Retired {
+            Arc::new(SoftwareBackend)
+        } else {
             return Err(KeysError::Record {
                 kid: record.kid.clone(),
                 reason: format!(
@@ -380,8 +392,8 @@ impl Parts {
                     self.backend.name()
                 ),
             });
-        }
-        let (backend, alg, material) = (self.backend.clone(), record.alg, record.material.clone());
+        };
+        let (alg, material) = (record.alg, record.material.clone());
         let key = blocking(move || backend.load(alg, &material)).await?;
         if key.kid() != record.kid {
             return Err(KeysError::Record {
@@ -552,6 +564,72 @@ mod tests {
             .unwrap();
         let rotated = m.rotate(UnixTime(10 * DAY - 10), 100).await.unwrap();
         assert_eq!(rotated.kid, next);
+    }
+
+    /// A stand-in for an HSM: software keys recorded under another backend name.
+    #[derive(Debug)]
+    struct OtherBackend;
+
+    impl KeyBackend for OtherBackend {
+        fn name(&self) -> &'static str {
+            "pkcs11"
+        }
+        fn generate(&self, alg: Algorithm) -> Result<Generated, KeyError> {
+            SoftwareBackend.generate(alg)
+        }
+        fn load(&self, alg: Algorithm, material: &str) -> Result<Arc<dyn SigningKey>, KeyError> {
+            SoftwareBackend.load(alg, material)
+        }
+        fn destroy(&self, _: &str) -> Result<(), KeyError> {
+            Ok(())
+        }
+        fn probe(&self) -> Result<(), KeyError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn moving_from_software_keys_to_another_backend_keeps_old_tokens_valid() {
+        let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::default());
+        let software = manager(store.clone(), validator(), None, 10).await;
+        let old = software.ring().active().kid().to_owned();
+        drop(software);
+        let v = validator();
+        let moved = KeyManager::start(
+            store.clone(),
+            Arc::new(OtherBackend),
+            v.clone(),
+            settings(None),
+            UnixTime(20),
+            100,
+        )
+        .await
+        .unwrap();
+        let new = moved.ring().active().kid().to_owned();
+        assert_ne!(new, old);
+        assert_eq!(
+            moved.ring().active().backend(),
+            "software",
+            "the stand-in signs with software keys"
+        );
+        let records = store.list().await.unwrap();
+        let state = |kid: &str| {
+            records
+                .iter()
+                .find(|r| r.kid == kid)
+                .map(|r| (r.backend.clone(), r.state))
+        };
+        assert_eq!(state(&new), Some(("pkcs11".into(), KeyState::Active)));
+        assert_eq!(state(&old), Some(("software".into(), KeyState::Retired)));
+        assert!(
+            v.keys().get(&old).is_some(),
+            "tokens signed by the software key still validate"
+        );
+        assert_eq!(
+            moved.prune(UnixTime(121)).await.unwrap(),
+            1,
+            "until they have expired"
+        );
     }
 
     #[tokio::test]

@@ -155,8 +155,9 @@ async fn bind(addr: std::net::SocketAddr, field: &'static str) -> Result<TcpList
     })
 }
 
-/// Runs the server until a shutdown signal.
-pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
+/// Opens the store, connects the key backend, loads keys and revocations: the application state,
+/// ready to serve (also used by benchmarks that drive the router in process).
+pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
     prepare_data_dir(&config.data_dir)?;
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -196,7 +197,12 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
         admin_token_digest: TokenDigest::of(&admin_token),
         config,
     });
+    Ok(app)
+}
 
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
+    let app = build_app(config).await?;
     let public = bind(app.config.listen, "listen").await?;
     let admin = bind(app.config.admin_listen, "admin.listen").await?;
     let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);

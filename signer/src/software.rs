@@ -221,3 +221,23 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod rsa_tests {
+    use super::*;
+
+    /// RSA keys come from elsewhere (ring cannot generate them): one from OpenSSL loads and signs.
+    #[test]
+    fn loads_an_openssl_rsa_key() {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -outform DER"])
+            .output()
+            .expect("openssl");
+        assert!(out.status.success());
+        for alg in [Algorithm::RS256, Algorithm::PS256] {
+            let key =
+                SoftwareKey::from_pkcs8(alg, &out.stdout).unwrap_or_else(|e| panic!("{alg}: {e}"));
+            assert_eq!(key.sign(b"m").unwrap().len(), 256);
+        }
+    }
+}

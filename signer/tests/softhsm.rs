@@ -231,6 +231,10 @@ fn private_keys_are_sensitive_and_never_extractable() {
                     AttributeType::AlwaysSensitive,
                     AttributeType::NeverExtractable,
                     AttributeType::Token,
+                    AttributeType::Sign,
+                    AttributeType::Decrypt,
+                    AttributeType::Unwrap,
+                    AttributeType::Derive,
                 ],
             )
             .unwrap();
@@ -240,6 +244,10 @@ fn private_keys_are_sensitive_and_never_extractable() {
             Attribute::AlwaysSensitive(true),
             Attribute::NeverExtractable(true),
             Attribute::Token(true),
+            Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
         ] {
             assert!(
                 attrs.contains(&expected),

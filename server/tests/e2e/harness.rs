@@ -138,6 +138,14 @@ impl Server {
         }
     }
 
+    /// Sets (or replaces) environment settings for the next start.
+    pub fn set_env(&mut self, extra: &[(String, String)]) {
+        for (key, value) in extra {
+            self.env.retain(|(k, _)| k != key);
+            self.env.push((key.clone(), value.clone()));
+        }
+    }
+
     pub fn restart(&mut self) {
         self.stop();
         self.launch();

@@ -275,3 +275,35 @@ fn a_key_provisioned_by_the_security_team_is_used_by_label() {
         "rotation is the HSM's business"
     );
 }
+
+#[test]
+fn moving_a_software_data_dir_to_the_hsm_keeps_issued_tokens_valid() {
+    let mut server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let before = server.token((&id, &secret), &[]);
+    let software_kid = jwt_parts(&before).0["kid"].as_str().unwrap().to_owned();
+
+    let hsm = tempfile::tempdir().unwrap();
+    server.stop();
+    server.set_env(&softhsm_env(hsm.path()));
+    server.restart();
+
+    let after = server.token((&id, &secret), &[]);
+    let hsm_kid = jwt_parts(&after).0["kid"].as_str().unwrap().to_owned();
+    assert_ne!(hsm_kid, software_kid);
+    assert!(
+        server.is_active((&id, &secret), &before),
+        "a token signed by the software key"
+    );
+    assert!(server.is_active((&id, &secret), &after));
+    let keys = server.cli_json(&["keys", "list"]);
+    assert_eq!(
+        (keys[0]["backend"].as_str(), keys[0]["state"].as_str()),
+        (Some("pkcs11"), Some("active"))
+    );
+    assert_eq!(
+        (keys[1]["backend"].as_str(), keys[1]["state"].as_str()),
+        (Some("software"), Some("retired"))
+    );
+    assert_eq!(jwks_kids(&server), [hsm_kid, software_kid]);
+}

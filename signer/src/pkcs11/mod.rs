@@ -213,12 +213,22 @@ impl Hsm {
             Attribute::Label(label.as_bytes().to_vec()),
         ];
         public.extend(common.iter().cloned());
-        public.extend([Attribute::Verify(true), Attribute::Private(false)]);
+        // A signing key does nothing else: no encryption, wrapping or derivation with either half.
+        public.extend([
+            Attribute::Verify(true),
+            Attribute::Private(false),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Derive(false),
+        ]);
         let mut private = vec![
             Attribute::Private(true),
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
         ];
         private.extend(common.iter().cloned());
         private.extend(private_extra);
