@@ -40,6 +40,7 @@ fn hsm() -> Arc<Hsm> {
         token: TokenSelector::Label(env("GATEHOUSE_SIGNING__PKCS11__TOKEN_LABEL")),
         pin: pin.trim().to_owned(),
         key_label_prefix: "bench-".into(),
+        rsa_bits: 2048,
         sessions: 4,
         max_waiting: 64,
     })

@@ -106,6 +106,8 @@ struct RawPkcs11 {
     pin_file: Option<PathBuf>,
     key_label_prefix: Option<String>,
     key_label: Option<String>,
+    key_id: Option<String>,
+    rsa_bits: Option<u64>,
     sessions: Option<usize>,
     max_waiting: Option<usize>,
     #[serde(default)]
@@ -143,8 +145,10 @@ pub struct Pkcs11Config {
     pub pin: PinSource,
     /// Label prefix of generated keys.
     pub key_label_prefix: String,
-    /// A key provisioned beforehand, used instead of generated keys.
-    pub key_label: Option<String>,
+    /// A key provisioned beforehand (by label or id), used instead of generated keys.
+    pub provisioned: Option<gatehouse_signer::KeyRef>,
+    /// Modulus size of generated RSA keys.
+    pub rsa_bits: u64,
     /// Sessions in the pool.
     pub sessions: usize,
     /// Signatures that may wait for a session before requests are refused.
@@ -475,6 +479,33 @@ impl RawPkcs11 {
             (None, Some(file)) => PinSource::File(file),
             (env, None) => PinSource::Env(env.unwrap_or_else(|| DEFAULT_PIN_ENV.to_owned())),
         };
+        let provisioned = match (self.key_label, self.key_id) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    &format!("{F}.key_id"),
+                    "set key_label or key_id, not both",
+                ));
+            }
+            (Some(label), None) => Some(gatehouse_signer::KeyRef::Label(label)),
+            (None, Some(hex)) => Some(gatehouse_signer::KeyRef::Id(
+                gatehouse_signer::pkcs11::unhex(&hex)
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| {
+                        bad(
+                            &format!("{F}.key_id"),
+                            format!("{hex:?} is not hex; give the CKA_ID as hex, e.g. \"0a0b0c\""),
+                        )
+                    })?,
+            )),
+            (None, None) => None,
+        };
+        let rsa_bits = self.rsa_bits.unwrap_or(2048);
+        if ![2048, 3072, 4096].contains(&rsa_bits) {
+            return Err(bad(
+                &format!("{F}.rsa_bits"),
+                "give 2048, 3072 or 4096 (default 2048)",
+            ));
+        }
         let sessions = self.sessions.unwrap_or(4);
         if !(1..=256).contains(&sessions) {
             return Err(bad(&format!("{F}.sessions"), "give 1 to 256 (default 4)"));
@@ -493,7 +524,8 @@ impl RawPkcs11 {
             key_label_prefix: self
                 .key_label_prefix
                 .unwrap_or_else(|| "gatehouse-".to_owned()),
-            key_label: self.key_label,
+            provisioned,
+            rsa_bits,
             sessions,
             max_waiting,
             destroy_retired: self.destroy_retired,
@@ -656,6 +688,7 @@ mod tests {
             panic!("{:?}", c.backend)
         };
         assert_eq!(p.pin, PinSource::File("/run/pin".into()));
+        assert_eq!((p.rsa_bits, p.provisioned), (2048, None));
         assert_eq!(
             (p.sessions, p.max_waiting, p.key_label_prefix.as_str()),
             (4, 64, "gatehouse-")
@@ -703,6 +736,14 @@ mod tests {
             (
                 "[signing]\nbackend = \"pkcs11\"\n[signing.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\nslot = 0",
                 "signing.pkcs11.token_label",
+            ),
+            (
+                "[signing]\nbackend = \"pkcs11\"\n[signing.pkcs11]\nmodule = \"/m.so\"\nslot = 0\nkey_id = \"xyz\"",
+                "signing.pkcs11.key_id",
+            ),
+            (
+                "[signing]\nbackend = \"pkcs11\"\n[signing.pkcs11]\nmodule = \"/m.so\"\nslot = 0\nrsa_bits = 1024",
+                "signing.pkcs11.rsa_bits",
             ),
             (
                 "[keys]\nrotation_period = \"1h\"\nprepublish = \"2h\"",

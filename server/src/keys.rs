@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use gatehouse_core::store::{KeyRecord, KeyState, KeyStore, StoreError};
 use gatehouse_signer::key::KeyError;
-use gatehouse_signer::{Generated, KeyBackend, KeyRing, SigningKey, SoftwareBackend};
+use gatehouse_signer::{Generated, KeyBackend, KeyRef, KeyRing, SigningKey, SoftwareBackend};
 use gatehouse_token::{Algorithm, UnixTime};
 use gatehouse_validator::keys::BadKey;
 use gatehouse_validator::{KeySnapshot, Validator};
@@ -44,9 +44,9 @@ pub enum KeysError {
     Published(#[from] BadKey),
     /// Keys are provisioned in the HSM by label; Gatehouse does not rotate them.
     #[error(
-        "the signing key is provisioned by label ({0}); rotate it in the HSM and change signing.pkcs11.key_label"
+        "the signing key is provisioned in the HSM ({0}); rotate it there and change signing.pkcs11.key_label or key_id"
     )]
-    Provisioned(String),
+    Provisioned(KeyRef),
 }
 
 /// What the manager is built from.
@@ -56,8 +56,8 @@ pub struct KeySettings {
     pub algorithm: Algorithm,
     /// When keys rotate.
     pub schedule: Schedule,
-    /// A key provisioned beforehand, by label (rotation is then the security team's job).
-    pub provisioned: Option<String>,
+    /// A key provisioned beforehand, by label or id (rotation is then the security team's job).
+    pub provisioned: Option<KeyRef>,
     /// Whether retired keys are destroyed in the backend when they leave the JWKS.
     pub destroy_retired: bool,
 }
@@ -148,9 +148,9 @@ impl KeyManager {
         let mut records = store.list().await?;
         let active = find(&records, KeyState::Active).cloned();
         let adopt = match &settings.provisioned {
-            Some(label) => {
-                let (b, alg, label) = (backend.clone(), settings.algorithm, label.clone());
-                let found = blocking(move || b.find_by_label(alg, &label)).await?;
+            Some(key) => {
+                let (b, alg, key) = (backend.clone(), settings.algorithm, key.clone());
+                let found = blocking(move || b.find_provisioned(alg, &key)).await?;
                 (active.as_ref().map(|a| a.kid.as_str()) != Some(found.key.kid())).then_some(found)
             }
             // No key yet, or the active key is held by another backend than the configured one
@@ -224,8 +224,8 @@ impl KeyManager {
     /// Forces a rotation now: the published `next` key if there is one (it is already in every
     /// JWKS), else a new key. The previous key retires, published for `retain` seconds.
     pub async fn rotate(&self, now: UnixTime, retain: u64) -> Result<KeyRecord, KeysError> {
-        if let Some(label) = &self.parts.settings.provisioned {
-            return Err(KeysError::Provisioned(label.clone()));
+        if let Some(key) = &self.parts.settings.provisioned {
+            return Err(KeysError::Provisioned(key.clone()));
         }
         let _serial = self.changes.lock().await;
         let records = self.parts.store.list().await?;
@@ -566,9 +566,10 @@ mod tests {
         assert_eq!(rotated.kid, next);
     }
 
-    /// A stand-in for an HSM: software keys recorded under another backend name.
-    #[derive(Debug)]
-    struct OtherBackend;
+    /// A stand-in for an HSM: software keys recorded under another backend name, counting what
+    /// it is asked to destroy.
+    #[derive(Debug, Default)]
+    struct OtherBackend(std::sync::Mutex<Vec<String>>);
 
     impl KeyBackend for OtherBackend {
         fn name(&self) -> &'static str {
@@ -580,11 +581,37 @@ mod tests {
         fn load(&self, alg: Algorithm, material: &str) -> Result<Arc<dyn SigningKey>, KeyError> {
             SoftwareBackend.load(alg, material)
         }
-        fn destroy(&self, _: &str) -> Result<(), KeyError> {
+        fn destroy(&self, material: &str) -> Result<(), KeyError> {
+            self.0.lock().unwrap().push(material.to_owned());
             Ok(())
         }
         fn probe(&self) -> Result<(), KeyError> {
             Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn retired_keys_are_destroyed_in_the_backend_only_when_configured() {
+        for destroy in [false, true] {
+            let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::default());
+            let backend = Arc::new(OtherBackend::default());
+            let mut s = settings(None);
+            s.destroy_retired = destroy;
+            let m = KeyManager::start(
+                store.clone(),
+                backend.clone(),
+                validator(),
+                s,
+                UnixTime(0),
+                100,
+            )
+            .await
+            .unwrap();
+            let old = store.list().await.unwrap()[0].material.clone();
+            m.rotate(UnixTime(10), 100).await.unwrap();
+            m.prune(UnixTime(111)).await.unwrap();
+            let destroyed = backend.0.lock().unwrap().clone();
+            assert_eq!(destroyed, if destroy { vec![old] } else { vec![] });
         }
     }
 
@@ -597,7 +624,7 @@ mod tests {
         let v = validator();
         let moved = KeyManager::start(
             store.clone(),
-            Arc::new(OtherBackend),
+            Arc::new(OtherBackend::default()),
             v.clone(),
             settings(None),
             UnixTime(20),

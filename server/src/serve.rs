@@ -133,6 +133,7 @@ async fn key_backend(config: &Config) -> Result<(Arc<dyn KeyBackend>, KeySetting
                 token: p.token.clone(),
                 pin: p.pin.read()?,
                 key_label_prefix: p.key_label_prefix.clone(),
+                rsa_bits: p.rsa_bits,
                 sessions: p.sessions,
                 max_waiting: p.max_waiting,
             };
@@ -140,7 +141,7 @@ async fn key_backend(config: &Config) -> Result<(Arc<dyn KeyBackend>, KeySetting
                 .await
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
             tracing::info!(module = %p.module.display(), token = ?p.token, sessions = p.sessions, "signing with keys in the HSM (PKCS#11)");
-            settings.provisioned = p.key_label.clone();
+            settings.provisioned = p.provisioned.clone();
             settings.destroy_retired = p.destroy_retired;
             Ok((Arc::new(Pkcs11Backend::new(hsm)), settings))
         }

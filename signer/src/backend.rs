@@ -19,6 +19,27 @@ pub struct Generated {
     pub material: String,
 }
 
+/// How a key provisioned beforehand is named on the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// By `CKA_ID` (bytes).
+    Id(Vec<u8>),
+    /// By `CKA_LABEL`.
+    Label(String),
+}
+
+impl std::fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => {
+                f.write_str("id ")?;
+                id.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+            Self::Label(label) => write!(f, "label {label:?}"),
+        }
+    }
+}
+
 /// A place that holds private keys.
 pub trait KeyBackend: Send + Sync + Debug {
     /// The backend's name, as recorded with each key (`software`, `pkcs11`).
@@ -31,9 +52,9 @@ pub trait KeyBackend: Send + Sync + Debug {
     fn destroy(&self, material: &str) -> Result<(), KeyError>;
     /// Checks the backend can sign now (for readiness). Blocking.
     fn probe(&self) -> Result<(), KeyError>;
-    /// Finds a key provisioned beforehand under `label` (HSMs only). Blocking.
-    fn find_by_label(&self, alg: Algorithm, label: &str) -> Result<Generated, KeyError> {
-        let _ = label;
+    /// Finds a key provisioned beforehand (HSMs only). Blocking.
+    fn find_provisioned(&self, alg: Algorithm, key: &KeyRef) -> Result<Generated, KeyError> {
+        let _ = key;
         Err(KeyError::Unsupported {
             backend: self.name(),
             alg,

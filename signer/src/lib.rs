@@ -27,7 +27,7 @@ pub mod keyring;
 pub mod pkcs11;
 pub mod software;
 
-pub use backend::{Generated, KeyBackend, SoftwareBackend};
+pub use backend::{Generated, KeyBackend, KeyRef, SoftwareBackend};
 pub use key::{KeyError, SignError, SigningKey};
 pub use keyring::KeyRing;
 pub use software::SoftwareKey;

@@ -37,6 +37,7 @@ fn settings(sessions: usize, max_waiting: usize) -> Pkcs11Settings {
         token: TokenSelector::Label(env("GATEHOUSE_SIGNING__PKCS11__TOKEN_LABEL")),
         pin: pin.trim().to_owned(),
         key_label_prefix: "gatehouse-test-".into(),
+        rsa_bits: 2048,
         sessions,
         max_waiting,
     }
@@ -273,7 +274,18 @@ fn private_keys_are_sensitive_and_never_extractable() {
 }
 
 #[test]
-fn a_provisioned_key_is_used_by_label() {
+fn rsa_3072_keys_when_configured() {
+    let mut wide = settings(2, 4);
+    wide.rsa_bits = 3072;
+    let hsm = Hsm::connect(&wide).unwrap();
+    let key = hsm.generate(Algorithm::RS256).unwrap();
+    let sig = key.sign(b"m").unwrap();
+    assert_eq!(sig.len(), 384);
+    assert!(ring_verifies(key.public_jwk(), b"m", &sig));
+}
+
+#[test]
+fn a_provisioned_key_is_used_by_label_or_id() {
     let hsm = hsm();
     let generated = hsm.generate(Algorithm::ES256).unwrap();
     let by_label = hsm
@@ -283,6 +295,10 @@ fn a_provisioned_key_is_used_by_label() {
         )
         .unwrap();
     assert_eq!(by_label.kid(), generated.kid());
+    let by_id = hsm
+        .find(Algorithm::ES256, &KeyRef::Id(generated.id().to_vec()))
+        .unwrap();
+    assert_eq!(by_id.kid(), generated.kid());
     assert!(
         hsm.find(Algorithm::ES256, &KeyRef::Label("no-such-key".into()))
             .is_err()

@@ -221,7 +221,7 @@ fn an_unreachable_hsm_fails_issuance_clearly_keeps_validation_and_recovers() {
 }
 
 #[test]
-fn a_key_provisioned_by_the_security_team_is_used_by_label() {
+fn a_key_provisioned_by_the_security_team_is_used_by_label_or_id() {
     let hsm = tempfile::tempdir().unwrap();
     let env = softhsm_env(hsm.path());
     let get = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();

@@ -17,12 +17,11 @@ use crate::key::{SignError, SigningKey};
 const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-/// RSA keys generated on the token.
-pub const RSA_BITS: u64 = 2048;
 
 /// The generation mechanism, public-key template and private-key extras for `alg`.
 pub(super) fn generation_template(
     alg: Algorithm,
+    rsa_bits: u64,
 ) -> (Mechanism<'static>, Vec<Attribute>, Vec<Attribute>) {
     match alg {
         Algorithm::ES256 => (
@@ -43,7 +42,7 @@ pub(super) fn generation_template(
         Algorithm::PS256 | Algorithm::RS256 => (
             Mechanism::RsaPkcsKeyPairGen,
             vec![
-                Attribute::ModulusBits(RSA_BITS.into()),
+                Attribute::ModulusBits(rsa_bits.into()),
                 Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
             ],
             vec![],

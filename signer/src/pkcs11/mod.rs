@@ -14,16 +14,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use gatehouse_token::Algorithm;
 use ring::rand::{SecureRandom, SystemRandom};
 
-pub use key::{HsmKey, RSA_BITS};
+pub use key::HsmKey;
 use pool::Pool;
 
+pub use crate::backend::KeyRef;
 use crate::backend::{Generated, KeyBackend};
 use crate::key::{KeyError, SigningKey};
 
@@ -38,6 +38,8 @@ pub struct Pkcs11Settings {
     pub pin: String,
     /// Prefix of the labels of keys Gatehouse generates.
     pub key_label_prefix: String,
+    /// Modulus size of generated RSA keys (PS256, RS256): 2048, 3072 or 4096.
+    pub rsa_bits: u64,
     /// Sessions in the pool: the most signatures in flight at once.
     pub sessions: usize,
     /// Operations that may wait for a session; beyond, requests are refused at once.
@@ -51,6 +53,7 @@ impl std::fmt::Debug for Pkcs11Settings {
             .field("token", &self.token)
             .field("pin", &"[redacted]")
             .field("key_label_prefix", &self.key_label_prefix)
+            .field("rsa_bits", &self.rsa_bits)
             .field("sessions", &self.sessions)
             .field("max_waiting", &self.max_waiting)
             .finish()
@@ -145,16 +148,8 @@ impl From<HsmError> for KeyError {
 pub struct Hsm {
     pool: Pool,
     key_label_prefix: String,
+    rsa_bits: u64,
     random: SystemRandom,
-}
-
-/// How a key is named on the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyRef {
-    /// By `CKA_ID` (bytes).
-    Id(Vec<u8>),
-    /// By `CKA_LABEL`.
-    Label(String),
 }
 
 impl Hsm {
@@ -177,6 +172,7 @@ impl Hsm {
                 settings.max_waiting,
             ),
             key_label_prefix: settings.key_label_prefix.clone(),
+            rsa_bits: settings.rsa_bits,
             random: SystemRandom::new(),
         });
         hsm.probe_session()?;
@@ -206,7 +202,7 @@ impl Hsm {
             .fill(&mut id)
             .map_err(|_| HsmError::PublicKey("random generator failed".into()))?;
         let label = format!("{}{}", self.key_label_prefix, hex(&id));
-        let (mechanism, mut public, private_extra) = key::generation_template(alg);
+        let (mechanism, mut public, private_extra) = key::generation_template(alg, self.rsa_bits);
         let common = [
             Attribute::Token(true),
             Attribute::Id(id.clone()),
@@ -383,8 +379,8 @@ impl KeyBackend for Pkcs11Backend {
         Ok(self.hsm.probe_session()?)
     }
 
-    fn find_by_label(&self, alg: Algorithm, label: &str) -> Result<Generated, KeyError> {
-        let key = self.hsm.find(alg, &KeyRef::Label(label.to_owned()))?;
+    fn find_provisioned(&self, alg: Algorithm, key: &KeyRef) -> Result<Generated, KeyError> {
+        let key = self.hsm.find(alg, key)?;
         let material = Self::material_for(&key);
         Ok(Generated {
             key: Arc::new(key),
@@ -400,11 +396,6 @@ pub const PROTECTION_ATTRIBUTES: [AttributeType; 2] =
 /// Object class and key type of a key pair's halves (for templates and searches).
 pub(crate) fn class_template(class: ObjectClass, key_type: KeyType) -> [Attribute; 2] {
     [Attribute::Class(class), Attribute::KeyType(key_type)]
-}
-
-/// The mechanism the key pair of `alg` is generated with (re-exported for tools).
-pub fn generation_mechanism(alg: Algorithm) -> Mechanism<'static> {
-    key::generation_template(alg).0
 }
 
 #[cfg(test)]
