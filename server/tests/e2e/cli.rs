@@ -2,8 +2,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use serde_json::Value;
-
 use crate::harness::{BIN, Server, jwt_parts};
 
 #[test]
@@ -139,20 +137,7 @@ fn key_rotation_keeps_old_tokens_valid() {
         [(new_kid.as_str(), "active"), (old_kid.as_str(), "retired")]
     );
     assert!(keys[1]["publish_until"].as_u64().unwrap() > keys[1]["retired_at"].as_u64().unwrap());
-    let jwks: Value = server
-        .http
-        .get(format!("{}/jwks", server.base))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
+    assert_eq!(server.jwks_kids(), [new_kid, old_kid]);
 }
 
 #[test]

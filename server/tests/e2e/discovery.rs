@@ -1,26 +1,15 @@
 //! Metadata, JWKS, CORS and issuers with a path.
 
-use serde_json::Value;
-
 use crate::harness::{Server, free_port};
-
-fn get_json(server: &Server, url: &str) -> Value {
-    let r = server.http.get(url).send().unwrap();
-    assert_eq!(r.status(), 200, "{url}");
-    r.json().unwrap()
-}
 
 #[test]
 fn metadata_documents_agree_and_advertise_only_what_exists() {
     let server = Server::start();
-    let oauth = get_json(
-        &server,
-        &format!("{}/.well-known/oauth-authorization-server", server.base),
-    );
-    let oidc = get_json(
-        &server,
-        &format!("{}/.well-known/openid-configuration", server.base),
-    );
+    let oauth = server.get_json(&format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.base
+    ));
+    let oidc = server.get_json(&format!("{}/.well-known/openid-configuration", server.base));
     assert_eq!(oauth, oidc);
     assert_eq!(oauth["issuer"], server.base);
     assert_eq!(oauth["token_endpoint"], format!("{}/token", server.base));
@@ -54,7 +43,7 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
 #[test]
 fn jwks_publishes_public_keys_only() {
     let server = Server::start();
-    let jwks = get_json(&server, &format!("{}/jwks", server.base));
+    let jwks = server.get_json(&format!("{}/jwks", server.base));
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["crv"], "P-256");
@@ -114,7 +103,7 @@ fn an_issuer_with_a_path_serves_path_inserted_metadata_and_endpoints_under_it() 
         "/.well-known/openid-configuration/tenant",
         "/tenant/.well-known/openid-configuration",
     ] {
-        let doc = get_json(&server, &format!("{root}{path}"));
+        let doc = server.get_json(&format!("{root}{path}"));
         assert_eq!(doc["issuer"], issuer, "{path}");
         assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
     }
@@ -137,8 +126,8 @@ fn an_issuer_with_a_path_serves_path_inserted_metadata_and_endpoints_under_it() 
 #[test]
 fn probes_answer() {
     let server = Server::start();
-    let health = get_json(&server, &format!("{}/health", server.root()));
+    let health = server.get_json(&format!("{}/health", server.root()));
     assert_eq!(health["status"], "ok");
-    let ready = get_json(&server, &format!("{}/ready", server.root()));
+    let ready = server.get_json(&format!("{}/ready", server.root()));
     assert_eq!(ready["status"], "ready");
 }

@@ -221,6 +221,24 @@ impl Server {
         r.json().unwrap()
     }
 
+    /// GETs a JSON document (200 expected).
+    pub fn get_json(&self, url: &str) -> Value {
+        let r = self.http.get(url).send().unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        r.json().unwrap()
+    }
+
+    /// The `kid`s published in the JWKS, in order.
+    pub fn jwks_kids(&self) -> Vec<String> {
+        let jwks = self.get_json(&format!("{}/jwks", self.base));
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub fn is_active(&self, creds: (&str, &str), token: &str) -> bool {
         self.introspect(creds, token)["active"].as_bool().unwrap()
     }

@@ -40,22 +40,6 @@ fn hsm_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
     Server::start_with(&all)
 }
 
-fn jwks_kids(server: &Server) -> Vec<String> {
-    let jwks: Value = server
-        .http
-        .get(format!("{}/jwks", server.base))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn tokens_are_signed_in_the_hsm_and_survive_a_restart() {
     let hsm = tempfile::tempdir().unwrap();
@@ -123,7 +107,7 @@ fn rotation_under_load_drops_no_request_and_no_live_key() {
                     }
                     // Every key that signed a live token is in the JWKS.
                     let kid = jwt_parts(&token).0["kid"].as_str().unwrap().to_owned();
-                    if !jwks_kids(&server).contains(&kid) {
+                    if !server.jwks_kids().contains(&kid) {
                         failures.fetch_add(1, Ordering::Relaxed);
                     }
                     tokens.lock().unwrap().push(token);
@@ -155,7 +139,7 @@ fn rotation_under_load_drops_no_request_and_no_live_key() {
             "every token issued before a rotation is still active"
         );
     }
-    let published = jwks_kids(&server);
+    let published = server.jwks_kids();
     for kid in &kids {
         assert!(
             published.contains(kid),
@@ -265,7 +249,7 @@ fn a_key_provisioned_by_the_security_team_is_used_by_label_or_id() {
     let token = server.token((&id, &secret), &[]);
     assert!(server.is_active((&id, &secret), &token));
     assert_eq!(
-        jwks_kids(&server),
+        server.jwks_kids(),
         [jwt_parts(&token).0["kid"].as_str().unwrap()]
     );
     let out = server.cli(&["keys", "rotate"]);
@@ -305,5 +289,5 @@ fn moving_a_software_data_dir_to_the_hsm_keeps_issued_tokens_valid() {
         (keys[1]["backend"].as_str(), keys[1]["state"].as_str()),
         (Some("software"), Some("retired"))
     );
-    assert_eq!(jwks_kids(&server), [hsm_kid, software_kid]);
+    assert_eq!(server.jwks_kids(), [hsm_kid, software_kid]);
 }
