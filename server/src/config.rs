@@ -48,6 +48,8 @@ pub struct Config {
     pub schedule: Schedule,
     /// The largest request body accepted, bytes.
     pub max_body: usize,
+    /// Slots in each cache of validated tokens (JWT, opaque); 0 disables them.
+    pub cache_size: usize,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -68,6 +70,14 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     keys: RawKeys,
+    #[serde(default)]
+    validation: RawValidation,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidation {
+    cache_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -423,7 +433,15 @@ impl RawConfig {
                 "give 1024 to 1048576 bytes (default 65536)",
             ));
         }
+        let cache_size = self.validation.cache_size.unwrap_or(16 * 1024);
+        if cache_size > 1 << 24 {
+            return Err(bad(
+                "validation.cache_size",
+                "give at most 16777216 slots (default 16384; 0 disables the cache)",
+            ));
+        }
         Ok(Config {
+            cache_size,
             issuer,
             listen,
             data_dir: self

@@ -1,13 +1,15 @@
 //! Resolving a presented token to its claims: the shared first step of introspection and
-//! revocation. Opaque tokens are recognised by prefix and checksum before any lookup; JWTs are
-//! verified by the validator without touching the store.
+//! revocation. The validator does the work: opaque tokens are recognised by prefix and checksum
+//! before any lookup; JWTs are verified without touching the store.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use gatehouse_core::client::Client;
+use gatehouse_core::store::AccessTokenStore;
 use gatehouse_core::{TokenError, client_auth};
-use gatehouse_token::{AccessTokenClaims, OpaqueToken, TokenDigest, UnixTime};
-use gatehouse_validator::Rejection;
+use gatehouse_token::{TokenDigest, UnixTime};
+use gatehouse_validator::{Invalid, LookupError, OpaqueRecord, OpaqueTokens, Rejection, Valid};
 
 use crate::form::OAuthForm;
 use crate::state::App;
@@ -29,40 +31,40 @@ pub async fn authenticated_token<'r>(
     Ok((client, token))
 }
 
-/// What a presented token turned out to be.
-#[derive(Debug)]
-pub enum Inspected {
-    /// A valid JWT access token.
-    Jwt(AccessTokenClaims),
-    /// A valid opaque access token.
-    Opaque(TokenDigest, AccessTokenClaims),
-    /// Not a valid token, for this reason (never shown to the caller).
-    Inactive(Rejection),
+/// The store's opaque tokens, as the validator's lookup port sees them.
+#[allow(missing_debug_implementations)] // a borrowed trait object
+#[derive(Clone, Copy)]
+pub struct StoredOpaque<'a>(pub &'a dyn AccessTokenStore);
+
+#[async_trait]
+impl OpaqueTokens for StoredOpaque<'_> {
+    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+        let stored = self
+            .0
+            .get(digest)
+            .await
+            .map_err(|e| LookupError(e.to_string()))?;
+        Ok(stored.map(|t| OpaqueRecord {
+            claims: t.claims,
+            revoked: t.revoked,
+        }))
+    }
 }
 
-/// Inspects `token` at `now`. Only a storage failure is an error: every flaw of the token itself
-/// is [`Inspected::Inactive`].
-pub async fn inspect(app: &App, token: &str, now: UnixTime) -> Result<Inspected, TokenError> {
-    if OpaqueToken::has_prefix(token) {
-        let Ok(opaque) = OpaqueToken::parse(token) else {
-            return Ok(Inspected::Inactive(Rejection::Malformed));
-        };
-        let digest = opaque.digest();
-        let Some(stored) = app.tokens.get(&digest).await? else {
-            return Ok(Inspected::Inactive(Rejection::Unknown));
-        };
-        if stored.revoked {
-            return Ok(Inspected::Inactive(Rejection::Revoked));
-        }
-        return Ok(
-            match app.validator.check_claims(&stored.claims, now, None) {
-                Ok(()) => Inspected::Opaque(digest, stored.claims),
-                Err(reason) => Inspected::Inactive(reason),
-            },
-        );
+/// Validates `token` at `now` (JWTs locally, opaque tokens through the store). Only a storage
+/// failure is an error; every flaw of the token itself is an `Err(Rejection)` inside.
+pub async fn inspect(
+    app: &App,
+    token: &str,
+    now: UnixTime,
+) -> Result<Result<Valid, Rejection>, TokenError> {
+    match app
+        .validator
+        .validate(token, now, None, &StoredOpaque(app.tokens.as_ref()))
+        .await
+    {
+        Ok(valid) => Ok(Ok(valid)),
+        Err(Invalid::Rejected(reason)) => Ok(Err(reason)),
+        Err(Invalid::Lookup(e)) => Err(TokenError::TemporarilyUnavailable(e.to_string())),
     }
-    Ok(match app.validator.validate_jwt(token, now, None) {
-        Ok(claims) => Inspected::Jwt(claims),
-        Err(reason) => Inspected::Inactive(reason),
-    })
 }

@@ -169,6 +169,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
         issuer: config.issuer.clone(),
         leeway: config.leeway,
         max_token_len: Policy::DEFAULT_MAX_TOKEN_LEN,
+        cache_size: config.cache_size,
     };
     let validator = Arc::new(Validator::new(policy, KeySnapshot::default()));
     let now = clock.now();

@@ -7,6 +7,7 @@
 use gatehouse_token::{AccessTokenClaims, b64};
 use serde::Deserialize;
 
+use crate::json::{MAX_DEPTH, has_unique_members, within_depth};
 use crate::keys::KeySnapshot;
 use crate::rejection::Rejection;
 
@@ -31,12 +32,13 @@ fn is_access_token_typ(typ: &str) -> bool {
     typ.eq_ignore_ascii_case("at+jwt")
 }
 
-/// Verifies the signature of `token` against `keys` and returns its claims, unchecked.
+/// Verifies the signature of `token` against `keys` and returns its claims (not yet checked
+/// against the policy) and the `kid` of the key that signed it.
 pub fn verify(
     keys: &KeySnapshot,
     token: &str,
     max_len: usize,
-) -> Result<AccessTokenClaims, Rejection> {
+) -> Result<(AccessTokenClaims, String), Rejection> {
     if token.len() > max_len {
         return Err(Rejection::TooLarge);
     }
@@ -47,6 +49,9 @@ pub fn verify(
         return Err(Rejection::Malformed);
     };
     let header_json = b64::decode(header_b64).map_err(|_| Rejection::Malformed)?;
+    if !within_depth(&header_json, MAX_DEPTH) {
+        return Err(Rejection::Header);
+    }
     let header: Header = serde_json::from_slice(&header_json).map_err(|_| Rejection::Header)?;
     if !header.typ.as_deref().is_some_and(is_access_token_typ) {
         return Err(Rejection::WrongType);
@@ -62,7 +67,11 @@ pub fn verify(
         return Err(Rejection::BadSignature);
     }
     let payload = b64::decode(payload_b64).map_err(|_| Rejection::Malformed)?;
-    serde_json::from_slice(&payload).map_err(|_| Rejection::Malformed)
+    if !has_unique_members(&payload) {
+        return Err(Rejection::Malformed);
+    }
+    let claims = serde_json::from_slice(&payload).map_err(|_| Rejection::Malformed)?;
+    Ok((claims, kid))
 }
 
 #[cfg(test)]

@@ -8,21 +8,28 @@
 //! # Layout
 //! - [`keys`]: [`VerifyingKey`] (a public key bound to its one algorithm) and [`KeySnapshot`].
 //! - [`jwt`]: strict parsing and verification of compact JWS access tokens (RFC 7515, RFC 9068 §4).
+//! - [`json`]: the duplicate-member check every claims object passes.
+//! - [`opaque`]: the [`OpaqueTokens`] port through which opaque tokens are looked up by digest.
 //! - [`revocation`]: the node-local set of revoked token ids.
-//! - [`validator`]: [`Validator`], tying policy, keys and revocations together.
+//! - [`cache`]: bounded, lock-free caches of validated tokens.
+//! - [`validator`]: [`Validator`], tying policy, keys, revocations and caches together.
 //! - [`rejection`]: why a token was refused; coarse for callers, precise for logs.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod cache;
+pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod opaque;
 pub mod rejection;
 pub mod revocation;
 pub mod validator;
 
 pub use keys::{KeySnapshot, VerifyingKey};
+pub use opaque::{LookupError, NoOpaqueTokens, OpaqueRecord, OpaqueTokens};
 pub use rejection::Rejection;
 pub use revocation::RevocationSet;
-pub use validator::{Policy, Validator};
+pub use validator::{Invalid, Policy, Valid, Validator};

@@ -1,15 +1,23 @@
-//! [`Validator`]: the policy (issuer, leeway, size limit), the current keys and the revocations.
+//! [`Validator`]: the policy (issuer, leeway, size limit), the current keys, the revocations and
+//! the caches.
+//!
+//! A token validated once is cached (by its whole bytes for a JWT, by digest for an opaque
+//! token); a cache hit is re-checked for expiry, audience, revocation and, for a JWT, that its
+//! key is still published, so the cache never outlives what it vouches for.
 
-use arc_swap::ArcSwap;
-use gatehouse_token::{AccessTokenClaims, UnixTime};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use gatehouse_token::{AccessTokenClaims, OpaqueToken, TokenDigest, UnixTime};
+
+use crate::cache::TokenCache;
 use crate::jwt;
 use crate::keys::KeySnapshot;
+use crate::opaque::{LookupError, OpaqueTokens};
 use crate::rejection::Rejection;
 use crate::revocation::RevocationSet;
 
-/// What a valid token must satisfy besides its signature.
+/// What a valid token must satisfy besides its signature, and how much to cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// The exact issuer string (RFC 8725 §3.8: compared byte for byte).
@@ -18,6 +26,8 @@ pub struct Policy {
     pub leeway: u64,
     /// The longest token accepted, in bytes; longer ones are refused before any parsing.
     pub max_token_len: usize,
+    /// Slots of each validated-token cache (JWT and opaque); 0 disables caching.
+    pub cache_size: usize,
 }
 
 impl Policy {
@@ -25,15 +35,54 @@ impl Policy {
     pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
     /// The default leeway: 30 seconds.
     pub const DEFAULT_LEEWAY: u64 = 30;
+    /// The default cache size: 16384 slots per cache (at most a few MiB each).
+    pub const DEFAULT_CACHE_SIZE: usize = 16 * 1024;
 
-    /// A policy for `issuer` with the default leeway and size limit.
+    /// A policy for `issuer` with the default leeway, size limit and cache size.
     pub fn for_issuer(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
             leeway: Self::DEFAULT_LEEWAY,
             max_token_len: Self::DEFAULT_MAX_TOKEN_LEN,
+            cache_size: Self::DEFAULT_CACHE_SIZE,
         }
     }
+}
+
+/// A JWT validated once: its claims and the key that signed it.
+#[derive(Debug, Clone)]
+struct ValidJwt {
+    claims: Arc<AccessTokenClaims>,
+    kid: Arc<str>,
+}
+
+/// A valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Valid {
+    /// A JWT access token.
+    Jwt(Arc<AccessTokenClaims>),
+    /// An opaque access token, with the digest it is stored under.
+    Opaque(TokenDigest, Arc<AccessTokenClaims>),
+}
+
+impl Valid {
+    /// The token's claims.
+    pub fn claims(&self) -> &Arc<AccessTokenClaims> {
+        match self {
+            Self::Jwt(c) | Self::Opaque(_, c) => c,
+        }
+    }
+}
+
+/// Why [`Validator::validate`] gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// The token is not valid.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The opaque-token store could not be asked; validity is unknown.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
 }
 
 /// Validates access tokens against a policy, the current keys and the revocations.
@@ -42,12 +91,16 @@ pub struct Validator {
     policy: Policy,
     keys: ArcSwap<KeySnapshot>,
     revoked: RevocationSet,
+    jwts: TokenCache<ValidJwt>,
+    opaque: TokenCache<Arc<AccessTokenClaims>>,
 }
 
 impl Validator {
     /// A validator for `policy` starting with `keys`.
     pub fn new(policy: Policy, keys: KeySnapshot) -> Self {
         Self {
+            jwts: TokenCache::new(policy.cache_size),
+            opaque: TokenCache::new(policy.cache_size),
             policy,
             keys: ArcSwap::from_pointee(keys),
             revoked: RevocationSet::default(),
@@ -69,7 +122,7 @@ impl Validator {
         self.keys.load_full()
     }
 
-    /// The revocation set, to record revocations in.
+    /// The revocation set, to record revocations in (JWT and opaque alike, by `jti`).
     pub fn revocations(&self) -> &RevocationSet {
         &self.revoked
     }
@@ -80,26 +133,78 @@ impl Validator {
         token: &str,
         now: UnixTime,
         audience: Option<&str>,
-    ) -> Result<AccessTokenClaims, Rejection> {
-        let claims = jwt::verify(&self.keys.load(), token, self.policy.max_token_len)?;
+    ) -> Result<Arc<AccessTokenClaims>, Rejection> {
+        if token.len() > self.policy.max_token_len {
+            return Err(Rejection::TooLarge);
+        }
+        if let Some(hit) = self.jwts.get(token.as_bytes()) {
+            if self.keys.load().get(&hit.kid).is_none() {
+                return Err(Rejection::UnknownKey);
+            }
+            self.recheck(&hit.claims, now, audience)?;
+            return Ok(hit.claims);
+        }
+        let (claims, kid) = jwt::verify(&self.keys.load(), token, self.policy.max_token_len)?;
         self.check_claims(&claims, now, audience)?;
         if self.revoked.contains(&claims.jti) {
             return Err(Rejection::Revoked);
         }
+        let claims = Arc::new(claims);
+        let entry = ValidJwt {
+            claims: claims.clone(),
+            kid: kid.into(),
+        };
+        self.jwts.insert(token.as_bytes(), entry);
         Ok(claims)
     }
 
-    /// The claim rules, shared by JWTs and opaque-token records: `iss` exact, `exp`, `nbf` and
-    /// `iat` with leeway (RFC 7519 §4.1), `aud` present and, if given, containing `audience`.
-    pub fn check_claims(
+    /// Validates any access token: opaque ones (by prefix) through `store`, JWTs locally.
+    pub async fn validate(
+        &self,
+        token: &str,
+        now: UnixTime,
+        audience: Option<&str>,
+        store: &dyn OpaqueTokens,
+    ) -> Result<Valid, Invalid> {
+        if !OpaqueToken::has_prefix(token) {
+            return Ok(Valid::Jwt(self.validate_jwt(token, now, audience)?));
+        }
+        // The checksum is verified before any lookup: garbage never reaches the store.
+        let digest = OpaqueToken::parse(token)
+            .map_err(|_| Rejection::Malformed)?
+            .digest();
+        if let Some(claims) = self.opaque.get(&digest.0) {
+            self.recheck(&claims, now, audience)?;
+            return Ok(Valid::Opaque(digest, claims));
+        }
+        let record = store.lookup(&digest).await?.ok_or(Rejection::Unknown)?;
+        if record.revoked || self.revoked.contains(&record.claims.jti) {
+            return Err(Rejection::Revoked.into());
+        }
+        self.check_claims(&record.claims, now, audience)?;
+        let claims = Arc::new(record.claims);
+        self.opaque.insert(&digest.0, claims.clone());
+        Ok(Valid::Opaque(digest, claims))
+    }
+
+    /// What a cached token must still satisfy: time, audience, not revoked.
+    fn recheck(
         &self,
         claims: &AccessTokenClaims,
         now: UnixTime,
         audience: Option<&str>,
     ) -> Result<(), Rejection> {
-        if claims.iss != self.policy.issuer {
-            return Err(Rejection::WrongIssuer);
+        self.check_time(claims, now)?;
+        if audience.is_some_and(|a| !claims.aud.contains(a)) {
+            return Err(Rejection::WrongAudience);
         }
+        if self.revoked.contains(&claims.jti) {
+            return Err(Rejection::Revoked);
+        }
+        Ok(())
+    }
+
+    fn check_time(&self, claims: &AccessTokenClaims, now: UnixTime) -> Result<(), Rejection> {
         let leeway = self.policy.leeway;
         // RFC 7519 §4.1.4: the current time must be before `exp`.
         if now >= claims.exp.plus(leeway) {
@@ -109,6 +214,21 @@ impl Validator {
         if now.plus(leeway) < not_before {
             return Err(Rejection::NotYetValid);
         }
+        Ok(())
+    }
+
+    /// The claim rules: `iss` exact, `exp`, `nbf` and `iat` with leeway (RFC 7519 §4.1), `aud`
+    /// present and, if given, containing `audience`.
+    pub fn check_claims(
+        &self,
+        claims: &AccessTokenClaims,
+        now: UnixTime,
+        audience: Option<&str>,
+    ) -> Result<(), Rejection> {
+        if claims.iss != self.policy.issuer {
+            return Err(Rejection::WrongIssuer);
+        }
+        self.check_time(claims, now)?;
         if claims.aud.is_empty() || audience.is_some_and(|a| !claims.aud.contains(a)) {
             return Err(Rejection::WrongAudience);
         }

@@ -51,7 +51,9 @@ impl Fixture {
     }
 
     fn check(&self, token: &str) -> Result<AccessTokenClaims, Rejection> {
-        self.validator.validate_jwt(token, NOW, None)
+        self.validator
+            .validate_jwt(token, NOW, None)
+            .map(|c| (*c).clone())
     }
 
     fn header(&self, extra: &str) -> String {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::inspect::{Inspected, authenticated_token, inspect};
+use crate::inspect::{authenticated_token, inspect};
 use crate::state::AppState;
 
 /// An introspection response (RFC 7662 §2.2).
@@ -37,18 +37,18 @@ struct ActiveToken {
     token_type: &'static str,
 }
 
-impl From<AccessTokenClaims> for ActiveToken {
-    fn from(c: AccessTokenClaims) -> Self {
+impl From<&AccessTokenClaims> for ActiveToken {
+    fn from(c: &AccessTokenClaims) -> Self {
         Self {
-            scope: c.scope,
-            client_id: c.client_id,
-            sub: c.sub,
-            aud: c.aud,
-            iss: c.iss,
+            scope: c.scope.clone(),
+            client_id: c.client_id.clone(),
+            sub: c.sub.clone(),
+            aud: c.aud.clone(),
+            iss: c.iss.clone(),
             exp: c.exp,
             iat: c.iat,
             nbf: c.nbf,
-            jti: c.jti,
+            jti: c.jti.clone(),
             token_type: "Bearer",
         }
     }
@@ -58,15 +58,15 @@ impl From<AccessTokenClaims> for ActiveToken {
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
     let (_caller, token) = authenticated_token(&app, &req).await?;
     let claims = match inspect(&app, token, app.clock.now()).await? {
-        Inspected::Jwt(claims) | Inspected::Opaque(_, claims) => Some(claims),
-        Inspected::Inactive(reason) => {
+        Ok(valid) => Some(valid.claims().clone()),
+        Err(reason) => {
             tracing::debug!(%reason, "introspected an inactive token");
             None
         }
     };
     let body = Introspection {
         active: claims.is_some(),
-        token: claims.map(ActiveToken::from),
+        token: claims.as_deref().map(ActiveToken::from),
     };
     Ok((no_store(), Json(body)).into_response())
 }

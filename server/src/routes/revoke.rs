@@ -9,29 +9,26 @@ use gatehouse_core::revocation::{RevokeTarget, revoke};
 
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::inspect::{Inspected, authenticated_token, inspect};
+use crate::inspect::{authenticated_token, inspect};
 use crate::state::AppState;
+use gatehouse_validator::Valid;
 
 /// `POST /revoke`.
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
     let (client, token) = authenticated_token(&app, &req).await?;
     let stores = (app.revocations.as_ref(), app.tokens.as_ref());
-    match inspect(&app, token, app.clock.now()).await? {
-        Inspected::Jwt(claims) => {
-            revoke(&client, RevokeTarget::Jwt(&claims), stores.0, stores.1).await?;
-            // Durable first, then visible on this node at once.
-            app.validator.revocations().insert(claims.jti, claims.exp);
-        }
-        Inspected::Opaque(digest, claims) => {
-            revoke(
-                &client,
-                RevokeTarget::Opaque(digest, &claims),
-                stores.0,
-                stores.1,
-            )
-            .await?;
-        }
-        Inspected::Inactive(_) => {}
-    }
+    let Ok(valid) = inspect(&app, token, app.clock.now()).await? else {
+        return Ok((StatusCode::OK, no_store()).into_response());
+    };
+    let target = match &valid {
+        Valid::Jwt(claims) => RevokeTarget::Jwt(claims),
+        Valid::Opaque(digest, claims) => RevokeTarget::Opaque(*digest, claims),
+    };
+    revoke(&client, target, stores.0, stores.1).await?;
+    // Durable first, then visible on this node at once, through the caches too (by jti).
+    let claims = valid.claims();
+    app.validator
+        .revocations()
+        .insert(claims.jti.clone(), claims.exp);
     Ok((StatusCode::OK, no_store()).into_response())
 }
