@@ -1,2 +1,46 @@
-//! Criterion benchmarks of Gatehouse live in `benches/`; this library is empty on purpose.
-//! Run them with `scripts/bench` (it makes a fresh SoftHSM2 token first).
+//! Shared fixtures of Gatehouse's benchmarks (`benches/`) and of the instruction-count driver
+//! (`src/bin/cached_validation.rs`, run by `scripts/callgrind`).
+
+use std::sync::Arc;
+
+use gatehouse_signer::{KeyRing, SigningKey, jws};
+use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
+use gatehouse_validator::{KeySnapshot, Policy, Validator};
+
+/// The issuer of the benchmark tokens.
+pub const ISSUER: &str = "https://as.example";
+/// The benchmarks' fixed "now".
+pub const NOW: UnixTime = UnixTime(1_800_000_000);
+
+/// Typical access-token claims, with a distinct `jti` per `n`.
+pub fn claims(n: u64) -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: ISSUER.into(),
+        sub: "bench-client-0123456789".into(),
+        aud: Audience::One("https://mcp.example.com/mcp".into()),
+        client_id: "bench-client-0123456789".into(),
+        scope: Some("tools:read tools:call".into()),
+        iat: NOW,
+        nbf: None,
+        exp: NOW.plus(3600),
+        jti: format!("jti-{n:016}"),
+    }
+}
+
+/// A signed access token.
+pub fn token(key: &dyn SigningKey, n: u64) -> String {
+    jws::sign_compact(key, "at+jwt", &claims(n)).expect("sign")
+}
+
+/// A validator that knows `key`, with `cache_size` slots per cache.
+pub fn validator(key: Arc<dyn SigningKey>, cache_size: usize) -> Validator {
+    let snapshot = KeySnapshot::from_jwks(&KeyRing::new(key, vec![]).jwks()).expect("snapshot");
+    let mut policy = Policy::for_issuer(ISSUER);
+    policy.cache_size = cache_size;
+    Validator::new(policy, snapshot)
+}
+
+/// The snapshot of `key` alone.
+pub fn snapshot(key: Arc<dyn SigningKey>) -> KeySnapshot {
+    KeySnapshot::from_jwks(&KeyRing::new(key, vec![]).jwks()).expect("snapshot")
+}
