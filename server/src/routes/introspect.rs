@@ -1,10 +1,19 @@
 //! The introspection endpoint (RFC 7662). The caller authenticates as a registered client
 //! (RFC 7662 §2.1); the answer is `{"active": false}` for anything that is not a valid token,
 //! whatever the reason (RFC 7662 §2.2), so it tells a prober nothing.
+//!
+//! A caller that sends `Accept: application/token-introspection+jwt` gets the answer as a JWT
+//! signed by the authorization server (RFC 9701 §4, §5): `iss`, `aud` (the caller), `iat`, `jti`
+//! and the introspection response in `token_introspection`, typed `token-introspection+jwt` so
+//! that it can never pass for an access token.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::TokenError;
+use gatehouse_core::ports::random_bytes;
+use gatehouse_token::b64;
 use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
 use serde::Serialize;
 
@@ -13,15 +22,19 @@ use crate::form::OAuthForm;
 use crate::inspect::{authenticated_token, inspect};
 use crate::state::AppState;
 
+/// The media type of RFC 9701 responses.
+pub const JWT_RESPONSE_TYPE: &str = "application/token-introspection+jwt";
+const JWT_RESPONSE_TYP: &str = "token-introspection+jwt";
+
 /// An introspection response (RFC 7662 §2.2).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Introspection {
     active: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     token: Option<ActiveToken>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct ActiveToken {
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
@@ -54,9 +67,39 @@ impl From<&AccessTokenClaims> for ActiveToken {
     }
 }
 
+/// The claims of an RFC 9701 response.
+#[derive(Debug, Clone, Serialize)]
+struct JwtResponse {
+    iss: String,
+    aud: String,
+    iat: UnixTime,
+    jti: String,
+    token_introspection: Introspection,
+}
+
+/// Whether the caller asked for an RFC 9701 JWT response.
+fn wants_jwt(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(JWT_RESPONSE_TYPE)
+        })
+}
+
 /// `POST /introspect`.
-pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
-    let (_caller, token) = authenticated_token(&app, &req).await?;
+pub async fn handle(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    req: OAuthForm,
+) -> Result<Response, OAuthError> {
+    let (caller, token) = authenticated_token(&app, &req).await?;
     let claims = match inspect(&app, token, app.clock.now()).await? {
         Ok(valid) => Some(valid.claims().clone()),
         Err(reason) => {
@@ -68,5 +111,24 @@ pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Respo
         active: claims.is_some(),
         token: claims.as_deref().map(ActiveToken::from),
     };
-    Ok((no_store(), Json(body)).into_response())
+    if !wants_jwt(&headers) {
+        return Ok((no_store(), Json(body)).into_response());
+    }
+    let response = JwtResponse {
+        iss: app.config.issuer.clone(),
+        aud: caller.id.to_string(),
+        iat: app.clock.now(),
+        jti: b64::encode(random_bytes::<16>(app.random.as_ref())),
+        token_introspection: body,
+    };
+    let jwt = app
+        .signer
+        .sign_jwt(JWT_RESPONSE_TYP, &response)
+        .await
+        .map_err(TokenError::from)?;
+    let content_type = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JWT_RESPONSE_TYPE),
+    )];
+    Ok((no_store(), content_type, jwt).into_response())
 }

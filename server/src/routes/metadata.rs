@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::paths;
 use crate::state::AppState;
 
-/// The metadata document for `issuer`.
-pub fn document(issuer: &str) -> Value {
+/// The metadata document for `issuer`, whose introspection JWTs are signed with `alg`.
+pub fn document(issuer: &str, alg: &str) -> Value {
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     json!({
         "issuer": issuer,
@@ -25,6 +25,7 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_signing_alg_values_supported": [alg],
         "code_challenge_methods_supported": ["S256"],
     })
 }
@@ -50,7 +51,8 @@ pub async fn handle(State(app): State<AppState>) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     )];
-    (cache, Json(document(&app.config.issuer))).into_response()
+    let alg = app.keys.ring().active().algorithm();
+    (cache, Json(document(&app.config.issuer, alg.as_str()))).into_response()
 }
 
 #[cfg(test)]

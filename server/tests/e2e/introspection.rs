@@ -122,3 +122,70 @@ fn expired_tokens_are_inactive() {
     assert!(!server.is_active((&id, &secret), &jwt));
     assert!(!server.is_active((&id, &secret), &opaque));
 }
+
+/// RFC 9701: the answer as a JWT signed by the authorization server, for the calling resource
+/// server, verified here from the published JWKS.
+#[test]
+fn jwt_introspection_responses() {
+    let server = Server::start();
+    let (id, secret) = server.client(&["--scope", "read"]);
+    let (rs, rs_secret) = server.client(&[]);
+    let token = server.token((&id, &secret), &[]);
+    let jwks: gatehouse_token::JwkSet = server
+        .http
+        .get(format!("{}/jwks", server.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ask = |t: &str| {
+        let r = server
+            .http
+            .post(format!("{}/introspect", server.base))
+            .basic_auth(&rs, Some(&rs_secret))
+            .header("accept", "application/token-introspection+jwt")
+            .form(&[("token", t)])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/token-introspection+jwt"
+        );
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let jwt = r.text().unwrap();
+        let (header, claims) = jwt_parts(&jwt);
+        assert_eq!(header["typ"], "token-introspection+jwt");
+        let key = jwks
+            .keys
+            .iter()
+            .find(|k| header["kid"] == k.kid.as_str())
+            .expect("signed by a published key");
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        let verifier = gatehouse_validator::VerifyingKey::from_jwk(key).unwrap();
+        assert!(verifier.verify(input.as_bytes(), &b64::decode(sig).unwrap()));
+        assert_eq!(claims["iss"], server.base);
+        assert_eq!(claims["aud"], rs.as_str(), "the resource server that asked");
+        assert!(claims["iat"].is_u64() && claims["jti"].is_string());
+        assert!(
+            claims.get("sub").is_none() && claims.get("exp").is_none(),
+            "not an access token"
+        );
+        claims["token_introspection"].clone()
+    };
+    let active = ask(&token);
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], id.as_str());
+    assert_eq!(active["scope"], "read");
+    assert_eq!(ask("garbage"), serde_json::json!({"active": false}));
+    let metadata = server.get_json(&format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.base
+    ));
+    assert_eq!(
+        metadata["introspection_signing_alg_values_supported"],
+        serde_json::json!(["ES256"])
+    );
+    // A JSON answer is still the default.
+    assert_eq!(server.introspect((&rs, &rs_secret), &token)["active"], true);
+}
