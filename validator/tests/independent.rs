@@ -116,7 +116,7 @@ fn rfc8037_a4_ed25519_example() {
     .unwrap();
     let key = VerifyingKey::from_jwk(&jwk).unwrap();
     assert!(key.verify(input.as_bytes(), &sig));
-    let mut bad = sig.clone();
+    let mut bad = sig;
     bad[0] ^= 1;
     assert!(!key.verify(input.as_bytes(), &bad));
 }
