@@ -13,6 +13,8 @@
 //! - [`revocation`]: the node-local set of revoked token ids.
 //! - [`cache`]: bounded, lock-free caches of validated tokens.
 //! - [`validator`]: [`Validator`], tying policy, keys, revocations and caches together.
+//! - `remote` (feature `remote`): for resource servers: discovery of an issuer and its JWKS
+//!   through a hardened fetcher, key refresh, and a tower layer (RFC 6750, RFC 9728).
 //! - [`rejection`]: why a token was refused; coarse for callers, precise for logs.
 #![cfg_attr(
     not(test),
@@ -25,6 +27,8 @@ pub mod jwt;
 pub mod keys;
 pub mod opaque;
 pub mod rejection;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod revocation;
 pub mod validator;
 

@@ -12,6 +12,7 @@ mod bad_input;
 mod cli;
 mod client_credentials;
 mod discovery;
+mod embedded;
 mod hsm;
 mod introspection;
 mod restart;

@@ -1,0 +1,297 @@
+//! Validation inside a resource server (feature `remote`): [`RemoteValidator`] discovers an
+//! issuer's metadata (RFC 8414) and JWKS through the hardened [`fetch::Fetcher`], refreshes the
+//! keys periodically and, at most once per interval, when a token names an unknown `kid`; and
+//! [`layer::BearerAuthLayer`] guards a tower service with it.
+//!
+//! This is the edge where the wall clock enters the crate; everything below takes time as a
+//! parameter.
+
+pub mod fetch;
+pub mod layer;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gatehouse_token::{AccessTokenClaims, Jwk, JwkSet, UnixTime};
+use serde::Deserialize;
+use url::Url;
+
+use crate::keys::{KeySnapshot, VerifyingKey};
+use crate::{Policy, Rejection, Validator};
+use fetch::{FetchError, FetchLimits, Fetcher};
+
+/// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4): a key set carrying
+/// any of them is refused whole (security matrix §3.33).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// How to find and trust the authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSettings {
+    /// The issuer identifier, exactly as the authorization server publishes it.
+    pub issuer: String,
+    /// This resource server's canonical resource identifier, required in `aud`.
+    pub resource: String,
+    /// Fetch limits (https only by default).
+    pub fetch: FetchLimits,
+    /// How often the JWKS is fetched again in the background.
+    pub refresh_every: Duration,
+    /// The least time between two fetches caused by unknown `kid`s (a flood of random `kid`s
+    /// causes no fetch storm).
+    pub unknown_kid_interval: Duration,
+    /// Clock skew tolerated, seconds.
+    pub leeway: u64,
+    /// Slots in the validated-token cache.
+    pub cache_size: usize,
+}
+
+impl RemoteSettings {
+    /// Defaults: https only, refresh every 5 minutes, unknown-`kid` refetch at most every 30 s.
+    pub fn new(issuer: impl Into<String>, resource: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            resource: resource.into(),
+            fetch: FetchLimits::default(),
+            refresh_every: Duration::from_secs(300),
+            unknown_kid_interval: Duration::from_secs(30),
+            leeway: Policy::DEFAULT_LEEWAY,
+            cache_size: Policy::DEFAULT_CACHE_SIZE,
+        }
+    }
+}
+
+/// Why discovery or a refresh failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    /// A document could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The issuer is not a URL.
+    #[error("the issuer {0:?} is not an absolute URL")]
+    Issuer(String),
+    /// A document is not what it must be.
+    #[error("{document}: {reason}")]
+    Document {
+        /// Which document.
+        document: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn bad(document: &'static str, reason: impl Into<String>) -> RemoteError {
+    RemoteError::Document {
+        document,
+        reason: reason.into(),
+    }
+}
+
+/// The RFC 8414 §3.1 metadata URL: the well-known segment goes between host and path.
+pub fn metadata_url(issuer: &str) -> Result<Url, RemoteError> {
+    let mut url = Url::parse(issuer).map_err(|_| RemoteError::Issuer(issuer.to_owned()))?;
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    Ok(url)
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// Parses a JWKS strictly: any private member refuses the whole set; keys that are not for
+/// signing, or of an algorithm this crate does not verify, are left out; a duplicate `kid` is an
+/// error.
+pub fn parse_jwks(body: &[u8]) -> Result<KeySnapshot, RemoteError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad("JWKS", e.to_string()))?;
+    let keys = value
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or_else(|| bad("JWKS", "no keys array"))?;
+    let mut usable = Vec::new();
+    for key in keys {
+        let object = key
+            .as_object()
+            .ok_or_else(|| bad("JWKS", "a key is not an object"))?;
+        if let Some(member) = PRIVATE_MEMBERS.iter().find(|m| object.contains_key(**m)) {
+            return Err(bad(
+                "JWKS",
+                format!("a key carries the private member {member:?}"),
+            ));
+        }
+        if object.get("use").is_some_and(|u| u != "sig") {
+            continue;
+        }
+        match serde_json::from_value::<Jwk>(key.clone()) {
+            Ok(jwk) if VerifyingKey::from_jwk(&jwk).is_ok() => usable.push(jwk),
+            _ => continue,
+        }
+    }
+    KeySnapshot::from_jwks(&JwkSet { keys: usable }).map_err(|e| bad("JWKS", e.to_string()))
+}
+
+/// Validates an authorization server's access tokens inside a resource server.
+#[derive(Debug)]
+pub struct RemoteValidator {
+    settings: RemoteSettings,
+    fetcher: Fetcher,
+    jwks_uri: Url,
+    validator: Validator,
+    last_fetch: Mutex<Option<Instant>>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+/// The monotonic clock, for rate limits: read only here and in [`now`].
+#[allow(clippy::disallowed_methods)]
+fn monotonic() -> Instant {
+    Instant::now()
+}
+
+/// Now, from the wall clock: the one place this crate reads it.
+#[allow(clippy::disallowed_methods)]
+fn now() -> UnixTime {
+    UnixTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+impl RemoteValidator {
+    /// Fetches the issuer's metadata (its `issuer` must be byte-identical, RFC 8414 §3.3) and
+    /// JWKS, and returns a validator for its tokens.
+    pub async fn discover(settings: RemoteSettings) -> Result<Arc<Self>, RemoteError> {
+        let fetcher = Fetcher::new(settings.fetch)?;
+        let body = fetcher.get(&metadata_url(&settings.issuer)?).await?;
+        let metadata: Metadata = serde_json::from_slice(&body)
+            .map_err(|e| bad("authorization server metadata", e.to_string()))?;
+        if metadata.issuer != settings.issuer {
+            return Err(bad(
+                "authorization server metadata",
+                format!(
+                    "issuer {:?} is not {:?} (RFC 8414 §3.3)",
+                    metadata.issuer, settings.issuer
+                ),
+            ));
+        }
+        let jwks_uri = Url::parse(&metadata.jwks_uri)
+            .map_err(|e| bad("authorization server metadata", format!("jwks_uri: {e}")))?;
+        fetcher.check(&jwks_uri)?;
+        let keys = parse_jwks(&fetcher.get(&jwks_uri).await?)?;
+        let policy = Policy {
+            issuer: settings.issuer.clone(),
+            leeway: settings.leeway,
+            max_token_len: Policy::DEFAULT_MAX_TOKEN_LEN,
+            cache_size: settings.cache_size,
+        };
+        Ok(Arc::new(Self {
+            validator: Validator::new(policy, keys),
+            settings,
+            fetcher,
+            jwks_uri,
+            last_fetch: Mutex::new(Some(monotonic())),
+            fetching: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RemoteSettings {
+        &self.settings
+    }
+
+    /// The underlying validator (its revocation set can be fed by events).
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    /// Fetches the JWKS again and swaps the keys in.
+    pub async fn refresh(&self) -> Result<(), RemoteError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        *self
+            .last_fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(monotonic());
+        let keys = parse_jwks(&self.fetcher.get(&self.jwks_uri).await?)?;
+        self.validator.swap_keys(keys);
+        Ok(())
+    }
+
+    /// Refreshes the keys every `refresh_every` until the returned task is aborted.
+    pub fn spawn_refresh(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(this.settings.refresh_every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.refresh().await {
+                    tracing::warn!(error = %e, "JWKS refresh failed; keeping the current keys");
+                }
+            }
+        })
+    }
+
+    /// Validates an access token for this resource: signature, type, issuer, this resource in
+    /// `aud`, time, revocation. An unknown `kid` triggers one JWKS fetch, at most once per
+    /// `unknown_kid_interval`.
+    pub async fn validate(&self, token: &str) -> Result<Arc<AccessTokenClaims>, Rejection> {
+        let audience = Some(self.settings.resource.as_str());
+        match self.validator.validate_jwt(token, now(), audience) {
+            Err(Rejection::UnknownKey) if self.may_refetch() => {
+                if let Err(e) = self.refresh().await {
+                    tracing::warn!(error = %e, "JWKS fetch for an unknown kid failed");
+                }
+                self.validator.validate_jwt(token, now(), audience)
+            }
+            other => other,
+        }
+    }
+
+    fn may_refetch(&self) -> bool {
+        let last = self
+            .last_fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.is_none_or(|t| monotonic().duration_since(t) >= self.settings.unknown_kid_interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_url_inserts_the_well_known_segment() {
+        assert_eq!(
+            metadata_url("https://as.example").unwrap().as_str(),
+            "https://as.example/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            metadata_url("https://as.example/tenant").unwrap().as_str(),
+            "https://as.example/.well-known/oauth-authorization-server/tenant"
+        );
+    }
+
+    #[test]
+    fn jwks_with_private_members_are_refused_and_odd_keys_skipped() {
+        let public = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a","alg":"EdDSA","use":"sig"}"#;
+        let private = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","kid":"b","alg":"EdDSA"}"#;
+        let enc = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"c","use":"enc"}"#;
+        let hmac = r#"{"kty":"oct","k":"c2VjcmV0","kid":"d","alg":"HS256"}"#;
+        let no_alg = r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","kid":"e"}"#;
+        let ok = parse_jwks(format!(r#"{{"keys":[{public},{enc},{no_alg}]}}"#).as_bytes()).unwrap();
+        assert_eq!(ok.len(), 1);
+        assert!(ok.get("a").is_some());
+        assert!(parse_jwks(format!(r#"{{"keys":[{public},{private}]}}"#).as_bytes()).is_err());
+        assert!(
+            parse_jwks(format!(r#"{{"keys":[{hmac}]}}"#).as_bytes()).is_err(),
+            "a symmetric key is private"
+        );
+        assert!(parse_jwks(br#"{"keys":{}}"#).is_err());
+        assert!(
+            parse_jwks(format!(r#"{{"keys":[{public},{public}]}}"#).as_bytes()).is_err(),
+            "duplicate kid"
+        );
+    }
+}
