@@ -197,7 +197,7 @@ where
                 Err(reason) => {
                     return Ok(shared.challenge(
                         StatusCode::UNAUTHORIZED,
-                        Some(("invalid_token", &format!("the access token is {reason}"))),
+                        Some(("invalid_token", &format!("the access token was refused: {reason}"))),
                     ));
                 }
             };
