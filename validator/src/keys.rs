@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use gatehouse_token::{Algorithm, Jwk, JwkSet, KeyParams, b64};
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 
+/// JWK members only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
 /// A public key and the one algorithm it verifies.
 #[derive(Debug)]
 pub struct VerifyingKey {
@@ -126,6 +129,36 @@ impl KeySnapshot {
         Ok(Self { keys })
     }
 
+    /// Parses a JWKS document strictly: a key carrying any private member refuses the whole set
+    /// (security matrix §3.33); keys not for signing, or of an algorithm or type this crate does
+    /// not verify, are left out; two keys with one `kid` are an error.
+    pub fn parse_jwks(body: &[u8]) -> Result<Self, BadKey> {
+        let bad = |reason| BadKey {
+            kid: String::new(),
+            reason,
+        };
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| bad("not JSON"))?;
+        let keys = value
+            .get("keys")
+            .and_then(|k| k.as_array())
+            .ok_or(bad("no keys array"))?;
+        let mut usable = Vec::new();
+        for key in keys {
+            let object = key.as_object().ok_or(bad("a key is not an object"))?;
+            if PRIVATE_MEMBERS.iter().any(|m| object.contains_key(*m)) {
+                return Err(bad("a key carries a private member"));
+            }
+            if object.get("use").is_some_and(|u| u != "sig") {
+                continue;
+            }
+            match serde_json::from_value::<Jwk>(key.clone()) {
+                Ok(jwk) if VerifyingKey::from_jwk(&jwk).is_ok() => usable.push(jwk),
+                _ => continue,
+            }
+        }
+        Self::from_jwks(&JwkSet { keys: usable })
+    }
+
     /// The key with this id.
     pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
         self.keys.get(kid)
@@ -139,5 +172,38 @@ impl KeySnapshot {
     /// Whether there is no key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_with_private_members_are_refused_and_odd_keys_skipped() {
+        let public = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a","alg":"EdDSA","use":"sig"}"#;
+        let private = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","kid":"b","alg":"EdDSA"}"#;
+        let enc = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"c","use":"enc"}"#;
+        let hmac = r#"{"kty":"oct","k":"c2VjcmV0","kid":"d","alg":"HS256"}"#;
+        let no_alg = r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","kid":"e"}"#;
+        let ok =
+            KeySnapshot::parse_jwks(format!(r#"{{"keys":[{public},{enc},{no_alg}]}}"#).as_bytes())
+                .unwrap();
+        assert_eq!(ok.len(), 1);
+        assert!(ok.get("a").is_some());
+        assert!(
+            KeySnapshot::parse_jwks(format!(r#"{{"keys":[{public},{private}]}}"#).as_bytes())
+                .is_err()
+        );
+        assert!(
+            KeySnapshot::parse_jwks(format!(r#"{{"keys":[{hmac}]}}"#).as_bytes()).is_err(),
+            "a symmetric key is private"
+        );
+        assert!(KeySnapshot::parse_jwks(br#"{"keys":{}}"#).is_err());
+        assert!(
+            KeySnapshot::parse_jwks(format!(r#"{{"keys":[{public},{public}]}}"#).as_bytes())
+                .is_err(),
+            "duplicate kid"
+        );
     }
 }

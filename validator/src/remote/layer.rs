@@ -197,7 +197,10 @@ where
                 Err(reason) => {
                     return Ok(shared.challenge(
                         StatusCode::UNAUTHORIZED,
-                        Some(("invalid_token", &format!("the access token was refused: {reason}"))),
+                        Some((
+                            "invalid_token",
+                            &format!("the access token was refused: {reason}"),
+                        )),
                     ));
                 }
             };

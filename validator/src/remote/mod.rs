@@ -12,17 +12,13 @@ pub mod layer;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gatehouse_token::{AccessTokenClaims, Jwk, JwkSet, UnixTime};
+use gatehouse_token::{AccessTokenClaims, UnixTime};
 use serde::Deserialize;
 use url::Url;
 
-use crate::keys::{KeySnapshot, VerifyingKey};
+use crate::keys::KeySnapshot;
 use crate::{Policy, Rejection, Validator};
 use fetch::{FetchError, FetchLimits, Fetcher};
-
-/// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4): a key set carrying
-/// any of them is refused whole (security matrix §3.33).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// How to find and trust the authorization server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,38 +95,6 @@ struct Metadata {
     jwks_uri: String,
 }
 
-/// Parses a JWKS strictly: any private member refuses the whole set; keys that are not for
-/// signing, or of an algorithm this crate does not verify, are left out; a duplicate `kid` is an
-/// error.
-pub fn parse_jwks(body: &[u8]) -> Result<KeySnapshot, RemoteError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| bad("JWKS", e.to_string()))?;
-    let keys = value
-        .get("keys")
-        .and_then(|k| k.as_array())
-        .ok_or_else(|| bad("JWKS", "no keys array"))?;
-    let mut usable = Vec::new();
-    for key in keys {
-        let object = key
-            .as_object()
-            .ok_or_else(|| bad("JWKS", "a key is not an object"))?;
-        if let Some(member) = PRIVATE_MEMBERS.iter().find(|m| object.contains_key(**m)) {
-            return Err(bad(
-                "JWKS",
-                format!("a key carries the private member {member:?}"),
-            ));
-        }
-        if object.get("use").is_some_and(|u| u != "sig") {
-            continue;
-        }
-        match serde_json::from_value::<Jwk>(key.clone()) {
-            Ok(jwk) if VerifyingKey::from_jwk(&jwk).is_ok() => usable.push(jwk),
-            _ => continue,
-        }
-    }
-    KeySnapshot::from_jwks(&JwkSet { keys: usable }).map_err(|e| bad("JWKS", e.to_string()))
-}
-
 /// Validates an authorization server's access tokens inside a resource server.
 #[derive(Debug)]
 pub struct RemoteValidator {
@@ -178,7 +142,8 @@ impl RemoteValidator {
         let jwks_uri = Url::parse(&metadata.jwks_uri)
             .map_err(|e| bad("authorization server metadata", format!("jwks_uri: {e}")))?;
         fetcher.check(&jwks_uri)?;
-        let keys = parse_jwks(&fetcher.get(&jwks_uri).await?)?;
+        let keys = KeySnapshot::parse_jwks(&fetcher.get(&jwks_uri).await?)
+            .map_err(|e| bad("JWKS", e.to_string()))?;
         let policy = Policy {
             issuer: settings.issuer.clone(),
             leeway: settings.leeway,
@@ -212,7 +177,8 @@ impl RemoteValidator {
             .last_fetch
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(monotonic());
-        let keys = parse_jwks(&self.fetcher.get(&self.jwks_uri).await?)?;
+        let keys = KeySnapshot::parse_jwks(&self.fetcher.get(&self.jwks_uri).await?)
+            .map_err(|e| bad("JWKS", e.to_string()))?;
         self.validator.swap_keys(keys);
         Ok(())
     }
@@ -270,28 +236,6 @@ mod tests {
         assert_eq!(
             metadata_url("https://as.example/tenant").unwrap().as_str(),
             "https://as.example/.well-known/oauth-authorization-server/tenant"
-        );
-    }
-
-    #[test]
-    fn jwks_with_private_members_are_refused_and_odd_keys_skipped() {
-        let public = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a","alg":"EdDSA","use":"sig"}"#;
-        let private = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","kid":"b","alg":"EdDSA"}"#;
-        let enc = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"c","use":"enc"}"#;
-        let hmac = r#"{"kty":"oct","k":"c2VjcmV0","kid":"d","alg":"HS256"}"#;
-        let no_alg = r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","kid":"e"}"#;
-        let ok = parse_jwks(format!(r#"{{"keys":[{public},{enc},{no_alg}]}}"#).as_bytes()).unwrap();
-        assert_eq!(ok.len(), 1);
-        assert!(ok.get("a").is_some());
-        assert!(parse_jwks(format!(r#"{{"keys":[{public},{private}]}}"#).as_bytes()).is_err());
-        assert!(
-            parse_jwks(format!(r#"{{"keys":[{hmac}]}}"#).as_bytes()).is_err(),
-            "a symmetric key is private"
-        );
-        assert!(parse_jwks(br#"{"keys":{}}"#).is_err());
-        assert!(
-            parse_jwks(format!(r#"{{"keys":[{public},{public}]}}"#).as_bytes()).is_err(),
-            "duplicate kid"
         );
     }
 }
