@@ -1,0 +1,29 @@
+//! Replays the fuzzing corpus of `fuzz/` (target `form`) through the same calls the fuzz target
+//! makes, so every input the fuzzer found interesting stays a regression test.
+
+use std::path::PathBuf;
+
+use gatehouse_core::client_auth;
+use gatehouse_core::form::Form;
+use gatehouse_core::token_request::TokenRequest;
+
+#[test]
+fn form_corpus_replays() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/form");
+    let mut parsed = 0;
+    let mut total = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        total += 1;
+        if let Ok(form) = Form::parse(&data) {
+            parsed += 1;
+            let _ = TokenRequest::parse(&form);
+            let _ = client_auth::extract(None, &form);
+            let _ = client_auth::extract(Some("Basic dXNlcjpwYXNz"), &form);
+            let _ = form.single("token");
+            let _ = form.all("resource").count();
+        }
+    }
+    assert!(total >= 4, "the form corpus is missing");
+    assert!(parsed >= 1);
+}
