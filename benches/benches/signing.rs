@@ -5,7 +5,6 @@
 //! Needs a SoftHSM2 token in the environment: run through `scripts/bench`.
 
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
+use gatehouse_benches::rsa_pkcs8;
 use gatehouse_core::client::ClientRegistration;
 use gatehouse_core::ports::Random;
 use gatehouse_server::config::Config;
@@ -45,20 +45,6 @@ fn hsm() -> Arc<Hsm> {
         max_waiting: 64,
     })
     .unwrap()
-}
-
-/// An RSA-2048 PKCS#8 key from OpenSSL (ring cannot generate RSA keys).
-fn rsa_pkcs8() -> Vec<u8> {
-    let out = Command::new("sh")
-        .args([
-            "-c",
-            "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null \
-             | openssl pkcs8 -topk8 -nocrypt -outform DER",
-        ])
-        .output()
-        .expect("openssl");
-    assert!(out.status.success());
-    out.stdout
 }
 
 /// The bare ring signing operation for `alg`, the floor everything else is measured against.

@@ -7,30 +7,15 @@
 //! - `reject`: garbage and oversized tokens vs one SHA-256 of the token. Goal: cheaper.
 
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse_benches::{NOW, snapshot, token, validator};
+use gatehouse_benches::{NOW, rsa_pkcs8, snapshot, token, validator};
 use gatehouse_signer::{SigningKey, SoftwareKey};
 use gatehouse_token::{Algorithm, KeyParams, b64};
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-
-/// An RSA-2048 PKCS#8 key from OpenSSL (ring cannot generate RSA keys).
-fn rsa_pkcs8() -> Vec<u8> {
-    let out = Command::new("sh")
-        .args([
-            "-c",
-            "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null \
-             | openssl pkcs8 -topk8 -nocrypt -outform DER",
-        ])
-        .output()
-        .expect("openssl");
-    assert!(out.status.success());
-    out.stdout
-}
 
 /// The bare ring verification of `token`'s signature with `key`'s public half.
 fn bare_verify(key: &dyn SigningKey, token: &str) -> impl Fn() -> bool + use<> {

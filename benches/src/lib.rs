@@ -44,3 +44,17 @@ pub fn validator(key: Arc<dyn SigningKey>, cache_size: usize) -> Validator {
 pub fn snapshot(key: Arc<dyn SigningKey>) -> KeySnapshot {
     KeySnapshot::from_jwks(&KeyRing::new(key, vec![]).jwks()).expect("snapshot")
 }
+
+/// An RSA-2048 PKCS#8 key from OpenSSL (ring cannot generate RSA keys).
+pub fn rsa_pkcs8() -> Vec<u8> {
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null \
+             | openssl pkcs8 -topk8 -nocrypt -outform DER",
+        ])
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl failed");
+    out.stdout
+}
