@@ -2,7 +2,7 @@
 //! `CKA_EXTRACTABLE`), or provisioned there beforehand and found by label or id. Only public
 //! parts ever leave the HSM.
 //!
-//! Every call blocks: callers run them off the async runtime. Calls go through a [`pool`] of
+//! Every call blocks: callers run them off the async runtime. Calls go through a pool of
 //! logged-in sessions that bounds concurrency and refuses excess load at once.
 
 mod key;
