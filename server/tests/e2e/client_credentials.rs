@@ -122,3 +122,13 @@ fn lifetimes_global_and_per_client() {
     assert_eq!(lifetime((&a, &a_secret)), 7200);
     assert_eq!(lifetime((&b, &b_secret)), 172_800);
 }
+
+/// security-matrix 1.6.46: unknown parameters are ignored (only known ones are read, and only
+/// those must not repeat).
+#[test]
+fn unknown_parameters_are_ignored() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let token = server.token((&id, &secret), &[("extra", "foobar"), ("another", "1"), ("another", "2")]);
+    assert!(server.is_active((&id, &secret), &token));
+}
