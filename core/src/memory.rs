@@ -94,6 +94,11 @@ impl RevocationStore for MemoryStore {
         Ok(())
     }
 
+    async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
+        lock(&self.revoked).extend(revoked);
+        Ok(())
+    }
+
     async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
         Ok(lock(&self.revoked)
             .iter()

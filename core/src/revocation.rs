@@ -118,6 +118,9 @@ mod tests {
         async fn revoke(&self, _: &str, _: UnixTime) -> Result<(), StoreError> {
             Err(StoreError::Unavailable("disk full".into()))
         }
+        async fn revoke_many(&self, _: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("disk full".into()))
+        }
         async fn live(&self, _: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
             Ok(vec![])
         }

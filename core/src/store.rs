@@ -72,6 +72,8 @@ pub trait AccessTokenStore: Send + Sync {
 pub trait RevocationStore: Send + Sync {
     /// Records that the token `jti`, expiring at `exp`, is revoked.
     async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError>;
+    /// Records many revocations at once, all or none.
+    async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError>;
     /// Every revocation whose token has not yet expired at `now`.
     async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError>;
     /// Deletes revocations of tokens that expired before `now`; how many.

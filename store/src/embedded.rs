@@ -301,6 +301,19 @@ impl RevocationStore for EmbeddedStore {
         .await
     }
 
+    async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
+                for (jti, exp) in &revoked {
+                    table.insert(jti.as_str(), exp.0).map_err(unavailable)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;

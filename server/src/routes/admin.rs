@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::client::{Client, ClientId, ClientRegistration};
 use gatehouse_core::store::{KeyRecord, KeyState, StoreError};
-use gatehouse_token::TokenDigest;
+use gatehouse_token::{TokenDigest, UnixTime};
 use serde::Serialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -119,6 +119,7 @@ pub fn router(app: AppState) -> Router {
             get(show_client).delete(delete_client),
         )
         .route("/admin/keys", get(list_keys))
+        .route("/admin/revocations", post(import_revocations))
         .route("/admin/keys/rotate", post(rotate_keys))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -215,6 +216,53 @@ async fn delete_client(
     }
     tracing::info!(client_id = %id, "client deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One revoked token in a bulk import.
+#[derive(Debug, serde::Deserialize)]
+pub struct Revoked {
+    jti: String,
+    exp: u64,
+}
+
+/// The most revocations one import may carry.
+pub const MAX_REVOCATIONS_PER_IMPORT: usize = 100_000;
+
+/// `POST /admin/revocations`: revokes JWT access tokens by `jti` in bulk (incident response:
+/// "revoke every token these ids name"), durably in one transaction, then on this node at once.
+async fn import_revocations(
+    State(app): State<AppState>,
+    body: Result<Json<Vec<Revoked>>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let Json(list) =
+        body.map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    if list.len() > MAX_REVOCATIONS_PER_IMPORT {
+        return Err(AdminError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("at most {MAX_REVOCATIONS_PER_IMPORT} revocations per import"),
+        ));
+    }
+    if let Some(bad) = list.iter().find(|r| r.jti.is_empty() || r.jti.len() > 256) {
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("bad jti {:?}", bad.jti),
+        ));
+    }
+    let now = app.clock.now();
+    let live: Vec<(String, UnixTime)> = list
+        .into_iter()
+        .filter(|r| UnixTime(r.exp) >= now)
+        .map(|r| (r.jti, UnixTime(r.exp)))
+        .collect();
+    let count = live.len();
+    app.revocations.revoke_many(live.clone()).await?;
+    for (jti, exp) in live {
+        app.validator.revocations().insert(jti, exp);
+    }
+    tracing::info!(count, "revocations imported");
+    Ok(Json(json!({"revoked": count})))
 }
 
 async fn list_keys(State(app): State<AppState>) -> Result<Json<Vec<KeyView>>, AdminError> {

@@ -129,6 +129,9 @@ fn lifetimes_global_and_per_client() {
 fn unknown_parameters_are_ignored() {
     let server = Server::start();
     let (id, secret) = server.client(&[]);
-    let token = server.token((&id, &secret), &[("extra", "foobar"), ("another", "1"), ("another", "2")]);
+    let token = server.token(
+        (&id, &secret),
+        &[("extra", "foobar"), ("another", "1"), ("another", "2")],
+    );
     assert!(server.is_active((&id, &secret), &token));
 }

@@ -103,3 +103,48 @@ fn invalid_tokens_are_answered_200_and_change_nothing() {
     }
     assert!(server.is_active((&id, &secret), &token));
 }
+
+/// Bulk revocation import on the admin API: durable, and effective on the next introspection.
+#[test]
+fn admin_bulk_revocation_import() {
+    let mut server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let token = server.token((&id, &secret), &[]);
+    let claims = crate::harness::jwt_parts(&token).1;
+    let token_file = server.data_dir().join("admin-token");
+    let admin_token = std::fs::read_to_string(token_file).unwrap();
+    let admin = server.cli_json(&["keys", "list"]); // the admin API is up
+    assert!(admin.is_array());
+    let out =
+        String::from_utf8(std::fs::read(server.dir.path().join("stdout.log")).unwrap()).unwrap();
+    let admin_addr = out.rsplit("http://").next().unwrap().trim().to_owned();
+    let import = |body: serde_json::Value| {
+        server
+            .http
+            .post(format!("http://{admin_addr}/admin/revocations"))
+            .bearer_auth(admin_token.trim())
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let mut batch: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| serde_json::json!({"jti": format!("bulk-{i}"), "exp": 4_000_000_000u64}))
+        .collect();
+    batch.push(serde_json::json!({"jti": claims["jti"], "exp": claims["exp"]}));
+    batch.push(serde_json::json!({"jti": "long-expired", "exp": 1}));
+    let r = import(serde_json::Value::Array(batch));
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().unwrap()["revoked"],
+        20_001,
+        "expired entries are skipped"
+    );
+    assert!(!server.is_active((&id, &secret), &token));
+    assert_eq!(
+        import(serde_json::json!([{"jti": "", "exp": 4_000_000_000u64}])).status(),
+        400
+    );
+    assert_eq!(import(serde_json::json!({"not": "a list"})).status(), 400);
+    server.restart();
+    assert!(!server.is_active((&id, &secret), &token), "durable");
+}
