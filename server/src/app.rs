@@ -1,6 +1,6 @@
 //! The routers: the OAuth endpoints under the issuer's path (with CORS for browser-based
-//! clients, shared/reference/mcp-auth.md §7.10), the probes at the root, and the admin API on
-//! its own listener.
+//! clients on discovery, JWKS, token and revocation, shared/reference/mcp-auth.md §7.10), the
+//! probes at the root, and the admin API on its own listener.
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
@@ -13,8 +13,10 @@ use crate::state::AppState;
 /// The public router.
 pub fn router(app: AppState) -> Router {
     let base = app.config.issuer_path();
+    // Any origin, no credentials: the answer never depends on the origin, so no `Vary` either.
     let cors = CorsLayer::new()
         .allow_origin(Any)
+        .vary([])
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::AUTHORIZATION,
@@ -23,17 +25,19 @@ pub fn router(app: AppState) -> Router {
         ]);
     let mut machine = Router::new()
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
-        .route(
-            &format!("{base}{}", paths::INTROSPECT),
-            post(introspect::handle),
-        )
         .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
         .route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
     for path in metadata::well_known_paths(&base) {
         machine = machine.route(&path, get(metadata::handle));
     }
+    // Introspection is for resource servers, never browsers (a page would have to hold a
+    // resource server's credentials), so it gets no CORS.
     Router::new()
         .merge(machine.layer(cors))
+        .route(
+            &format!("{base}{}", paths::INTROSPECT),
+            post(introspect::handle),
+        )
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
         .with_state(app)

@@ -122,6 +122,12 @@ pub fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
     ]
 }
 
+/// `Cache-Control: no-store` alone, for introspection answers (RFC 7662 asks for no more; the
+/// HTTP/1.0 `Pragma` of RFC 6749 §5.1 is for token responses).
+pub fn no_store_only() -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

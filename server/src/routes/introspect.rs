@@ -17,7 +17,7 @@ use gatehouse_token::b64;
 use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
 use serde::Serialize;
 
-use crate::error::{OAuthError, no_store};
+use crate::error::{OAuthError, no_store_only};
 use crate::form::OAuthForm;
 use crate::inspect::{authenticated_token, inspect};
 use crate::state::AppState;
@@ -26,42 +26,42 @@ use crate::state::AppState;
 pub const JWT_RESPONSE_TYPE: &str = "application/token-introspection+jwt";
 const JWT_RESPONSE_TYP: &str = "token-introspection+jwt";
 
-/// An introspection response (RFC 7662 §2.2).
+/// An introspection response (RFC 7662 §2.2), borrowing from the validated claims.
 #[derive(Debug, Clone, Serialize)]
-struct Introspection {
+struct Introspection<'a> {
     active: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    token: Option<ActiveToken>,
+    token: Option<ActiveToken<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct ActiveToken {
+struct ActiveToken<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<String>,
-    client_id: String,
-    sub: String,
-    aud: Audience,
-    iss: String,
+    scope: Option<&'a str>,
+    client_id: &'a str,
+    sub: &'a str,
+    aud: &'a Audience,
+    iss: &'a str,
     exp: UnixTime,
     iat: UnixTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     nbf: Option<UnixTime>,
-    jti: String,
+    jti: &'a str,
     token_type: &'static str,
 }
 
-impl From<&AccessTokenClaims> for ActiveToken {
-    fn from(c: &AccessTokenClaims) -> Self {
+impl<'a> From<&'a AccessTokenClaims> for ActiveToken<'a> {
+    fn from(c: &'a AccessTokenClaims) -> Self {
         Self {
-            scope: c.scope.clone(),
-            client_id: c.client_id.clone(),
-            sub: c.sub.clone(),
-            aud: c.aud.clone(),
-            iss: c.iss.clone(),
+            scope: c.scope.as_deref(),
+            client_id: &c.client_id,
+            sub: &c.sub,
+            aud: &c.aud,
+            iss: &c.iss,
             exp: c.exp,
             iat: c.iat,
             nbf: c.nbf,
-            jti: c.jti.clone(),
+            jti: &c.jti,
             token_type: "Bearer",
         }
     }
@@ -74,7 +74,7 @@ struct JwtResponse {
     aud: String,
     iat: UnixTime,
     jti: String,
-    token_introspection: Introspection,
+    token_introspection: serde_json::Value,
 }
 
 /// Whether the caller asked for an RFC 9701 JWT response.
@@ -112,14 +112,15 @@ pub async fn handle(
         token: claims.as_deref().map(ActiveToken::from),
     };
     if !wants_jwt(&headers) {
-        return Ok((no_store(), Json(body)).into_response());
+        return Ok((no_store_only(), Json(body)).into_response());
     }
     let response = JwtResponse {
         iss: app.config.issuer.clone(),
         aud: caller.id.to_string(),
         iat: app.clock.now(),
         jti: b64::encode(random_bytes::<16>(app.random.as_ref())),
-        token_introspection: body,
+        token_introspection: serde_json::to_value(&body)
+            .map_err(|e| TokenError::Server(e.to_string()))?,
     };
     let jwt = app
         .signer
@@ -130,5 +131,5 @@ pub async fn handle(
         header::CONTENT_TYPE,
         HeaderValue::from_static(JWT_RESPONSE_TYPE),
     )];
-    Ok((no_store(), content_type, jwt).into_response())
+    Ok((no_store_only(), content_type, jwt).into_response())
 }
