@@ -121,6 +121,8 @@ pub fn router(app: AppState) -> Router {
         .route("/admin/keys", get(list_keys))
         .route("/admin/revocations", post(import_revocations))
         .route("/admin/keys/rotate", post(rotate_keys))
+        // Room for a full revocation import (100 000 entries); the admin API is loopback-only.
+        .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             require_admin,

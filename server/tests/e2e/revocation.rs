@@ -127,8 +127,8 @@ fn admin_bulk_revocation_import() {
             .send()
             .unwrap()
     };
-    let mut batch: Vec<serde_json::Value> = (0..20_000)
-        .map(|i| serde_json::json!({"jti": format!("bulk-{i}"), "exp": 4_000_000_000u64}))
+    let mut batch: Vec<serde_json::Value> = (0..50_000)
+        .map(|i| serde_json::json!({"jti": format!("bulk-{i:06}-0123456789"), "exp": 4_000_000_000u64}))
         .collect();
     batch.push(serde_json::json!({"jti": claims["jti"], "exp": claims["exp"]}));
     batch.push(serde_json::json!({"jti": "long-expired", "exp": 1}));
@@ -136,7 +136,7 @@ fn admin_bulk_revocation_import() {
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<serde_json::Value>().unwrap()["revoked"],
-        20_001,
+        50_001,
         "expired entries are skipped"
     );
     assert!(!server.is_active((&id, &secret), &token));
