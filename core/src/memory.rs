@@ -99,12 +99,21 @@ impl RevocationStore for MemoryStore {
         Ok(())
     }
 
-    async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
-        Ok(lock(&self.revoked)
+    async fn live_page(
+        &self,
+        now: UnixTime,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        let revoked = lock(&self.revoked);
+        let mut live: Vec<(String, UnixTime)> = revoked
             .iter()
-            .filter(|(_, exp)| **exp >= now)
+            .filter(|(jti, exp)| **exp >= now && after.as_ref().is_none_or(|a| *jti > a))
             .map(|(j, e)| (j.clone(), *e))
-            .collect())
+            .collect();
+        live.sort();
+        live.truncate(limit);
+        Ok(live)
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {

@@ -95,7 +95,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            store.live(UnixTime(50)).await.unwrap(),
+            store.live_page(UnixTime(50), None, 10).await.unwrap(),
             vec![("jti-1".to_owned(), UnixTime(100))]
         );
     }
@@ -108,7 +108,13 @@ mod tests {
             revoke(&c, RevokeTarget::Jwt(&claims), &store, &store).await,
             Err(TokenError::UnauthorizedClient(_))
         ));
-        assert!(store.live(UnixTime(0)).await.unwrap().is_empty());
+        assert!(
+            store
+                .live_page(UnixTime(0), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     struct BrokenStore;
@@ -121,7 +127,12 @@ mod tests {
         async fn revoke_many(&self, _: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
             Err(StoreError::Unavailable("disk full".into()))
         }
-        async fn live(&self, _: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        async fn live_page(
+            &self,
+            _: UnixTime,
+            _: Option<String>,
+            _: usize,
+        ) -> Result<Vec<(String, UnixTime)>, StoreError> {
             Ok(vec![])
         }
         async fn purge_expired(&self, _: UnixTime) -> Result<usize, StoreError> {

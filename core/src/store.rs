@@ -74,8 +74,15 @@ pub trait RevocationStore: Send + Sync {
     async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError>;
     /// Records many revocations at once, all or none.
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError>;
-    /// Every revocation whose token has not yet expired at `now`.
-    async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError>;
+    /// Revocations whose tokens have not yet expired at `now`, in `jti` order, starting after
+    /// `after`, at most `limit` of them: loaded page by page, so a million revocations never
+    /// sit in memory twice.
+    async fn live_page(
+        &self,
+        now: UnixTime,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError>;
     /// Deletes revocations of tokens that expired before `now`; how many.
     async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
 }

@@ -173,8 +173,14 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
     };
     let validator = Arc::new(Validator::new(policy, KeySnapshot::default()));
     let now = clock.now();
-    for (jti, exp) in RevocationStore::live(store.as_ref(), now).await? {
-        validator.revocations().insert(jti, exp);
+    let mut after = None;
+    loop {
+        let page = RevocationStore::live_page(store.as_ref(), now, after.take(), 50_000).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        for (jti, exp) in page {
+            validator.revocations().insert(jti, exp);
+        }
     }
     let retain = crate::state::key_retention(store.as_ref(), &config).await?;
     let key_store: Arc<dyn KeyStore> = store.clone();

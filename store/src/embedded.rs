@@ -27,6 +27,9 @@ const ACCESS_TOKENS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("a
 const REVOKED_JTIS: TableDefinition<&str, u64> = TableDefinition::new("revoked_jtis");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 
+/// The most memory redb's page cache may use.
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The file name of the database inside the data directory.
 pub const FILE_NAME: &str = "gatehouse.redb";
 
@@ -75,12 +78,17 @@ impl EmbeddedStore {
             path: path.display().to_string(),
             reason,
         };
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                OpenError::InUse(data_dir.display().to_string())
-            }
-            e => other(e.to_string()),
-        })?;
+        // A bounded page cache: the working set (clients, keys, revocations at start) is small
+        // and RSS must stay predictable (redb's default bound is 1 GiB).
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    OpenError::InUse(data_dir.display().to_string())
+                }
+                e => other(e.to_string()),
+            })?;
         let txn = db.begin_write().map_err(|e| other(e.to_string()))?;
         {
             let opened = || -> Result<(), redb::TableError> {
@@ -314,12 +322,28 @@ impl RevocationStore for EmbeddedStore {
         .await
     }
 
-    async fn live(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
+    async fn live_page(
+        &self,
+        now: UnixTime,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
-            let mut out = Vec::new();
-            for row in table.iter().map_err(unavailable)? {
+            let rows = match &after {
+                Some(after) => table.range::<&str>((
+                    std::ops::Bound::Excluded(after.as_str()),
+                    std::ops::Bound::Unbounded,
+                )),
+                None => table.range::<&str>(..),
+            }
+            .map_err(unavailable)?;
+            let mut out = Vec::with_capacity(limit.min(65_536));
+            for row in rows {
+                if out.len() == limit {
+                    break;
+                }
                 let (jti, exp) = row.map_err(unavailable)?;
                 if exp.value() >= now.0 {
                     out.push((jti.value().to_owned(), UnixTime(exp.value())));

@@ -80,7 +80,7 @@ async fn everything_survives_a_reopen() {
         .unwrap();
     assert_eq!(stored.claims, claims(100));
     assert_eq!(
-        store.live(UnixTime(150)).await.unwrap(),
+        store.live_page(UnixTime(150), None, 10).await.unwrap(),
         vec![("jti-9".to_owned(), UnixTime(200))]
     );
     assert_eq!(KeyStore::list(&store).await.unwrap()[0].kid, "k1");
@@ -164,5 +164,8 @@ async fn opaque_tokens_revoke_and_purge() {
             .unwrap(),
         1
     );
-    assert_eq!(store.live(UnixTime(0)).await.unwrap().len(), 1);
+    assert_eq!(
+        store.live_page(UnixTime(0), None, 10).await.unwrap().len(),
+        1
+    );
 }
