@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse_benches::rsa_pkcs8;
+use gatehouse_benches::{rsa_pkcs8, software_key};
 use gatehouse_core::client::ClientRegistration;
 use gatehouse_core::ports::Random;
 use gatehouse_server::config::Config;
@@ -86,20 +86,11 @@ fn bare_ring(alg: Algorithm, rsa: &[u8]) -> Box<dyn Fn() -> Vec<u8>> {
 fn signing(c: &mut Criterion) {
     let hsm = hsm();
     let rsa = rsa_pkcs8();
-    for alg in [
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-        Algorithm::PS256,
-        Algorithm::RS256,
-    ] {
+    for alg in Algorithm::ALL {
         let mut group = c.benchmark_group(format!("sign/{alg}"));
         let bare = bare_ring(alg, &rsa);
         group.bench_function("ring (bare)", |b| b.iter(|| black_box(bare())));
-        let software = match alg {
-            Algorithm::PS256 | Algorithm::RS256 => SoftwareKey::from_pkcs8(alg, &rsa).unwrap(),
-            _ => SoftwareKey::generate(alg).unwrap(),
-        };
+        let software = software_key(alg, &rsa);
         group.bench_function("software key", |b| {
             b.iter(|| black_box(software.sign(MESSAGE).unwrap()))
         });

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse_benches::{NOW, rsa_pkcs8, snapshot, token, validator};
+use gatehouse_benches::{NOW, rsa_pkcs8, snapshot, software_key, token, validator};
 use gatehouse_signer::{SigningKey, SoftwareKey};
 use gatehouse_token::{Algorithm, KeyParams, b64};
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
@@ -56,17 +56,8 @@ fn bare_verify(key: &dyn SigningKey, token: &str) -> impl Fn() -> bool + use<> {
 
 fn fresh_vs_ring(c: &mut Criterion) {
     let rsa = rsa_pkcs8();
-    for alg in [
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-        Algorithm::PS256,
-        Algorithm::RS256,
-    ] {
-        let key: Arc<dyn SigningKey> = Arc::new(match alg {
-            Algorithm::PS256 | Algorithm::RS256 => SoftwareKey::from_pkcs8(alg, &rsa).unwrap(),
-            _ => SoftwareKey::generate(alg).unwrap(),
-        });
+    for alg in Algorithm::ALL {
+        let key: Arc<dyn SigningKey> = Arc::new(software_key(alg, &rsa));
         let token = token(key.as_ref(), 1);
         let bare = bare_verify(key.as_ref(), &token);
         assert!(bare());

@@ -58,3 +58,13 @@ pub fn rsa_pkcs8() -> Vec<u8> {
     assert!(out.status.success(), "openssl failed");
     out.stdout
 }
+
+/// A software key for `alg`: generated, or for RSA (which ring cannot generate) loaded from `rsa`.
+pub fn software_key(alg: gatehouse_token::Algorithm, rsa: &[u8]) -> gatehouse_signer::SoftwareKey {
+    use gatehouse_token::Algorithm;
+    match alg {
+        Algorithm::PS256 | Algorithm::RS256 => gatehouse_signer::SoftwareKey::from_pkcs8(alg, rsa),
+        _ => gatehouse_signer::SoftwareKey::generate(alg),
+    }
+    .expect("software key")
+}
