@@ -12,7 +12,10 @@ use crate::state::AppState;
 /// `GET /health`: the process serves HTTP. A static answer: it is also the HTTP floor every load
 /// figure is measured against, so it does no work of its own.
 pub async fn health() -> Response {
-    let json = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    let json = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
     (json, r#"{"status":"ok"}"#).into_response()
 }
 
