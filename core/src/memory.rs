@@ -89,11 +89,6 @@ impl AccessTokenStore for MemoryStore {
 
 #[async_trait]
 impl RevocationStore for MemoryStore {
-    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
-        lock(&self.revoked).insert(jti.to_owned(), exp);
-        Ok(())
-    }
-
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
         lock(&self.revoked).extend(revoked);
         Ok(())

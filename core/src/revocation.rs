@@ -121,9 +121,6 @@ mod tests {
 
     #[async_trait]
     impl RevocationStore for BrokenStore {
-        async fn revoke(&self, _: &str, _: UnixTime) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("disk full".into()))
-        }
         async fn revoke_many(&self, _: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
             Err(StoreError::Unavailable("disk full".into()))
         }

@@ -70,10 +70,12 @@ pub trait AccessTokenStore: Send + Sync {
 /// Revoked JWT access tokens, by `jti`, kept until the token would have expired anyway.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
-    /// Records that the token `jti`, expiring at `exp`, is revoked.
-    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError>;
     /// Records many revocations at once, all or none.
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError>;
+    /// Records that the token `jti`, expiring at `exp`, is revoked.
+    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
+        self.revoke_many(vec![(jti.to_owned(), exp)]).await
+    }
     /// Revocations whose tokens have not yet expired at `now`, in `jti` order, starting after
     /// `after`, at most `limit` of them: loaded page by page, so a million revocations never
     /// sit in memory twice.

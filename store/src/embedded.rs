@@ -297,18 +297,6 @@ impl AccessTokenStore for EmbeddedStore {
 
 #[async_trait]
 impl RevocationStore for EmbeddedStore {
-    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
-        let jti = jti.to_owned();
-        self.blocking(move |db| {
-            write(db, |txn| {
-                let mut table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
-                table.insert(jti.as_str(), exp.0).map_err(unavailable)?;
-                Ok(())
-            })
-        })
-        .await
-    }
-
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
         self.blocking(move |db| {
             write(db, |txn| {

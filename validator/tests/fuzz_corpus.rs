@@ -1,9 +1,11 @@
 //! Replays the fuzzing corpus of `fuzz/` (targets `jws` and `jwks`) through the same calls the
 //! fuzz targets make, so every input the fuzzer found interesting stays a regression test.
 
+mod common;
+
 use std::path::PathBuf;
 
-use gatehouse_token::{Algorithm, Jwk, JwkSet, KeyParams, UnixTime};
+use gatehouse_token::{JwkSet, UnixTime};
 use gatehouse_validator::{KeySnapshot, Policy, Validator};
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
@@ -20,16 +22,7 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn jws_corpus_replays() {
-    let jwk = Jwk {
-        kid: "rfc7515-a3".into(),
-        alg: Algorithm::ES256,
-        use_: None,
-        params: KeyParams::Ec {
-            crv: "P-256".into(),
-            x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".into(),
-            y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".into(),
-        },
-    };
+    let jwk = common::rfc7515_a3_jwk("rfc7515-a3");
     let validator = Validator::new(
         Policy::for_issuer("https://as.example"),
         KeySnapshot::from_jwks(&JwkSet { keys: vec![jwk] }).unwrap(),

@@ -2,6 +2,8 @@
 //! vectors/make_pyjwt.py), and the worked examples of RFC 7515 (A.3, ES256) and RFC 8037 (A.4,
 //! Ed25519). Each must validate or be refused exactly as recorded.
 
+mod common;
+
 use gatehouse_token::{Algorithm, Jwk, JwkSet, KeyParams, UnixTime, b64};
 use gatehouse_validator::{KeySnapshot, Policy, Rejection, Validator, VerifyingKey};
 use serde::Deserialize;
@@ -63,16 +65,7 @@ fn pyjwt_tokens_get_the_recorded_verdicts() {
 /// RFC 7515 Appendix A.3: the ES256 example signature verifies under the example key.
 #[test]
 fn rfc7515_a3_es256_example() {
-    let jwk = Jwk {
-        kid: "rfc7515-a3".into(),
-        alg: Algorithm::ES256,
-        use_: None,
-        params: KeyParams::Ec {
-            crv: "P-256".into(),
-            x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".into(),
-            y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".into(),
-        },
-    };
+    let jwk = common::rfc7515_a3_jwk("rfc7515-a3");
     let input = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
     let sig = b64::decode(
         "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q",

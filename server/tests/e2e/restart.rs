@@ -23,13 +23,7 @@ fn tokens_clients_keys_and_revocations_survive_a_restart() {
             200
         );
     }
-    let jwks_before = server
-        .http
-        .get(format!("{}/jwks", server.base))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let jwks_before = server.get_json(&format!("{}/jwks", server.base));
 
     server.restart();
 
@@ -49,13 +43,7 @@ fn tokens_clients_keys_and_revocations_survive_a_restart() {
         !server.is_active(creds, &revoked_opaque),
         "opaque token revoked before the restart"
     );
-    let jwks_after = server
-        .http
-        .get(format!("{}/jwks", server.base))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let jwks_after = server.get_json(&format!("{}/jwks", server.base));
     assert_eq!(jwks_before, jwks_after, "the same signing key");
     let fresh = server.token(creds, &[]);
     assert!(server.is_active(creds, &fresh));
