@@ -44,19 +44,21 @@ impl OpaqueToken {
     }
 
     /// Parses a token, checking length, alphabet and checksum; no lookup is involved.
+    ///
+    /// Works on bytes: the text is untrusted, so no slice of it may land inside a multi-byte
+    /// character (a non-ASCII byte anywhere fails the base64url alphabet instead).
     pub fn parse(text: &str) -> Result<Self, Malformed> {
-        if text.len() != LEN || !text.starts_with(PREFIX) {
+        let bytes = text.as_bytes();
+        if bytes.len() != LEN || !bytes.starts_with(PREFIX.as_bytes()) {
             return Err(Malformed);
         }
-        let (body, checksum) = text.split_at(LEN - CHECKSUM_CHARS);
+        let (body, checksum) = bytes.split_at(LEN - CHECKSUM_CHARS);
+        let random_text = body.get(PREFIX.len()..).ok_or(Malformed)?;
         let mut random = [0u8; RANDOM_BYTES];
-        let n = b64::decode_into(&body[PREFIX.len()..], &mut random).map_err(|_| Malformed)?;
+        let n = b64::decode_into(random_text, &mut random).map_err(|_| Malformed)?;
         let mut sum = [0u8; 4];
         let m = b64::decode_into(checksum, &mut sum).map_err(|_| Malformed)?;
-        if n != RANDOM_BYTES
-            || m != 4
-            || u32::from_be_bytes(sum) != crc32fast::hash(body.as_bytes())
-        {
+        if n != RANDOM_BYTES || m != 4 || u32::from_be_bytes(sum) != crc32fast::hash(body) {
             return Err(Malformed);
         }
         Ok(Self(text.to_owned()))
@@ -144,6 +146,25 @@ mod tests {
         }
         assert!(OpaqueToken::parse("gat_garbage").is_err());
         assert!(OpaqueToken::parse(&text.replacen("gat_", "gax_", 1)).is_err());
+    }
+
+    /// Issue 8, item 1: a multi-byte character across the checksum split made `str::split_at`
+    /// panic (`gat_` + 42 × `A` + `é` + 5 × `A` is exactly `LEN` bytes long).
+    #[test]
+    fn non_ascii_of_the_right_length_is_malformed_not_a_panic() {
+        let text = format!("gat_{}\u{e9}{}", "A".repeat(42), "A".repeat(5));
+        assert_eq!(text.len(), LEN);
+        assert_eq!(OpaqueToken::parse(&text), Err(Malformed));
+        for c in ['\u{e9}', '\u{20ac}', '\u{1f600}'] {
+            for at in 0..LEN {
+                let mut t = "A".repeat(LEN);
+                t.replace_range(..4, PREFIX);
+                if at + c.len_utf8() <= LEN && at >= PREFIX.len() {
+                    t.replace_range(at..at + c.len_utf8(), &c.to_string());
+                    assert_eq!(OpaqueToken::parse(&t), Err(Malformed), "{c:?} at {at}");
+                }
+            }
+        }
     }
 
     #[test]

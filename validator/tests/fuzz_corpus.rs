@@ -1,12 +1,15 @@
-//! Replays the fuzzing corpus of `fuzz/` (targets `jws` and `jwks`) through the same calls the
+//! Replays the fuzzing corpus of `fuzz/` (targets `jws`, `jwks` and `opaque`) through the same calls the
 //! fuzz targets make, so every input the fuzzer found interesting stays a regression test.
 
 mod common;
 
 use std::path::PathBuf;
 
-use gatehouse_token::{JwkSet, UnixTime};
-use gatehouse_validator::{KeySnapshot, Policy, Validator};
+use async_trait::async_trait;
+use gatehouse_token::{AccessTokenClaims, Audience, JwkSet, OpaqueToken, TokenDigest, UnixTime};
+use gatehouse_validator::{
+    KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
+};
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,13 +32,12 @@ fn jws_corpus_replays() {
     );
     let mut valid = 0;
     for input in corpus("jws") {
-        if let Ok(token) = std::str::from_utf8(&input) {
-            valid += usize::from(
-                validator
-                    .validate_jwt(token, UnixTime(1_800_000_000), Some("https://rs.example"))
-                    .is_ok(),
-            );
-        }
+        let token = String::from_utf8_lossy(&input);
+        valid += usize::from(
+            validator
+                .validate_jwt(&token, UnixTime(1_800_000_000), Some("https://rs.example"))
+                .is_ok(),
+        );
     }
     assert!(
         valid >= 1,
@@ -50,4 +52,52 @@ fn jwks_corpus_replays() {
         .filter(|input| KeySnapshot::parse_jwks(input).is_ok())
         .count();
     assert!(parsed >= 1);
+}
+
+/// The one token of the `opaque` target's store: `OpaqueToken::from_random([7; 32])`.
+struct OneToken(TokenDigest);
+
+#[async_trait]
+impl OpaqueTokens for OneToken {
+    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+        Ok((*digest == self.0).then(|| OpaqueRecord {
+            claims: AccessTokenClaims {
+                iss: "https://as.example".into(),
+                sub: "c".into(),
+                aud: Audience::One("https://rs.example".into()),
+                client_id: "c".into(),
+                scope: None,
+                iat: UnixTime(1_000),
+                nbf: None,
+                exp: UnixTime(2_000),
+                jti: "j".into(),
+            },
+            revoked: false,
+        }))
+    }
+}
+
+#[tokio::test]
+async fn opaque_corpus_replays() {
+    let store = OneToken(OpaqueToken::from_random([7; 32]).digest());
+    let validator = Validator::new(
+        Policy::for_issuer("https://as.example"),
+        KeySnapshot::default(),
+    );
+    let (mut valid, mut non_ascii) = (0, 0);
+    for input in corpus("opaque") {
+        let text = String::from_utf8_lossy(&input);
+        non_ascii += usize::from(!text.is_ascii());
+        for candidate in [text.to_string(), format!("gat_{text}")] {
+            let _ = OpaqueToken::parse(&candidate);
+            valid += usize::from(
+                validator
+                    .validate(&candidate, UnixTime(1_500), None, &store)
+                    .await
+                    .is_ok(),
+            );
+        }
+    }
+    assert!(valid >= 1, "the seed of the stored token validates");
+    assert!(non_ascii >= 3, "the corpus carries non-ASCII seeds");
 }
