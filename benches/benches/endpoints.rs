@@ -11,7 +11,7 @@ use axum::http::{Request, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_benches::{claims, token};
-use gatehouse_core::client::ClientRegistration;
+use gatehouse_core::client::{ClientRegistration, Introspection};
 use gatehouse_core::memory::MemoryStore;
 use gatehouse_core::ports::Random;
 use gatehouse_core::store::{AccessTokenStore, ClientStore};
@@ -65,6 +65,12 @@ fn handlers(c: &mut Criterion) {
                 resources: vec!["https://rs.example".into()],
                 access_token_lifetime: None,
                 token_format: Default::default(),
+                // The resource server introspects the tokens of its own resource.
+                introspection: if name == "rs" {
+                    Introspection::Resources
+                } else {
+                    Introspection::None
+                },
             }
             .register(&OsRandom, UnixTime(0))
             .unwrap();
@@ -152,10 +158,10 @@ fn store(c: &mut Criterion) {
     let memory = MemoryStore::default();
     let token = OpaqueToken::from_random([5; 32]);
     rt.block_on(async {
-        AccessTokenStore::insert(&embedded, token.digest(), claims(1))
+        AccessTokenStore::insert(&embedded, token.digest(), claims(1), usize::MAX)
             .await
             .unwrap();
-        AccessTokenStore::insert(&memory, token.digest(), claims(1))
+        AccessTokenStore::insert(&memory, token.digest(), claims(1), usize::MAX)
             .await
             .unwrap();
     });
@@ -176,7 +182,7 @@ fn store(c: &mut Criterion) {
             let t = OpaqueToken::from_random([n; 32]);
             let embedded = embedded.clone();
             async move {
-                AccessTokenStore::insert(&embedded, t.digest(), claims(2))
+                AccessTokenStore::insert(&embedded, t.digest(), claims(2), usize::MAX)
                     .await
                     .unwrap()
             }

@@ -154,6 +154,7 @@ fn app(
             resources: vec!["https://rs.example".into()],
             access_token_lifetime: None,
             token_format: Default::default(),
+            introspection: Default::default(),
         }
         .register(&OsRandom(SystemRandom::new()), gatehouse_token::UnixTime(0))
         .unwrap();

@@ -1,5 +1,6 @@
 //! Registered clients (RFC 6749 §2): their ids, secrets and what each may ask for.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use gatehouse_token::{TokenDigest, UnixTime, b64};
@@ -39,6 +40,14 @@ impl ClientId {
 
     /// The id's text.
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lookups by the text of an id (`&str`), without building a `ClientId`: the order and hash of
+/// a `ClientId` are those of its text.
+impl Borrow<str> for ClientId {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }
@@ -125,6 +134,32 @@ impl TokenFormat {
     }
 }
 
+/// Whether a client may use the introspection endpoint (RFC 7662 §2.1: the endpoint is for
+/// protected resources, and the server decides which callers may learn what about a token).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Introspection {
+    /// Not at all (the default: most clients only ever use their own tokens).
+    #[default]
+    None,
+    /// Tokens whose audience is one of the client's own resources: a resource server learns
+    /// about the tokens meant for it, and nothing about any other (RFC 7662 §4).
+    Resources,
+    /// Any token, whatever its audience (a gateway in front of many resources).
+    Any,
+}
+
+impl Introspection {
+    /// The name as the CLI and admin API spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Resources => "resources",
+            Self::Any => "any",
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
@@ -144,6 +179,10 @@ pub struct Client {
     pub access_token_lifetime: Option<u64>,
     /// The format of its access tokens.
     pub token_format: TokenFormat,
+    /// Whether and for which tokens it may use the introspection endpoint. Records written
+    /// before this field existed read as [`Introspection::None`].
+    #[serde(default)]
+    pub introspection: Introspection,
     /// When it was registered.
     pub created_at: UnixTime,
 }
@@ -163,8 +202,10 @@ impl Client {
     }
 }
 
-/// What an operator asks for when registering a client.
+/// What an operator asks for when registering a client. An unknown member is an error naming
+/// it, never silently ignored (a misspelt `acess_token_lifetime` must not yield the default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
     /// A human-readable name.
     pub name: String,
@@ -182,6 +223,9 @@ pub struct ClientRegistration {
     /// `jwt` (default) or `opaque`.
     #[serde(default)]
     pub token_format: TokenFormat,
+    /// `none` (default), `resources` or `any`.
+    #[serde(default)]
+    pub introspection: Introspection,
 }
 
 /// Why a registration was refused; each message names the field and what to do.
@@ -267,6 +311,7 @@ impl ClientRegistration {
             resources,
             access_token_lifetime: self.access_token_lifetime,
             token_format: self.token_format,
+            introspection: self.introspection,
             created_at: now,
         };
         Ok((client, secret))
@@ -286,6 +331,7 @@ mod tests {
             resources: vec!["https://api.example.com/".into()],
             access_token_lifetime: Some(300),
             token_format: TokenFormat::Jwt,
+            introspection: Introspection::None,
         }
     }
 
@@ -303,6 +349,24 @@ mod tests {
             "https://api.example.com"
         );
         assert_eq!(format!("{secret:?}"), "ClientSecret([redacted])");
+    }
+
+    #[test]
+    fn unknown_registration_members_are_refused_by_name() {
+        let text = r#"{"name":"a","grant_types":["client_credentials"],"resources":["https://rs"],"acess_token_lifetime":60}"#;
+        let err = serde_json::from_str::<ClientRegistration>(text).unwrap_err();
+        assert!(err.to_string().contains("acess_token_lifetime"), "{err}");
+    }
+
+    #[test]
+    fn records_without_introspection_read_as_none() {
+        let (client, _) = registration()
+            .register(&CountingRandom::default(), UnixTime(5))
+            .unwrap();
+        let mut json = serde_json::to_value(&client).unwrap();
+        json.as_object_mut().unwrap().remove("introspection");
+        let old: Client = serde_json::from_value(json).unwrap();
+        assert_eq!(old.introspection, Introspection::None);
     }
 
     #[test]

@@ -33,6 +33,16 @@ pub enum Presented {
     None,
 }
 
+impl Presented {
+    /// The client id presented, as sent (for counting failures; not authenticated).
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Basic { id, .. } | Self::Post { id, .. } => Some(id),
+            Self::None => None,
+        }
+    }
+}
+
 /// Reads the credentials of a request from its `Authorization` header and form body.
 ///
 /// Refuses two methods at once (OAuth 2.1 §2.4: a client must not use more than one), a
@@ -124,6 +134,7 @@ mod tests {
             resources: vec!["https://rs.example".into()],
             access_token_lifetime: None,
             token_format: Default::default(),
+            introspection: Default::default(),
         }
         .register(&CountingRandom::default(), UnixTime(0))
         .unwrap();

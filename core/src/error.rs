@@ -28,9 +28,22 @@ pub enum TokenError {
     /// RFC 8707 §2 `invalid_target`: the resource is invalid, unknown or not allowed.
     #[error("invalid_target: {0}")]
     InvalidTarget(String),
+    /// The client is authenticated but may not use this endpoint at all (HTTP 403 with RFC
+    /// 6749 §5.2 `unauthorized_client`), e.g. introspection without the permission.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The server cannot serve this now (e.g. the signing backend is saturated); retry later.
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(String),
+    /// Too many requests (HTTP 429, RFC 6585 §4): failed authentications from this client id
+    /// or address, or a client at its quota. Retry after `retry_after` seconds.
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        /// Safe to show to the client.
+        detail: String,
+        /// Seconds until a retry may succeed (the `Retry-After` header).
+        retry_after: u64,
+    },
     /// An internal failure; the detail is for the log, never for the client.
     #[error("server_error: {0}")]
     Server(String),
@@ -46,6 +59,11 @@ impl From<StoreError> for TokenError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => Self::TemporarilyUnavailable(format!("storage: {m}")),
+            // The quota frees up as tokens expire and are purged (every minute).
+            StoreError::LimitReached(detail) => Self::TooManyRequests {
+                detail,
+                retry_after: 60,
+            },
             other => Self::Server(other.to_string()),
         }
     }

@@ -17,6 +17,8 @@ pub struct IssuerSettings {
     pub issuer: String,
     /// Access-token lifetime in seconds for clients that set none.
     pub access_token_lifetime: u64,
+    /// The most opaque tokens one client may hold at once (until they expire and are purged).
+    pub opaque_tokens_per_client: usize,
 }
 
 /// A freshly issued access token (RFC 6749 §5.1).
@@ -71,7 +73,13 @@ impl TokenIssuer<'_> {
             TokenFormat::Jwt => self.signer.sign(&claims).await?,
             TokenFormat::Opaque => {
                 let token = OpaqueToken::from_random(random_bytes::<32>(self.random));
-                self.tokens.insert(token.digest(), claims).await?;
+                self.tokens
+                    .insert(
+                        token.digest(),
+                        claims,
+                        self.settings.opaque_tokens_per_client,
+                    )
+                    .await?;
                 token.as_str().to_owned()
             }
         };
@@ -126,6 +134,7 @@ mod tests {
             resources: vec!["https://rs.example/".into()],
             access_token_lifetime: lifetime,
             token_format: format,
+            introspection: Default::default(),
         }
         .register(&CountingRandom::default(), UnixTime(0))
         .unwrap()
@@ -143,6 +152,7 @@ mod tests {
     const SETTINGS: fn() -> IssuerSettings = || IssuerSettings {
         issuer: "https://as.example".into(),
         access_token_lifetime: 3600,
+        opaque_tokens_per_client: 2,
     };
 
     #[tokio::test]
@@ -196,6 +206,32 @@ mod tests {
         assert_eq!(stored.claims.exp, UnixTime(3_650));
         assert!(!stored.revoked);
         assert!(signer.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_client_at_its_opaque_token_quota_is_refused() {
+        let (settings, signer, store) = (
+            SETTINGS(),
+            RecordingSigner::default(),
+            MemoryStore::default(),
+        );
+        let (clock, random) = (FixedClock::at(50), CountingRandom::default());
+        let issuer = TokenIssuer {
+            settings: &settings,
+            signer: &signer,
+            tokens: &store,
+            clock: &clock,
+            random: &random,
+        };
+        let c = client(TokenFormat::Opaque, None);
+        for _ in 0..2 {
+            issuer.issue(&c, granted(&c)).await.unwrap();
+        }
+        assert!(matches!(
+            issuer.issue(&c, granted(&c)).await,
+            Err(TokenError::TooManyRequests { .. })
+        ));
+        assert_eq!(store.count_client_tokens(c.id.as_str()).await.unwrap(), 2);
     }
 
     #[tokio::test]

@@ -13,7 +13,8 @@
 //!   (RFC 6749 §2.3.1).
 //! - [`token_request`]: the token request, one variant per grant type.
 //! - [`grant`]: one module per grant; [`issue`]: building and minting access tokens.
-//! - [`revocation`]: the rules of RFC 7009.
+//! - [`introspection`]: who may introspect which tokens (RFC 7662 §2.1, §4).
+//! - [`revocation`]: the rules of RFC 7009, and how long revocations are kept.
 //! - [`error`]: the one error enum of the token, introspection and revocation endpoints.
 //! - [`store`]: the storage traits, one per aggregate; [`memory`]: their in-memory reference
 //!   implementation, used by unit tests.
@@ -27,6 +28,7 @@ pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grant;
+pub mod introspection;
 pub mod issue;
 pub mod memory;
 pub mod ports;

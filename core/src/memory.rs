@@ -1,7 +1,7 @@
 //! In-memory implementations of the storage traits: the reference for what a store must do, and
 //! what unit tests and benchmarks run on. Not durable.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,9 +19,29 @@ use crate::store::{
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     clients: Mutex<BTreeMap<ClientId, Arc<Client>>>,
-    tokens: Mutex<HashMap<TokenDigest, StoredAccessToken>>,
-    revoked: Mutex<HashMap<String, UnixTime>>,
+    tokens: Mutex<Tokens>,
+    revoked: Mutex<Revoked>,
     keys: Mutex<Vec<KeyRecord>>,
+}
+
+/// Opaque tokens by digest, and the digests of each client's tokens.
+#[derive(Debug, Default)]
+struct Tokens {
+    by_digest: HashMap<TokenDigest, StoredAccessToken>,
+    by_client: HashMap<String, BTreeSet<TokenDigest>>,
+}
+
+/// Revoked `jti`s with their expiry, and the `jti`s each client revoked.
+#[derive(Debug, Default)]
+struct Revoked {
+    by_jti: HashMap<String, UnixTime>,
+    by_client: HashMap<String, BTreeSet<String>>,
+}
+
+fn limit_reached(client_id: &str, what: &str, limit: usize) -> StoreError {
+    StoreError::LimitReached(format!(
+        "client {client_id} already holds {limit} {what} (the limit)"
+    ))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,51 +79,110 @@ impl AccessTokenStore for MemoryStore {
         &self,
         digest: TokenDigest,
         claims: AccessTokenClaims,
+        limit: usize,
     ) -> Result<(), StoreError> {
+        let mut tokens = lock(&self.tokens);
+        let owned = tokens
+            .by_client
+            .entry(claims.client_id.clone())
+            .or_default();
+        if owned.len() >= limit {
+            return Err(limit_reached(&claims.client_id, "opaque tokens", limit));
+        }
+        owned.insert(digest);
         let record = StoredAccessToken {
             claims,
             revoked: false,
         };
-        lock(&self.tokens).insert(digest, record);
+        tokens.by_digest.insert(digest, record);
         Ok(())
     }
 
     async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError> {
-        Ok(lock(&self.tokens).get(digest).cloned())
+        Ok(lock(&self.tokens).by_digest.get(digest).cloned())
     }
 
     async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
         Ok(lock(&self.tokens)
+            .by_digest
             .get_mut(digest)
             .map(|t| t.revoked = true)
             .is_some())
     }
 
-    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+    async fn delete_client_tokens(&self, client_id: &str) -> Result<usize, StoreError> {
         let mut tokens = lock(&self.tokens);
-        let before = tokens.len();
-        tokens.retain(|_, t| t.claims.exp >= now);
-        Ok(before - tokens.len())
+        let owned = tokens.by_client.remove(client_id).unwrap_or_default();
+        for digest in &owned {
+            tokens.by_digest.remove(digest);
+        }
+        Ok(owned.len())
+    }
+
+    async fn count_client_tokens(&self, client_id: &str) -> Result<usize, StoreError> {
+        Ok(lock(&self.tokens)
+            .by_client
+            .get(client_id)
+            .map_or(0, BTreeSet::len))
+    }
+
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
+        let mut tokens = lock(&self.tokens);
+        let expired: Vec<(TokenDigest, String)> = tokens
+            .by_digest
+            .iter()
+            .filter(|(_, t)| t.claims.exp < cutoff)
+            .map(|(d, t)| (*d, t.claims.client_id.clone()))
+            .collect();
+        for (digest, client_id) in &expired {
+            tokens.by_digest.remove(digest);
+            if let Some(owned) = tokens.by_client.get_mut(client_id) {
+                owned.remove(digest);
+            }
+        }
+        tokens.by_client.retain(|_, owned| !owned.is_empty());
+        Ok(expired.len())
     }
 }
 
 #[async_trait]
 impl RevocationStore for MemoryStore {
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
-        lock(&self.revoked).extend(revoked);
+        lock(&self.revoked).by_jti.extend(revoked);
+        Ok(())
+    }
+
+    async fn revoke_owned(
+        &self,
+        client_id: &str,
+        jti: &str,
+        exp: UnixTime,
+        limit: usize,
+    ) -> Result<(), StoreError> {
+        let mut revoked = lock(&self.revoked);
+        let owned = revoked.by_client.entry(client_id.to_owned()).or_default();
+        if owned.contains(jti) {
+            return Ok(());
+        }
+        if owned.len() >= limit {
+            return Err(limit_reached(client_id, "outstanding revocations", limit));
+        }
+        owned.insert(jti.to_owned());
+        revoked.by_jti.insert(jti.to_owned(), exp);
         Ok(())
     }
 
     async fn live_page(
         &self,
-        now: UnixTime,
+        cutoff: UnixTime,
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<(String, UnixTime)>, StoreError> {
         let revoked = lock(&self.revoked);
         let mut live: Vec<(String, UnixTime)> = revoked
+            .by_jti
             .iter()
-            .filter(|(jti, exp)| **exp >= now && after.as_ref().is_none_or(|a| *jti > a))
+            .filter(|(jti, exp)| **exp >= cutoff && after.as_ref().is_none_or(|a| *jti > a))
             .map(|(j, e)| (j.clone(), *e))
             .collect();
         live.sort();
@@ -111,11 +190,16 @@ impl RevocationStore for MemoryStore {
         Ok(live)
     }
 
-    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         let mut revoked = lock(&self.revoked);
-        let before = revoked.len();
-        revoked.retain(|_, exp| *exp >= now);
-        Ok(before - revoked.len())
+        let before = revoked.by_jti.len();
+        revoked.by_jti.retain(|_, exp| *exp >= cutoff);
+        let Revoked { by_jti, by_client } = &mut *revoked;
+        for owned in by_client.values_mut() {
+            owned.retain(|jti| by_jti.contains_key(jti));
+        }
+        by_client.retain(|_, owned| !owned.is_empty());
+        Ok(before - by_jti.len())
     }
 }
 

@@ -1,11 +1,21 @@
 //! Token revocation (RFC 7009). The server first validates the token (so forged tokens never
 //! reach storage), then [`revoke`] applies the rules and records the revocation durably.
 
-use gatehouse_token::{AccessTokenClaims, TokenDigest};
+use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
 
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::store::{AccessTokenStore, RevocationStore};
+
+/// The earliest `exp` that must still be kept at `now`: revocations and opaque-token records
+/// whose `exp` is before it may be purged.
+///
+/// A token is accepted by a resource server until `exp` plus the leeway it allows for clock skew
+/// (RFC 7519 §4.1.4), so its revocation must live that long too; dropping it at `exp` would bring
+/// a revoked token back to life in that window.
+pub const fn purge_cutoff(now: UnixTime, leeway: u64) -> UnixTime {
+    now.minus(leeway)
+}
 
 /// A validated token to revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,29 +34,45 @@ impl RevokeTarget<'_> {
     }
 }
 
-/// Revokes `target` for the authenticated `caller`.
+/// What [`revoke`] did. Both answer 200 on the wire, so that `/revoke` says nothing about a
+/// token the caller does not own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// The token is revoked, durably.
+    Done,
+    /// The token belongs to another client: nothing changed.
+    NotOwner,
+}
+
+/// Revokes `target` for the authenticated `caller`, holding the caller to `limit` outstanding
+/// revocations of JWTs (an opaque token is marked in place and costs nothing).
 ///
-/// RFC 7009 §2.1: the server verifies that the token was issued to the client making the request
-/// and refuses otherwise. A storage failure is an error, never a success: the caller must not
-/// believe a token is dead while it still introspects active.
+/// RFC 7009 §2.1: the server verifies that the token was issued to the client making the
+/// request; §2.2: an invalid token (which includes another client's, for the caller) is answered
+/// 200 like a revoked one, so the endpoint is no oracle of which tokens are live. A storage
+/// failure is an error, never a success: the caller must not believe a token is dead while it
+/// still introspects active (RFC 7009 §2.2.1).
 pub async fn revoke(
     caller: &Client,
     target: RevokeTarget<'_>,
     revocations: &dyn RevocationStore,
     tokens: &dyn AccessTokenStore,
-) -> Result<(), TokenError> {
+    limit: usize,
+) -> Result<Revoked, TokenError> {
     if target.claims().client_id != caller.id.as_str() {
-        return Err(TokenError::UnauthorizedClient(
-            "the token was not issued to this client".into(),
-        ));
+        return Ok(Revoked::NotOwner);
     }
     match target {
-        RevokeTarget::Jwt(claims) => revocations.revoke(&claims.jti, claims.exp).await?,
+        RevokeTarget::Jwt(claims) => {
+            revocations
+                .revoke_owned(caller.id.as_str(), &claims.jti, claims.exp, limit)
+                .await?;
+        }
         RevokeTarget::Opaque(digest, _) => {
             tokens.revoke(&digest).await?;
         }
     }
-    Ok(())
+    Ok(Revoked::Done)
 }
 
 #[cfg(test)]
@@ -67,6 +93,7 @@ mod tests {
             resources: vec!["https://rs".into()],
             access_token_lifetime: None,
             token_format: Default::default(),
+            introspection: Default::default(),
         }
         .register(&CountingRandom::default(), UnixTime(0))
         .unwrap()
@@ -91,9 +118,10 @@ mod tests {
     async fn revokes_own_jwt_by_jti() {
         let (c, store) = (client(), MemoryStore::default());
         let claims = claims(c.id.as_str());
-        revoke(&c, RevokeTarget::Jwt(&claims), &store, &store)
+        let done = revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 10)
             .await
             .unwrap();
+        assert_eq!(done, Revoked::Done);
         assert_eq!(
             store.live_page(UnixTime(50), None, 10).await.unwrap(),
             vec![("jti-1".to_owned(), UnixTime(100))]
@@ -101,13 +129,71 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refuses_another_clients_token_and_changes_nothing() {
+    async fn a_revocation_outlives_exp_by_the_leeway() {
+        let (c, store) = (client(), MemoryStore::default());
+        let claims = claims(c.id.as_str());
+        revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 10)
+            .await
+            .unwrap();
+        // At exp + 29 s a resource server with a 30 s leeway still accepts the token.
+        let cutoff = purge_cutoff(claims.exp.plus(29), 30);
+        assert_eq!(
+            RevocationStore::purge_expired(&store, cutoff)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(store.live_page(cutoff, None, 10).await.unwrap().len(), 1);
+        let cutoff = purge_cutoff(claims.exp.plus(31), 30);
+        assert_eq!(
+            RevocationStore::purge_expired(&store, cutoff)
+                .await
+                .unwrap(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn the_quota_of_outstanding_revocations_holds() {
+        let (c, store) = (client(), MemoryStore::default());
+        let mut claims = claims(c.id.as_str());
+        for n in 0..3 {
+            claims.jti = format!("jti-{n}");
+            revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 3)
+                .await
+                .unwrap();
+        }
+        // The same token again costs nothing; a fourth is refused and not recorded.
+        claims.jti = "jti-0".into();
+        revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 3)
+            .await
+            .unwrap();
+        claims.jti = "jti-3".into();
+        assert!(matches!(
+            revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 3).await,
+            Err(TokenError::TooManyRequests { .. })
+        ));
+        assert_eq!(
+            store.live_page(UnixTime(0), None, 10).await.unwrap().len(),
+            3
+        );
+        // Once purged, the quota is free again.
+        RevocationStore::purge_expired(&store, UnixTime(101))
+            .await
+            .unwrap();
+        revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 3)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn another_clients_token_changes_nothing_and_says_nothing() {
         let (c, store) = (client(), MemoryStore::default());
         let claims = claims("someone-else");
-        assert!(matches!(
-            revoke(&c, RevokeTarget::Jwt(&claims), &store, &store).await,
-            Err(TokenError::UnauthorizedClient(_))
-        ));
+        assert_eq!(
+            revoke(&c, RevokeTarget::Jwt(&claims), &store, &store, 10).await,
+            Ok(Revoked::NotOwner)
+        );
         assert!(
             store
                 .live_page(UnixTime(0), None, 10)
@@ -122,6 +208,15 @@ mod tests {
     #[async_trait]
     impl RevocationStore for BrokenStore {
         async fn revoke_many(&self, _: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("disk full".into()))
+        }
+        async fn revoke_owned(
+            &self,
+            _: &str,
+            _: &str,
+            _: UnixTime,
+            _: usize,
+        ) -> Result<(), StoreError> {
             Err(StoreError::Unavailable("disk full".into()))
         }
         async fn live_page(
@@ -141,7 +236,7 @@ mod tests {
     async fn a_failed_write_is_an_error() {
         let (c, store) = (client(), MemoryStore::default());
         let claims = claims(c.id.as_str());
-        let result = revoke(&c, RevokeTarget::Jwt(&claims), &BrokenStore, &store).await;
+        let result = revoke(&c, RevokeTarget::Jwt(&claims), &BrokenStore, &store, 10).await;
         assert!(matches!(result, Err(TokenError::TemporarilyUnavailable(_))));
     }
 }

@@ -14,7 +14,11 @@ pub struct Scope(BTreeSet<String>);
 
 /// The text is not a valid scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scope must be space-delimited tokens of printable ASCII without '\"' or '\\'")]
+// Words, not the characters themselves: an `error_description` may not carry `"` or `\`
+// (RFC 6749 §5.2), and replacing them made the message read "without ''' or '''".
+#[error(
+    "scope must be space-delimited tokens of printable ASCII, without double quotes or backslashes"
+)]
 pub struct InvalidScope;
 
 impl Scope {
@@ -120,6 +124,18 @@ mod tests {
         ] {
             assert!(bad.parse::<Scope>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_error_message_needs_no_sanitising() {
+        // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+        let message = InvalidScope.to_string();
+        assert!(
+            message
+                .chars()
+                .all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')),
+            "{message}"
+        );
     }
 
     #[test]

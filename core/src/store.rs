@@ -26,6 +26,10 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The write would take a client past its quota (outstanding opaque tokens or
+    /// revocations); nothing was written.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
 }
 
 /// Registered clients.
@@ -39,6 +43,14 @@ pub trait ClientStore: Send + Sync {
     async fn list(&self) -> Result<Vec<Arc<Client>>, StoreError>;
     /// Removes a client; whether it existed.
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
+    /// Whether a client with this id exists: asked for every token introspected (the tokens of
+    /// a deleted client are dead), so implementations answer from memory.
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        match ClientId::new(id) {
+            Some(id) => Ok(self.get(&id).await?.is_some()),
+            None => Ok(false),
+        }
+    }
 }
 
 /// A stored opaque access token.
@@ -50,43 +62,59 @@ pub struct StoredAccessToken {
     pub revoked: bool,
 }
 
-/// Opaque access tokens, keyed by the digest of the token text.
+/// Opaque access tokens, keyed by the digest of the token text, and indexed by client so that a
+/// client's tokens can be counted (a quota) and dropped with it.
 #[async_trait]
 pub trait AccessTokenStore: Send + Sync {
-    /// Stores a newly issued token.
+    /// Stores a newly issued token, unless its client (`claims.client_id`) already holds `limit`
+    /// tokens not yet purged: then [`StoreError::LimitReached`] and nothing is written.
     async fn insert(
         &self,
         digest: TokenDigest,
         claims: AccessTokenClaims,
+        limit: usize,
     ) -> Result<(), StoreError>;
     /// The token with this digest, revoked or not, until it is purged after expiry.
     async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError>;
     /// Marks the token revoked; whether it was found.
     async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
-    /// Deletes tokens that expired before `now`; how many.
-    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
+    /// Deletes every token of `client_id` (the client was deleted); how many.
+    async fn delete_client_tokens(&self, client_id: &str) -> Result<usize, StoreError>;
+    /// How many tokens `client_id` holds (not yet purged).
+    async fn count_client_tokens(&self, client_id: &str) -> Result<usize, StoreError>;
+    /// Deletes tokens whose `exp` is before `cutoff`; how many. Callers pass
+    /// [`crate::revocation::purge_cutoff`], never the bare current time.
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;
 }
 
-/// Revoked JWT access tokens, by `jti`, kept until the token would have expired anyway.
+/// Revoked JWT access tokens, by `jti`, kept until no validator could still accept the token.
+/// Revocations a client made of its own tokens are also indexed by client, for its quota.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
-    /// Records many revocations at once, all or none.
+    /// Records many revocations at once, all or none (an operator's bulk import: no quota).
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError>;
-    /// Records that the token `jti`, expiring at `exp`, is revoked.
-    async fn revoke(&self, jti: &str, exp: UnixTime) -> Result<(), StoreError> {
-        self.revoke_many(vec![(jti.to_owned(), exp)]).await
-    }
-    /// Revocations whose tokens have not yet expired at `now`, in `jti` order, starting after
-    /// `after`, at most `limit` of them: loaded page by page, so a million revocations never
-    /// sit in memory twice.
+    /// Records that `client_id` revoked its token `jti`, expiring at `exp`, unless the client
+    /// already has `limit` revocations outstanding: then [`StoreError::LimitReached`] and
+    /// nothing is written. Revoking the same `jti` again changes nothing and costs no quota.
+    async fn revoke_owned(
+        &self,
+        client_id: &str,
+        jti: &str,
+        exp: UnixTime,
+        limit: usize,
+    ) -> Result<(), StoreError>;
+    /// Revocations whose `exp` is not before `cutoff`, in `jti` order, starting after `after`,
+    /// at most `limit` of them: loaded page by page, so a million revocations never sit in
+    /// memory twice.
     async fn live_page(
         &self,
-        now: UnixTime,
+        cutoff: UnixTime,
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<(String, UnixTime)>, StoreError>;
-    /// Deletes revocations of tokens that expired before `now`; how many.
-    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
+    /// Deletes revocations whose `exp` is before `cutoff`; how many. Callers pass
+    /// [`crate::revocation::purge_cutoff`], never the bare current time.
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;
 }
 
 /// The state of a signing key in the key ring.

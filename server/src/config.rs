@@ -36,9 +36,13 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// The admin credential, if configured; otherwise one is kept in `<data_dir>/admin-token`.
     pub admin_token: Option<String>,
+    /// Whether `admin_listen` may be a non-loopback address (plain HTTP with a bearer token).
+    pub admin_allow_remote: bool,
     /// Default access-token lifetime, seconds.
     pub access_token_lifetime: u64,
-    /// Clock skew tolerated when validating tokens, seconds.
+    /// Clock skew resource servers may tolerate when validating tokens, seconds. The server's
+    /// own checks (introspection) are exact; revocations, opaque-token records and retired keys
+    /// are kept this much past the expiry of the tokens they concern.
     pub leeway: u64,
     /// The algorithm of newly generated signing keys.
     pub algorithm: Algorithm,
@@ -48,8 +52,68 @@ pub struct Config {
     pub schedule: Schedule,
     /// The largest request body accepted, bytes.
     pub max_body: usize,
+    /// Connection timeouts and limits of both listeners.
+    pub http: HttpLimits,
+    /// Per-client quotas and the credential-guessing limits.
+    pub limits: Limits,
     /// Slots in each cache of validated tokens (JWT, opaque); 0 disables them.
     pub cache_size: usize,
+}
+
+/// Timeouts and limits of each listener (public and admin), all in seconds but the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// From the first byte of a request to the end of its headers.
+    pub header_timeout: u64,
+    /// From the end of the headers to the response: reading the body and handling it.
+    pub request_timeout: u64,
+    /// How long a connection may wait for its next request (and a fresh one for its first),
+    /// or for the client to read a response, with nothing moving.
+    pub idle_timeout: u64,
+    /// Open connections per listener; beyond it new connections wait in the backlog.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in flight before closing what is left.
+    pub shutdown_timeout: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: 10,
+            request_timeout: 30,
+            idle_timeout: 60,
+            max_connections: 10_000,
+            shutdown_timeout: 10,
+        }
+    }
+}
+
+/// What one client, or one address, may cost the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Opaque access tokens one client may hold at once (they are stored until expiry).
+    pub opaque_tokens_per_client: usize,
+    /// Revocations of JWTs one client may have outstanding (each is kept until the token's
+    /// expiry plus the leeway, in memory and on disk).
+    pub revocations_per_client: usize,
+    /// Failed client authentications per client id per window before it is refused; 0 = off.
+    pub auth_failures_per_client: u32,
+    /// Failed client authentications per address per window before it is refused; 0 = off.
+    pub auth_failures_per_address: u32,
+    /// The window of the two counts above, seconds.
+    pub auth_failure_window: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            opaque_tokens_per_client: 100_000,
+            revocations_per_client: 10_000,
+            auth_failures_per_client: 30,
+            auth_failures_per_address: 30,
+            auth_failure_window: 60,
+        }
+    }
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -72,6 +136,19 @@ struct RawConfig {
     keys: RawKeys,
     #[serde(default)]
     validation: RawValidation,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    opaque_tokens_per_client: Option<usize>,
+    revocations_per_client: Option<usize>,
+    auth_failures_per_client: Option<u32>,
+    auth_failures_per_address: Option<u32>,
+    #[serde(default, deserialize_with = "seconds")]
+    auth_failure_window: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +162,8 @@ struct RawValidation {
 struct RawAdmin {
     listen: Option<String>,
     token: Option<String>,
+    #[serde(default)]
+    allow_remote: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,6 +288,104 @@ pub struct Schedule {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     max_body: Option<usize>,
+    #[serde(default, deserialize_with = "seconds")]
+    header_timeout: Option<u64>,
+    #[serde(default, deserialize_with = "seconds")]
+    request_timeout: Option<u64>,
+    #[serde(default, deserialize_with = "seconds")]
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    #[serde(default, deserialize_with = "seconds")]
+    shutdown_timeout: Option<u64>,
+}
+
+impl RawHttp {
+    fn validate(&self) -> Result<HttpLimits, ConfigError> {
+        let d = HttpLimits::default();
+        let within = |field: &str, value: Option<u64>, default: u64, max: u64| {
+            let value = value.unwrap_or(default);
+            if (1..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(bad(
+                    field,
+                    format!("{value} s is out of range; give 1s to {max}s (default {default}s)"),
+                ))
+            }
+        };
+        let max_connections = self.max_connections.unwrap_or(d.max_connections);
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(bad(
+                "http.max_connections",
+                "give 1 to 1000000 (default 10000)",
+            ));
+        }
+        Ok(HttpLimits {
+            header_timeout: within(
+                "http.header_timeout",
+                self.header_timeout,
+                d.header_timeout,
+                300,
+            )?,
+            request_timeout: within(
+                "http.request_timeout",
+                self.request_timeout,
+                d.request_timeout,
+                600,
+            )?,
+            idle_timeout: within("http.idle_timeout", self.idle_timeout, d.idle_timeout, 3600)?,
+            max_connections,
+            shutdown_timeout: within(
+                "http.shutdown_timeout",
+                self.shutdown_timeout,
+                d.shutdown_timeout,
+                600,
+            )?,
+        })
+    }
+}
+
+impl RawLimits {
+    fn validate(&self) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        let quota = |field: &str, value: Option<usize>, default: usize| {
+            let value = value.unwrap_or(default);
+            if (1..=100_000_000).contains(&value) {
+                Ok(value)
+            } else {
+                Err(bad(
+                    field,
+                    format!("give 1 to 100000000 (default {default})"),
+                ))
+            }
+        };
+        let window = self.auth_failure_window.unwrap_or(d.auth_failure_window);
+        if !(1..=86_400).contains(&window) {
+            return Err(bad(
+                "limits.auth_failure_window",
+                "give 1s to 1d (default 60s)",
+            ));
+        }
+        Ok(Limits {
+            opaque_tokens_per_client: quota(
+                "limits.opaque_tokens_per_client",
+                self.opaque_tokens_per_client,
+                d.opaque_tokens_per_client,
+            )?,
+            revocations_per_client: quota(
+                "limits.revocations_per_client",
+                self.revocations_per_client,
+                d.revocations_per_client,
+            )?,
+            auth_failures_per_client: self
+                .auth_failures_per_client
+                .unwrap_or(d.auth_failures_per_client),
+            auth_failures_per_address: self
+                .auth_failures_per_address
+                .unwrap_or(d.auth_failures_per_address),
+            auth_failure_window: window,
+        })
+    }
 }
 
 /// A duration: an integer number of seconds, or text such as `"90s"`, `"5m"`, `"1h"`, `"2d"`.
@@ -352,6 +529,19 @@ impl RawConfig {
                 "must differ from `listen`; the default is 127.0.0.1:8081",
             ));
         }
+        // The admin API speaks plain HTTP with a bearer token: off loopback, anyone on the path
+        // reads the token. Gatehouse has no TLS for it yet, so only an explicit opt-in (behind
+        // a TLS-terminating proxy or a private network) allows it.
+        if !admin_listen.ip().is_loopback() && !self.admin.allow_remote {
+            return Err(bad(
+                "admin.listen",
+                format!(
+                    "{admin_listen} is not a loopback address: the admin API is plain HTTP with a bearer token; \
+                     keep it on loopback (default 127.0.0.1:8081), or set admin.allow_remote = true if TLS is \
+                     terminated in front of it"
+                ),
+            ));
+        }
         let issuer = match self.issuer {
             Some(issuer) => validate_issuer(&issuer)?,
             None if listen.ip().is_loopback() => format!("http://{listen}"),
@@ -440,7 +630,12 @@ impl RawConfig {
                 "give at most 16777216 slots (default 16384; 0 disables the cache)",
             ));
         }
+        let http = self.http.validate()?;
+        let limits = self.limits.validate()?;
         Ok(Config {
+            http,
+            limits,
+            admin_allow_remote: self.admin.allow_remote,
             cache_size,
             issuer,
             listen,
@@ -768,6 +963,20 @@ mod tests {
                 "keys.rotation_period",
             ),
             ("[admin]\ntoken = \"short\"", "admin.token"),
+            ("[admin]\nlisten = \"0.0.0.0:8081\"", "admin.listen"),
+            ("[admin]\nlisten = \"10.0.0.5:8081\"", "admin.listen"),
+            ("[http]\nheader_timeout = 0", "http.header_timeout"),
+            ("[http]\nidle_timeout = \"2h\"", "http.idle_timeout"),
+            ("[http]\nmax_connections = 0", "http.max_connections"),
+            (
+                "[limits]\nrevocations_per_client = 0",
+                "limits.revocations_per_client",
+            ),
+            (
+                "[limits]\nauth_failure_window = 0",
+                "limits.auth_failure_window",
+            ),
+            ("[limits]\nper_client = 1", "limits.per_client"),
             ("[admin]\nlisten = \"127.0.0.1:8080\"", "admin.listen"),
             ("typo = 1", "typo"),
             ("[tokens]\nlifetime = 1", "tokens.lifetime"),
@@ -780,5 +989,47 @@ mod tests {
         assert!(err.message.contains("nope"), "{err}");
         let err = load("[tokens]\naccess_token_lifetime = \"forever\"", &[]).unwrap_err();
         assert!(err.message.contains("5m"), "{err}");
+    }
+
+    #[test]
+    fn a_remote_admin_api_needs_an_explicit_opt_in() {
+        let c = load(
+            "[admin]\nlisten = \"0.0.0.0:8081\"\nallow_remote = true",
+            &[],
+        )
+        .unwrap();
+        assert!(c.admin_allow_remote);
+        assert!(
+            !Config::load_from(None, Vec::new())
+                .unwrap()
+                .admin_allow_remote
+        );
+    }
+
+    #[test]
+    fn http_limits_and_quotas() {
+        let d = Config::load_from(None, Vec::new()).unwrap();
+        assert_eq!(d.http, HttpLimits::default());
+        assert_eq!(d.limits, Limits::default());
+        let c = load(
+            "[http]\nheader_timeout = \"5s\"\nidle_timeout = \"2m\"\nmax_connections = 100\n[limits]\nauth_failures_per_address = 0",
+            &[("GATEHOUSE_LIMITS__REVOCATIONS_PER_CLIENT", "50")],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.http.header_timeout,
+                c.http.idle_timeout,
+                c.http.max_connections
+            ),
+            (5, 120, 100)
+        );
+        assert_eq!(
+            (
+                c.limits.revocations_per_client,
+                c.limits.auth_failures_per_address
+            ),
+            (50, 0)
+        );
     }
 }

@@ -78,6 +78,19 @@ impl IntoResponse for OAuthError {
             TokenError::InvalidTarget(d) => {
                 (StatusCode::BAD_REQUEST, "invalid_target", Some(d.as_str()))
             }
+            TokenError::Forbidden(d) => (
+                StatusCode::FORBIDDEN,
+                "unauthorized_client",
+                Some(d.as_str()),
+            ),
+            TokenError::TooManyRequests { detail, .. } => {
+                tracing::info!(%detail, "request refused: too many requests");
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "temporarily_unavailable",
+                    Some(detail.as_str()),
+                )
+            }
             TokenError::TemporarilyUnavailable(detail) => {
                 tracing::warn!(%detail, "request refused: temporarily unavailable");
                 (
@@ -106,6 +119,9 @@ impl IntoResponse for OAuthError {
             }
             TokenError::TemporarilyUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            TokenError::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             _ => {}
         }

@@ -6,7 +6,9 @@
 //! (OAuth 2.1 §2.4.1). Every refusal is an RFC-shaped `invalid_request`.
 
 use axum::body::Body;
-use axum::extract::{FromRef, FromRequest, Request};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRef, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::TokenError;
@@ -18,13 +20,22 @@ use crate::error::OAuthError;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A parsed form request and its `Authorization` header.
+/// A parsed form request, its `Authorization` header and the peer's address.
 #[derive(Debug)]
 pub struct OAuthForm {
     /// The parsed body.
     pub form: Form,
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
+    /// The address of the TCP peer (absent when the router runs without a listener, as in
+    /// benchmarks).
+    pub peer: Option<std::net::IpAddr>,
+}
+
+/// Whether a query string carries `client_secret`, however it is encoded: names are
+/// percent-decoded first (`client%5Fsecret`), and a bare name without `=` counts.
+fn query_has_client_secret(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "client_secret")
 }
 
 /// Why a form request was refused before its parameters were read.
@@ -70,16 +81,17 @@ where
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
-        if req
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|p| p.starts_with("client_secret=")))
-        {
+        // OAuth 2.1 §2.4.1: a client secret in the URL ends up in logs and histories.
+        if req.uri().query().is_some_and(query_has_client_secret) {
             return Err(invalid(
                 StatusCode::BAD_REQUEST,
                 "client_secret must not be sent in the URL",
             ));
         }
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -104,6 +116,7 @@ where
         Ok(Self {
             form,
             authorization,
+            peer,
         })
     }
 }
@@ -111,6 +124,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_secret_in_the_query_in_any_encoding() {
+        for query in [
+            "client_secret=s",
+            "a=1&client_secret=s",
+            "client%5Fsecret=s",
+            "client%5fsecret=s",
+            "client_secret",
+            "a=1&client_secret",
+            "client_secret=",
+            "%63lient_secret=s",
+        ] {
+            assert!(query_has_client_secret(query), "{query}");
+        }
+        for query in ["", "client_secrets=s", "x=client_secret", "client_id=a"] {
+            assert!(!query_has_client_secret(query), "{query}");
+        }
+    }
 
     #[test]
     fn content_types() {

@@ -1,13 +1,15 @@
 //! Resolving a presented token to its claims: the shared first step of introspection and
 //! revocation. The validator does the work: opaque tokens are recognised by prefix and checksum
-//! before any lookup; JWTs are verified without touching the store.
+//! before any lookup; JWTs are verified without touching the store. Then the token's client
+//! must still exist: deleting a client ends every token issued to it, at once and for good
+//! (the check is against the client set in memory, which a restart reloads from the store).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use gatehouse_core::TokenError;
 use gatehouse_core::client::Client;
 use gatehouse_core::store::AccessTokenStore;
-use gatehouse_core::{TokenError, client_auth};
 use gatehouse_token::{TokenDigest, UnixTime};
 use gatehouse_validator::{Invalid, LookupError, OpaqueRecord, OpaqueTokens, Rejection, Valid};
 
@@ -21,8 +23,7 @@ pub async fn authenticated_token<'r>(
     app: &App,
     req: &'r OAuthForm,
 ) -> Result<(Arc<Client>, &'r str), TokenError> {
-    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
-    let client = client_auth::authenticate(&presented, app.clients.as_ref()).await?;
+    let client = crate::authenticate::client(app, req).await?;
     let token = req
         .form
         .single("token")?
@@ -51,20 +52,36 @@ impl OpaqueTokens for StoredOpaque<'_> {
     }
 }
 
-/// Validates `token` at `now` (JWTs locally, opaque tokens through the store). Only a storage
-/// failure is an error; every flaw of the token itself is an `Err(Rejection)` inside.
+/// Why a presented token is inactive (for the log; the caller only ever learns "inactive").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Inactive {
+    /// The token itself is not valid.
+    #[error(transparent)]
+    Token(#[from] Rejection),
+    /// The client it was issued to was deleted.
+    #[error("its client was deleted")]
+    ClientDeleted,
+}
+
+/// Validates `token` at `now` (JWTs locally, opaque tokens through the store) and checks that
+/// its client still exists. Only a storage failure is an error; every reason for the token to
+/// be inactive is an `Err(Inactive)` inside.
 pub async fn inspect(
     app: &App,
     token: &str,
     now: UnixTime,
-) -> Result<Result<Valid, Rejection>, TokenError> {
-    match app
+) -> Result<Result<Valid, Inactive>, TokenError> {
+    let valid = match app
         .validator
         .validate(token, now, None, &StoredOpaque(app.tokens.as_ref()))
         .await
     {
-        Ok(valid) => Ok(Ok(valid)),
-        Err(Invalid::Rejected(reason)) => Ok(Err(reason)),
-        Err(Invalid::Lookup(e)) => Err(TokenError::TemporarilyUnavailable(e.to_string())),
+        Ok(valid) => valid,
+        Err(Invalid::Rejected(reason)) => return Ok(Err(reason.into())),
+        Err(Invalid::Lookup(e)) => return Err(TokenError::TemporarilyUnavailable(e.to_string())),
+    };
+    if !app.clients.contains(&valid.claims().client_id).await? {
+        return Ok(Err(Inactive::ClientDeleted));
     }
+    Ok(Ok(valid))
 }

@@ -8,10 +8,15 @@
 //! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
 //!   single mapping of `core` errors to HTTP.
 //! - [`inspect`]: resolving a presented token (JWT or opaque) to its claims.
+//! - [`authenticate`]: client authentication under the credential-guessing limit
+//!   ([`throttle`]).
 //! - [`keys`]: the signing keys' lifecycle; [`signing`]: `core`'s signer port.
+//! - [`runtime`]: the listeners and their connections (timeouts, limits, shutdown), the
+//!   periodic work and the readiness probe.
 //! - [`system`]: the real clock and randomness.
 
 pub mod app;
+pub mod authenticate;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -19,10 +24,26 @@ pub mod form;
 pub mod inspect;
 pub mod keys;
 pub mod routes;
+pub mod runtime;
 pub mod serve;
 pub mod signing;
 pub mod state;
 pub mod system;
+pub mod throttle;
+
+/// Replaces the default panic report (message and backtrace on stderr) with one log line that
+/// names where it happened and nothing else: a panic message can carry request data (a token,
+/// a secret), and no input of the network should reach the log that way. A panic in a handler
+/// also answers 500 ([`app`]); this only decides what the log says.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, "a task panicked (its message is not logged: it may carry request data)");
+    }));
+}
 
 /// Starts the logger and the runtime and runs the server; the exit code.
 pub fn run_server(config: config::Config, json: bool) -> i32 {
@@ -33,6 +54,7 @@ pub fn run_server(config: config::Config, json: bool) -> i32 {
         )
         .with_writer(std::io::stderr)
         .init();
+    quiet_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -6,11 +6,10 @@ use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random, random_bytes};
-use gatehouse_core::store::{AccessTokenStore, KeyStore, RevocationStore};
+use gatehouse_core::store::{KeyStore, RevocationStore};
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
 use gatehouse_store::EmbeddedStore;
@@ -21,9 +20,12 @@ use tokio::net::TcpListener;
 use crate::app;
 use crate::config::{Backend, Config};
 use crate::keys::{KeyManager, KeySettings};
+use crate::runtime::readiness::Readiness;
+use crate::runtime::{connections, maintain};
 use crate::signing::RingSigner;
 use crate::state::App;
 use crate::system::{OsRandom, SystemClock};
+use crate::throttle::AuthThrottle;
 
 /// The admin credential's file name inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -81,10 +83,31 @@ fn data_dir_error(path: &Path, e: impl std::fmt::Display) -> ServeError {
     }
 }
 
-/// Creates the data directory, owner-only.
+/// Creates the data directory owner-only (0700). An existing directory is left as it is, since
+/// Gatehouse may not have created it (`data_dir = "."`): if others can read or enter it, a
+/// warning says so; the files Gatehouse keeps in it are owner-only (0600) either way.
 fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
-    fs::create_dir_all(dir).map_err(|e| data_dir_error(dir, e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| data_dir_error(dir, e))
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => {}
+        Err(e) => return Err(data_dir_error(dir, e)),
+    }
+    let mode = fs::metadata(dir)
+        .map_err(|e| data_dir_error(dir, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data directory is open to other users; its files are owner-only, but consider `chmod 700` or a directory of its own"
+        );
+    }
+    Ok(())
 }
 
 /// The configured admin token, or the one kept in the data directory, created (mode 0600) on
@@ -159,23 +182,31 @@ async fn bind(addr: std::net::SocketAddr, field: &'static str) -> Result<TcpList
 /// Opens the store, connects the key backend, loads keys and revocations: the application state,
 /// ready to serve (also used by benchmarks that drive the router in process).
 pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
+    build_app_with(config, Arc::new(SystemClock)).await
+}
+
+/// [`build_app`] with a given clock (tests move it to the edges of token lifetimes).
+pub async fn build_app_with(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<App>, ServeError> {
     prepare_data_dir(&config.data_dir)?;
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let random: Arc<dyn Random> = Arc::new(OsRandom::default());
     let admin_token = admin_token(&config, random.as_ref())?;
 
+    // The server's own checks are exact (RFC 7662 §2.2): it is the clock that issued the
+    // tokens. `config.leeway` is what resource servers may allow; it sets how long revocations
+    // and retired keys are kept.
     let policy = Policy {
         issuer: config.issuer.clone(),
-        leeway: config.leeway,
+        leeway: 0,
         max_token_len: Policy::DEFAULT_MAX_TOKEN_LEN,
         cache_size: config.cache_size,
     };
     let validator = Arc::new(Validator::new(policy, KeySnapshot::default()));
     let now = clock.now();
+    let cutoff = gatehouse_core::revocation::purge_cutoff(now, config.leeway);
     let mut after = None;
     loop {
-        let page = RevocationStore::live_page(store.as_ref(), now, after.take(), 50_000).await?;
+        let page = RevocationStore::live_page(store.as_ref(), cutoff, after.take(), 50_000).await?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
         for (jti, exp) in page {
@@ -193,7 +224,10 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
         settings: IssuerSettings {
             issuer: config.issuer.clone(),
             access_token_lifetime: config.access_token_lifetime,
+            opaque_tokens_per_client: config.limits.opaque_tokens_per_client,
         },
+        throttle: AuthThrottle::new(&config.limits),
+        readiness: Readiness::default(),
         clients: store.clone(),
         tokens: store.clone(),
         revocations: store.clone(),
@@ -205,6 +239,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
         admin_token_digest: TokenDigest::of(&admin_token),
         config,
     });
+    app.readiness.probe(&app).await;
     Ok(app)
 }
 
@@ -214,6 +249,11 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     let public = bind(app.config.listen, "listen").await?;
     let admin = bind(app.config.admin_listen, "admin.listen").await?;
     let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
+    if !admin_addr.ip().is_loopback() {
+        tracing::warn!(%admin_addr, "the admin API listens beyond loopback over plain HTTP (admin.allow_remote): terminate TLS in front of it");
+    }
+    let limits = app.config.http;
+    file_descriptor_budget(limits.max_connections);
     if json {
         let line = serde_json::json!({
             "issuer": app.config.issuer,
@@ -230,51 +270,56 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     }
     tracing::info!(%public_addr, %admin_addr, issuer = %app.config.issuer, "serving");
 
-    let maintenance = tokio::spawn(maintain(app.clone()));
+    let background = [
+        tokio::spawn(maintain::run(app.clone())),
+        tokio::spawn(maintain::probe(app.clone())),
+    ];
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
+        tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
-    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let public_server =
-        axum::serve(public, app::router(app.clone())).with_graceful_shutdown(wait(stop_rx.clone()));
-    let admin_server =
-        axum::serve(admin, app::admin_router(app.clone())).with_graceful_shutdown(wait(stop_rx));
-    let (a, b) = tokio::join!(public_server.into_future(), admin_server.into_future());
-    maintenance.abort();
+    tokio::join!(
+        connections::serve(
+            "public",
+            public,
+            app::router(app.clone()),
+            limits,
+            stop_rx.clone()
+        ),
+        connections::serve(
+            "admin",
+            admin,
+            app::admin_router(app.clone()),
+            limits,
+            stop_rx
+        ),
+    );
+    for task in background {
+        task.abort();
+    }
     tracing::info!("stopped");
-    a?;
-    b?;
     Ok(())
 }
 
-/// Every minute: purge expired opaque tokens and revocations, follow the key schedule (publish,
-/// promote, retire, remove).
-async fn maintain(app: Arc<App>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        let now = app.clock.now();
-        app.validator.revocations().purge(now);
-        if let Err(e) = AccessTokenStore::purge_expired(app.tokens.as_ref(), now).await {
-            tracing::warn!(error = %e, "purging expired opaque tokens failed");
+/// Raises the soft limit of open files to the hard limit, and warns when even that leaves too
+/// few descriptors for `max_connections` on each listener (plus the database and the HSM).
+fn file_descriptor_budget(max_connections: usize) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the limit of open files");
+            return;
         }
-        if let Err(e) = RevocationStore::purge_expired(app.revocations.as_ref(), now).await {
-            tracing::warn!(error = %e, "purging expired revocations failed");
-        }
-        let retain = match app.key_retention().await {
-            Ok(retain) => retain,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading clients for key retention failed");
-                continue;
-            }
-        };
-        if let Err(e) = app.keys.tick(now, retain).await {
-            tracing::warn!(error = %e, "key schedule failed");
-        }
+    };
+    let needed = 2 * max_connections as u64 + 64;
+    if limit < needed {
+        tracing::warn!(
+            open_files = limit,
+            max_connections,
+            "the limit of open files is below what two listeners at http.max_connections need: lower http.max_connections or raise the limit (ulimit -n)"
+        );
     }
 }
 

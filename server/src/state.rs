@@ -12,7 +12,9 @@ use gatehouse_validator::Validator;
 use crate::config::Config;
 use crate::form::BodyLimit;
 use crate::keys::KeyManager;
+use crate::runtime::readiness::Readiness;
 use crate::signing::RingSigner;
+use crate::throttle::AuthThrottle;
 
 /// Shared application state.
 #[allow(missing_debug_implementations)] // trait objects
@@ -39,6 +41,10 @@ pub struct App {
     pub random: Arc<dyn Random>,
     /// SHA-256 of the admin credential.
     pub admin_token_digest: gatehouse_token::TokenDigest,
+    /// The credential-guessing limit.
+    pub throttle: AuthThrottle,
+    /// The last readiness probe.
+    pub readiness: Readiness,
 }
 
 /// The state handlers receive.

@@ -18,7 +18,9 @@ use gatehouse_core::store::{
     StoredAccessToken,
 };
 use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{
+    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,6 +28,12 @@ const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
 const ACCESS_TOKENS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("access_tokens");
 const REVOKED_JTIS: TableDefinition<&str, u64> = TableDefinition::new("revoked_jtis");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+/// Each client's opaque tokens, as (exp, digest): counted for its quota, dropped with it.
+const CLIENT_TOKENS: MultimapTableDefinition<&str, (u64, &[u8; 32])> =
+    MultimapTableDefinition::new("client_access_tokens");
+/// The revocations each client made of its own tokens, as (exp, jti): counted for its quota.
+const CLIENT_REVOCATIONS: MultimapTableDefinition<&str, (u64, &str)> =
+    MultimapTableDefinition::new("client_revocations");
 
 /// The most memory redb's page cache may use.
 pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -66,6 +74,12 @@ fn encode(value: &impl Serialize) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+fn limit_reached(client_id: &str, what: &str, limit: usize) -> StoreError {
+    StoreError::LimitReached(format!(
+        "client {client_id} already holds {limit} {what} (the limit)"
+    ))
+}
+
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -78,6 +92,10 @@ impl EmbeddedStore {
             path: path.display().to_string(),
             reason,
         };
+        // The file holds software private keys and secret digests: owner-only from its first
+        // byte (created 0600 here, before redb opens it; redb initialises an empty file), and
+        // tightened if an older version left it readable by others.
+        create_owner_only(&path).map_err(|e| other(e.to_string()))?;
         // A bounded page cache: the working set (clients, keys, revocations at start) is small
         // and RSS must stay predictable (redb's default bound is 1 GiB).
         let db = redb::Builder::new()
@@ -96,6 +114,8 @@ impl EmbeddedStore {
                 txn.open_table(ACCESS_TOKENS)?;
                 txn.open_table(REVOKED_JTIS)?;
                 txn.open_table(KEYS)?;
+                txn.open_multimap_table(CLIENT_TOKENS)?;
+                txn.open_multimap_table(CLIENT_REVOCATIONS)?;
                 Ok(())
             };
             opened().map_err(|e| other(e.to_string()))?;
@@ -157,6 +177,27 @@ impl EmbeddedStore {
     }
 }
 
+/// Creates `path` empty with mode 0600 if it does not exist; makes it 0600 if it does.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens a write transaction, runs `op` on it and commits (fsync).
 fn write<T>(
     db: &Database,
@@ -202,6 +243,10 @@ impl ClientStore for EmbeddedStore {
         Ok(self.clients.load().values().cloned().collect())
     }
 
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.clients.load().contains_key(id))
+    }
+
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
         let (key, gone) = (id.clone(), id.clone());
         self.change_clients(
@@ -226,13 +271,25 @@ impl AccessTokenStore for EmbeddedStore {
         &self,
         digest: TokenDigest,
         claims: AccessTokenClaims,
+        limit: usize,
     ) -> Result<(), StoreError> {
+        let (client_id, exp) = (claims.client_id.clone(), claims.exp.0);
         let bytes = encode(&StoredAccessToken {
             claims,
             revoked: false,
         })?;
         self.blocking(move |db| {
             write(db, |txn| {
+                let mut owned = txn
+                    .open_multimap_table(CLIENT_TOKENS)
+                    .map_err(unavailable)?;
+                let held = owned.get(client_id.as_str()).map_err(unavailable)?.len();
+                if usize::try_from(held).unwrap_or(usize::MAX) >= limit {
+                    return Err(limit_reached(&client_id, "opaque tokens", limit));
+                }
+                owned
+                    .insert(client_id.as_str(), (exp, &digest.0))
+                    .map_err(unavailable)?;
                 let mut table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
                 table
                     .insert(&digest.0, bytes.as_slice())
@@ -274,7 +331,36 @@ impl AccessTokenStore for EmbeddedStore {
         .await
     }
 
-    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+    async fn delete_client_tokens(&self, client_id: &str) -> Result<usize, StoreError> {
+        let client_id = client_id.to_owned();
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut owned = txn
+                    .open_multimap_table(CLIENT_TOKENS)
+                    .map_err(unavailable)?;
+                let mut table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
+                let mut deleted = 0;
+                for entry in owned.remove_all(client_id.as_str()).map_err(unavailable)? {
+                    let entry = entry.map_err(unavailable)?;
+                    let (_, digest) = entry.value();
+                    deleted += usize::from(table.remove(digest).map_err(unavailable)?.is_some());
+                }
+                Ok(deleted)
+            })
+        })
+        .await
+    }
+
+    async fn count_client_tokens(&self, client_id: &str) -> Result<usize, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let owned = txn
+            .open_multimap_table(CLIENT_TOKENS)
+            .map_err(unavailable)?;
+        let held = owned.get(client_id).map_err(unavailable)?.len();
+        Ok(usize::try_from(held).unwrap_or(usize::MAX))
+    }
+
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         self.blocking(move |db| {
             write(db, |txn| {
                 let mut table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
@@ -282,17 +368,53 @@ impl AccessTokenStore for EmbeddedStore {
                 table
                     .retain(|_, value| {
                         let keep = decode::<StoredAccessToken>(value)
-                            .map(|t| t.claims.exp >= now)
+                            .map(|t| t.claims.exp >= cutoff)
                             .unwrap_or(true);
                         purged += usize::from(!keep);
                         keep
                     })
                     .map_err(unavailable)?;
+                let mut owned = txn
+                    .open_multimap_table(CLIENT_TOKENS)
+                    .map_err(unavailable)?;
+                purge_index(&mut owned, cutoff, |(exp, _)| exp)?;
                 Ok(purged)
             })
         })
         .await
     }
+}
+
+/// Removes the entries of a per-client index whose `exp` is before `cutoff`. Values are ordered
+/// by `exp` first, so each client's expired entries are a prefix of its values.
+fn purge_index<V: redb::Key + 'static>(
+    index: &mut redb::MultimapTable<&str, V>,
+    cutoff: UnixTime,
+    exp_of: impl for<'a> Fn(V::SelfType<'a>) -> u64,
+) -> Result<(), StoreError>
+where
+    for<'a> V::SelfType<'a>: Clone,
+{
+    let mut expired: Vec<(String, Vec<u8>)> = Vec::new();
+    for row in index.iter().map_err(unavailable)? {
+        let (client, values) = row.map_err(unavailable)?;
+        for value in values {
+            let value = value.map_err(unavailable)?;
+            if exp_of(value.value()) >= cutoff.0 {
+                break;
+            }
+            expired.push((
+                client.value().to_owned(),
+                V::as_bytes(&value.value()).as_ref().to_vec(),
+            ));
+        }
+    }
+    for (client, value) in &expired {
+        index
+            .remove(client.as_str(), V::from_bytes(value))
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -310,9 +432,40 @@ impl RevocationStore for EmbeddedStore {
         .await
     }
 
+    async fn revoke_owned(
+        &self,
+        client_id: &str,
+        jti: &str,
+        exp: UnixTime,
+        limit: usize,
+    ) -> Result<(), StoreError> {
+        let (client_id, jti) = (client_id.to_owned(), jti.to_owned());
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut owned = txn
+                    .open_multimap_table(CLIENT_REVOCATIONS)
+                    .map_err(unavailable)?;
+                let mut table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
+                if table.get(jti.as_str()).map_err(unavailable)?.is_some() {
+                    return Ok(());
+                }
+                let held = owned.get(client_id.as_str()).map_err(unavailable)?.len();
+                if usize::try_from(held).unwrap_or(usize::MAX) >= limit {
+                    return Err(limit_reached(&client_id, "outstanding revocations", limit));
+                }
+                owned
+                    .insert(client_id.as_str(), (exp.0, jti.as_str()))
+                    .map_err(unavailable)?;
+                table.insert(jti.as_str(), exp.0).map_err(unavailable)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn live_page(
         &self,
-        now: UnixTime,
+        cutoff: UnixTime,
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<(String, UnixTime)>, StoreError> {
@@ -333,7 +486,7 @@ impl RevocationStore for EmbeddedStore {
                     break;
                 }
                 let (jti, exp) = row.map_err(unavailable)?;
-                if exp.value() >= now.0 {
+                if exp.value() >= cutoff.0 {
                     out.push((jti.value().to_owned(), UnixTime(exp.value())));
                 }
             }
@@ -342,18 +495,22 @@ impl RevocationStore for EmbeddedStore {
         .await
     }
 
-    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         self.blocking(move |db| {
             write(db, |txn| {
                 let mut table = txn.open_table(REVOKED_JTIS).map_err(unavailable)?;
                 let mut purged = 0;
                 table
                     .retain(|_, exp| {
-                        let keep = exp >= now.0;
+                        let keep = exp >= cutoff.0;
                         purged += usize::from(!keep);
                         keep
                     })
                     .map_err(unavailable)?;
+                let mut owned = txn
+                    .open_multimap_table(CLIENT_REVOCATIONS)
+                    .map_err(unavailable)?;
+                purge_index(&mut owned, cutoff, |(exp, _)| exp)?;
                 Ok(purged)
             })
         })

@@ -16,6 +16,7 @@ fn registration(name: &str) -> ClientRegistration {
         resources: vec!["https://rs.example".into()],
         access_token_lifetime: None,
         token_format: Default::default(),
+        introspection: Default::default(),
     }
 }
 
@@ -42,10 +43,10 @@ async fn everything_survives_a_reopen() {
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
         ClientStore::insert(&store, client.clone()).await.unwrap();
-        AccessTokenStore::insert(&store, token.digest(), claims(100))
+        AccessTokenStore::insert(&store, token.digest(), claims(100), 10)
             .await
             .unwrap();
-        RevocationStore::revoke(&store, "jti-9", UnixTime(200))
+        RevocationStore::revoke_owned(&store, "c", "jti-9", UnixTime(200), 10)
             .await
             .unwrap();
         KeyStore::put(
@@ -84,6 +85,118 @@ async fn everything_survives_a_reopen() {
         vec![("jti-9".to_owned(), UnixTime(200))]
     );
     assert_eq!(KeyStore::list(&store).await.unwrap()[0].kid, "k1");
+    // The per-client indexes survive too.
+    assert_eq!(store.count_client_tokens("c").await.unwrap(), 1);
+    assert!(matches!(
+        RevocationStore::revoke_owned(&store, "c", "jti-10", UnixTime(200), 1).await,
+        Err(StoreError::LimitReached(_))
+    ));
+}
+
+/// Issue 8, item 9: the database holds software private keys and secret digests.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(gatehouse_store::embedded::FILE_NAME);
+    drop(EmbeddedStore::open(dir.path()).unwrap());
+    let mode = |f: &std::path::Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    // A file an older version left readable is tightened.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(EmbeddedStore::open(dir.path()).unwrap());
+    assert_eq!(mode(&file), 0o600);
+}
+
+fn owned_claims(client_id: &str, exp: u64) -> AccessTokenClaims {
+    AccessTokenClaims {
+        client_id: client_id.into(),
+        ..claims(exp)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_client_quotas_deletion_and_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let tokens: Vec<OpaqueToken> = (0..4u8)
+        .map(|i| OpaqueToken::from_random([i; 32]))
+        .collect();
+    // Client a holds two tokens (its quota), one expiring early; b holds one.
+    for (token, client, exp) in [
+        (&tokens[0], "a", 50),
+        (&tokens[1], "a", 500),
+        (&tokens[2], "b", 500),
+    ] {
+        AccessTokenStore::insert(&store, token.digest(), owned_claims(client, exp), 2)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        AccessTokenStore::insert(&store, tokens[3].digest(), owned_claims("a", 500), 2).await,
+        Err(StoreError::LimitReached(_))
+    ));
+    assert!(
+        AccessTokenStore::get(&store, &tokens[3].digest())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The purge frees a's quota along with its expired token.
+    assert_eq!(
+        AccessTokenStore::purge_expired(&store, UnixTime(100))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.count_client_tokens("a").await.unwrap(), 1);
+    AccessTokenStore::insert(&store, tokens[3].digest(), owned_claims("a", 500), 2)
+        .await
+        .unwrap();
+    // Deleting a's tokens leaves b's.
+    assert_eq!(store.delete_client_tokens("a").await.unwrap(), 2);
+    assert_eq!(store.count_client_tokens("a").await.unwrap(), 0);
+    for (token, present) in [(&tokens[1], false), (&tokens[2], true), (&tokens[3], false)] {
+        let found = AccessTokenStore::get(&store, &token.digest())
+            .await
+            .unwrap();
+        assert_eq!(found.is_some(), present);
+    }
+
+    // Revocations: a quota per client, a repeat costs nothing, the purge frees it.
+    RevocationStore::revoke_owned(&store, "a", "j1", UnixTime(50), 2)
+        .await
+        .unwrap();
+    RevocationStore::revoke_owned(&store, "a", "j2", UnixTime(500), 2)
+        .await
+        .unwrap();
+    RevocationStore::revoke_owned(&store, "a", "j2", UnixTime(500), 2)
+        .await
+        .unwrap();
+    RevocationStore::revoke_owned(&store, "b", "j3", UnixTime(500), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        RevocationStore::revoke_owned(&store, "a", "j4", UnixTime(500), 2).await,
+        Err(StoreError::LimitReached(_))
+    ));
+    assert_eq!(
+        RevocationStore::purge_expired(&store, UnixTime(100))
+            .await
+            .unwrap(),
+        1
+    );
+    RevocationStore::revoke_owned(&store, "a", "j4", UnixTime(500), 2)
+        .await
+        .unwrap();
+    let live: Vec<String> = store
+        .live_page(UnixTime(0), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(jti, _)| jti)
+        .collect();
+    assert_eq!(live, ["j2", "j3", "j4"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,10 +228,10 @@ async fn opaque_tokens_revoke_and_purge() {
         OpaqueToken::from_random([1; 32]),
         OpaqueToken::from_random([2; 32]),
     );
-    AccessTokenStore::insert(&store, live.digest(), claims(500))
+    AccessTokenStore::insert(&store, live.digest(), claims(500), 10)
         .await
         .unwrap();
-    AccessTokenStore::insert(&store, dead.digest(), claims(50))
+    AccessTokenStore::insert(&store, dead.digest(), claims(50), 10)
         .await
         .unwrap();
     assert!(
@@ -152,12 +265,12 @@ async fn opaque_tokens_revoke_and_purge() {
             .is_none()
     );
 
-    RevocationStore::revoke(&store, "old", UnixTime(10))
-        .await
-        .unwrap();
-    RevocationStore::revoke(&store, "new", UnixTime(1000))
-        .await
-        .unwrap();
+    RevocationStore::revoke_many(
+        &store,
+        vec![("old".into(), UnixTime(10)), ("new".into(), UnixTime(1000))],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         RevocationStore::purge_expired(&store, UnixTime(100))
             .await

@@ -39,6 +39,9 @@ pub enum Rejection {
     /// Before `nbf` or `iat` (minus leeway).
     #[error("not yet valid")]
     NotYetValid,
+    /// `iat` or `nbf` after `exp`: a token that is valid at no moment at all.
+    #[error("never valid (iat or nbf after exp)")]
+    NeverValid,
     /// Revoked.
     #[error("revoked")]
     Revoked,

@@ -20,9 +20,10 @@ impl RevocationSet {
         self.map.pin().contains_key(jti)
     }
 
-    /// Drops entries whose tokens expired before `now`.
-    pub fn purge(&self, now: UnixTime) {
-        self.map.pin().retain(|_, exp| *exp >= now);
+    /// Drops entries whose token's `exp` is before `cutoff`. Pass `now` minus the leeway any
+    /// validator still allows (see [`crate::Validator::purge_revocations`]), never `now` itself.
+    pub fn purge(&self, cutoff: UnixTime) {
+        self.map.pin().retain(|_, exp| *exp >= cutoff);
     }
 
     /// How many revocations are held.

@@ -22,7 +22,10 @@ use crate::revocation::RevocationSet;
 pub struct Policy {
     /// The exact issuer string (RFC 8725 §3.8: compared byte for byte).
     pub issuer: String,
-    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds: for a resource server, whose
+    /// clock is not the issuer's. The authorization server itself validates with 0: it is the
+    /// clock that issued the token, and "active" at introspection means valid now (RFC 7662
+    /// §2.2).
     pub leeway: u64,
     /// The longest token accepted, in bytes; longer ones are refused before any parsing.
     pub max_token_len: usize,
@@ -127,6 +130,13 @@ impl Validator {
         &self.revoked
     }
 
+    /// Drops the revocations this validator can no longer need at `now`: those of tokens past
+    /// `exp` plus the leeway. Dropping one earlier would let a cached revoked token validate
+    /// again between its `exp` and `exp` + leeway.
+    pub fn purge_revocations(&self, now: UnixTime) {
+        self.revoked.purge(now.minus(self.policy.leeway));
+    }
+
     /// Validates a JWT access token at `now`; with `audience`, also requires it in `aud`.
     pub fn validate_jwt(
         &self,
@@ -209,6 +219,11 @@ impl Validator {
         // RFC 7519 §4.1.4: the current time must be before `exp`.
         if now >= claims.exp.plus(leeway) {
             return Err(Rejection::Expired);
+        }
+        // A token issued, or valid from, after its own expiry is valid at no moment (a leeway
+        // must not make it valid for a while).
+        if claims.iat > claims.exp || claims.nbf.is_some_and(|nbf| nbf > claims.exp) {
+            return Err(Rejection::NeverValid);
         }
         let not_before = claims.nbf.map_or(claims.iat, |nbf| nbf.max(claims.iat));
         if now.plus(leeway) < not_before {

@@ -226,6 +226,7 @@ fn time_issuer_and_audience_rules() {
     let f = fixture(Algorithm::ES256);
     let leeway = Policy::DEFAULT_LEEWAY;
     let mut c = claims();
+    c.iat = NOW.minus(3600);
     c.exp = NOW.minus(leeway);
     assert_eq!(f.check(&f.sign(&c)), Err(Rejection::Expired));
     c.exp = NOW.minus(leeway - 1);
@@ -237,6 +238,15 @@ fn time_issuer_and_audience_rules() {
     let mut c = claims();
     c.iat = NOW.plus(leeway + 1);
     assert_eq!(f.check(&f.sign(&c)), Err(Rejection::NotYetValid));
+
+    // iat or nbf after exp: valid at no moment, whatever the leeway.
+    let mut c = claims();
+    c.iat = NOW.plus(10);
+    c.exp = NOW.plus(5);
+    assert_eq!(f.check(&f.sign(&c)), Err(Rejection::NeverValid));
+    let mut c = claims();
+    c.nbf = Some(c.exp.plus(1));
+    assert_eq!(f.check(&f.sign(&c)), Err(Rejection::NeverValid));
 
     for iss in [
         "https://as.example/",
@@ -298,4 +308,58 @@ fn keys_are_bound_to_their_algorithm() {
         keys: vec![f.key.public_jwk().clone(), f.key.public_jwk().clone()],
     };
     assert!(KeySnapshot::from_jwks(&dup).is_err());
+}
+
+/// The authorization server's own validator has no leeway (RFC 7662 §2.2: "active" means valid
+/// now): `exp` and `nbf`/`iat` are exact.
+#[test]
+fn without_leeway_times_are_exact() {
+    let key: Arc<dyn SigningKey> = Arc::new(SoftwareKey::generate(Algorithm::ES256).unwrap());
+    let snapshot = KeySnapshot::from_jwks(&KeyRing::new(key.clone(), vec![]).jwks()).unwrap();
+    let mut policy = Policy::for_issuer(ISS);
+    policy.leeway = 0;
+    let f = Fixture {
+        key,
+        validator: Validator::new(policy, snapshot),
+    };
+    let token = f.sign(&claims());
+    let at = |t: UnixTime| f.validator.validate_jwt(&token, t, None).map(|_| ());
+    assert_eq!(at(NOW.plus(299)), Ok(()), "the last second of its life");
+    assert_eq!(
+        at(NOW.plus(300)),
+        Err(Rejection::Expired),
+        "RFC 7519 §4.1.4"
+    );
+    assert_eq!(at(NOW.plus(301)), Err(Rejection::Expired));
+    assert_eq!(
+        at(NOW.minus(1)),
+        Err(Rejection::NotYetValid),
+        "iat is in the future"
+    );
+    let mut c = claims();
+    c.nbf = Some(NOW.plus(1));
+    assert_eq!(f.check(&f.sign(&c)), Err(Rejection::NotYetValid));
+}
+
+/// Issue 8, item 2: a revoked token that was cached must stay revoked until no validator with
+/// this leeway could accept it, even after the periodic purge.
+#[test]
+fn a_purge_keeps_revocations_until_exp_plus_leeway() {
+    let f = fixture(Algorithm::ES256);
+    let c = claims();
+    let token = f.sign(&c);
+    f.validator.validate_jwt(&token, NOW, None).unwrap();
+    f.validator.revocations().insert(c.jti.clone(), c.exp);
+    let leeway = Policy::DEFAULT_LEEWAY;
+    for t in [c.exp.plus(1), c.exp.plus(leeway - 1)] {
+        f.validator.purge_revocations(t);
+        assert_eq!(
+            f.validator.validate_jwt(&token, t, None),
+            Err(Rejection::Revoked),
+            "at exp + {}",
+            t.0 - c.exp.0
+        );
+    }
+    f.validator.purge_revocations(c.exp.plus(leeway + 1));
+    assert!(f.validator.revocations().is_empty(), "then it goes");
 }

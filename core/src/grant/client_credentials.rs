@@ -36,6 +36,7 @@ mod tests {
             resources: vec!["https://a.example".into(), "https://b.example/mcp".into()],
             access_token_lifetime: None,
             token_format: Default::default(),
+            introspection: Default::default(),
         }
         .register(&CountingRandom::default(), UnixTime(0))
         .unwrap()

@@ -68,7 +68,10 @@ impl AdminClient {
             }
         };
         let base = url.unwrap_or_else(|| format!("http://{}", config.admin_listen));
+        // Never through a proxy: the admin token (and, for `client create`, new secrets) must
+        // go straight to the admin API, whatever HTTP_PROXY or ALL_PROXY say.
         let http = Client::builder()
+            .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| CliError::Unreachable {
@@ -123,8 +126,9 @@ impl AdminClient {
     }
 
     /// `DELETE path`.
-    pub(super) fn delete(&self, path: &str) -> Result<(), CliError> {
-        self.send(self.http.delete(format!("{}{path}", self.base)))?;
-        Ok(())
+    pub(super) fn delete(&self, path: &str) -> Result<Value, CliError> {
+        Ok(self
+            .send(self.http.delete(format!("{}{path}", self.base)))?
+            .unwrap_or_default())
     }
 }

@@ -80,6 +80,17 @@ struct CreateArgs {
     /// Access-token format.
     #[arg(long, value_enum, default_value_t = Format::Jwt)]
     token_format: Format,
+    /// Let the client use the introspection endpoint (a resource server): for tokens whose
+    /// audience is one of its resources (`--introspect`, or `--introspect resources`), or for
+    /// any token (`--introspect any`).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "resources", value_name = "WHICH")]
+    introspect: Option<IntrospectArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum IntrospectArg {
+    Resources,
+    Any,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -150,6 +161,11 @@ fn client(
                 "resources": args.resources,
                 "access_token_lifetime": args.access_token_lifetime,
                 "token_format": match args.token_format { Format::Jwt => "jwt", Format::Opaque => "opaque" },
+                "introspection": match args.introspect {
+                    None => "none",
+                    Some(IntrospectArg::Resources) => "resources",
+                    Some(IntrospectArg::Any) => "any",
+                },
             });
             let created = admin.post("/admin/clients", &body)?;
             print(json_mode, &created, output::created_client);
@@ -166,14 +182,11 @@ fn client(
             print(json_mode, &client, output::client_details);
         }
         ClientCommand::Delete { client_id } => {
-            admin.delete(&format!(
+            let done = admin.delete(&format!(
                 "/admin/clients/{}",
                 admin_client::segment(&client_id)
             ))?;
-            let done = json!({"deleted": client_id});
-            print(json_mode, &done, |v| {
-                format!("Deleted client {}\n", v["deleted"].as_str().unwrap_or(""))
-            });
+            print(json_mode, &done, output::deleted_client);
         }
     }
     Ok(())

@@ -44,6 +44,7 @@ pub(super) fn client_details(c: &Value) -> String {
         "resources",
         "access_token_lifetime",
         "token_format",
+        "introspection",
     ] {
         let _ = writeln!(out, "{field:<22} {}", s(&c[field]));
     }
@@ -67,12 +68,28 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// After `client delete`.
+pub(super) fn deleted_client(d: &Value) -> String {
+    format!(
+        "Deleted client {}: its tokens are inactive from now on ({} stored opaque tokens dropped)\n",
+        s(&d["client_id"]),
+        s(&d["opaque_tokens_deleted"])
+    )
+}
+
 /// `client list`.
 pub(super) fn client_table(clients: &Value) -> String {
     let mut rows = vec![
-        ["CLIENT ID", "NAME", "GRANTS", "SCOPE", "FORMAT"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "CLIENT ID",
+            "NAME",
+            "GRANTS",
+            "SCOPE",
+            "FORMAT",
+            "INTROSPECTION",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for c in clients.as_array().into_iter().flatten() {
         rows.push(vec![
@@ -81,6 +98,7 @@ pub(super) fn client_table(clients: &Value) -> String {
             s(&c["grant_types"]),
             s(&c["scope"]),
             s(&c["token_format"]),
+            s(&c["introspection"]),
         ]);
     }
     table(&rows)

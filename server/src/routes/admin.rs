@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_core::client::{Client, ClientId, ClientRegistration};
+use gatehouse_core::revocation::purge_cutoff;
 use gatehouse_core::store::{KeyRecord, KeyState, StoreError};
 use gatehouse_token::{TokenDigest, UnixTime};
 use serde::Serialize;
@@ -61,6 +62,7 @@ pub struct ClientView {
     resources: Vec<String>,
     access_token_lifetime: Option<u64>,
     token_format: &'static str,
+    introspection: &'static str,
     created_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
@@ -76,6 +78,7 @@ impl ClientView {
             resources: c.resources.iter().map(ToString::to_string).collect(),
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
+            introspection: c.introspection.as_str(),
             created_at: c.created_at.0,
             client_secret: secret,
         }
@@ -121,6 +124,7 @@ pub fn router(app: AppState) -> Router {
         .route("/admin/keys", get(list_keys))
         .route("/admin/revocations", post(import_revocations))
         .route("/admin/keys/rotate", post(rotate_keys))
+        .route("/admin/status", get(status))
         // Room for a full revocation import (100 000 entries); the admin API is loopback-only.
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(
@@ -130,12 +134,21 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
+/// The credentials of `Authorization: Bearer <token>`; the scheme name is case-insensitive
+/// (RFC 7235 §2.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
 async fn require_admin(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer);
     let ok = presented
         .is_some_and(|t| bool::from(TokenDigest::of(t).0.ct_eq(&app.admin_token_digest.0)));
     if !ok {
@@ -208,20 +221,27 @@ async fn show_client(
     Ok(Json(ClientView::of(&client, None)))
 }
 
+/// `DELETE /admin/clients/{id}`: the client is gone, and with it every token issued to it: its
+/// tokens introspect inactive from this moment (introspection checks the client set), and its
+/// stored opaque tokens are dropped.
 async fn delete_client(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> Result<StatusCode, AdminError> {
+) -> Result<Json<serde_json::Value>, AdminError> {
     let client_id = ClientId::new(&id).ok_or_else(|| not_found(&id))?;
     if !app.clients.delete(&client_id).await? {
         return Err(not_found(&id));
     }
-    tracing::info!(client_id = %id, "client deleted");
-    Ok(StatusCode::NO_CONTENT)
+    let dropped = app.tokens.delete_client_tokens(client_id.as_str()).await?;
+    tracing::info!(client_id = %id, opaque_tokens_deleted = dropped, "client deleted");
+    Ok(Json(
+        json!({"client_id": client_id.as_str(), "opaque_tokens_deleted": dropped}),
+    ))
 }
 
-/// One revoked token in a bulk import.
+/// One revoked token in a bulk import; an unknown member is an error naming it.
 #[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Revoked {
     jti: String,
     exp: u64,
@@ -252,10 +272,10 @@ async fn import_revocations(
             format!("bad jti {:?}", bad.jti),
         ));
     }
-    let now = app.clock.now();
+    let cutoff = purge_cutoff(app.clock.now(), app.config.leeway);
     let live: Vec<(String, UnixTime)> = list
         .into_iter()
-        .filter(|r| UnixTime(r.exp) >= now)
+        .filter(|r| UnixTime(r.exp) >= cutoff)
         .map(|r| (r.jti, UnixTime(r.exp)))
         .collect();
     let count = live.len();
@@ -280,4 +300,31 @@ async fn rotate_keys(
     let retain = app.key_retention().await?;
     let record = app.keys.rotate(app.clock.now(), retain).await?;
     Ok((StatusCode::CREATED, Json(KeyView::from(record))))
+}
+
+/// `GET /admin/status`: readiness with its reason, and what signs.
+async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let status = app.readiness.status();
+    Json(json!({
+        "ready": status.ready,
+        "reason": status.reason,
+        "checked_at": status.checked_at,
+        "signing_key": app.keys.ring().active().kid(),
+        "signing_backend": app.keys.backend_name(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer t", "bearer t", "BEARER t", "bEaReR t", "Bearer  t"] {
+            assert_eq!(bearer(header), Some("t"), "{header}");
+        }
+        for header in ["Basic t", "Bearert", "t", "Bearer", "Token t"] {
+            assert_ne!(bearer(header), Some("t"), "{header}");
+        }
+    }
 }

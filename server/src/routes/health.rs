@@ -1,11 +1,8 @@
 //! Liveness and readiness probes.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_token::TokenDigest;
-use serde_json::json;
 
 use crate::state::AppState;
 
@@ -19,33 +16,22 @@ pub async fn health() -> Response {
     (json, r#"{"status":"ok"}"#).into_response()
 }
 
-/// `GET /ready`: the store answers and the signing backend can sign. While the HSM is out of
-/// reach this says so (503); validation of issued tokens goes on regardless.
+/// `GET /ready`: the last readiness probe ([`crate::runtime::readiness`]), from memory: the
+/// store answers and the signing backend can sign. It says only whether; the reason is in the
+/// log and at the admin API's `/admin/status`. Validation of issued tokens goes on regardless.
 pub async fn ready(State(app): State<AppState>) -> Response {
-    // A point read of a digest that cannot exist proves the database is readable.
-    let store = app
-        .tokens
-        .get(&TokenDigest([0; 32]))
-        .await
-        .err()
-        .map(|e| format!("store: {e}"));
-    let signer = app
-        .keys
-        .probe()
-        .await
-        .err()
-        .map(|e| format!("signing backend ({}): {e}", app.keys.backend_name()));
-    match store.or(signer) {
-        None => Json(json!({
-            "status": "ready",
-            "signing_key": app.keys.ring().active().kid(),
-            "signing_backend": app.keys.backend_name(),
-        }))
-        .into_response(),
-        Some(reason) => (
+    let json = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
+    if app.readiness.status().ready {
+        (json, r#"{"status":"ready"}"#).into_response()
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": reason})),
+            json,
+            r#"{"status":"unavailable"}"#,
         )
-            .into_response(),
+            .into_response()
     }
 }

@@ -1,6 +1,8 @@
 //! The introspection endpoint (RFC 7662). The caller authenticates as a registered client
-//! (RFC 7662 §2.1); the answer is `{"active": false}` for anything that is not a valid token,
-//! whatever the reason (RFC 7662 §2.2), so it tells a prober nothing.
+//! (RFC 7662 §2.1) that holds the introspection permission (403 otherwise); the answer is
+//! `{"active": false}` for anything that is not a valid token, whatever the reason (RFC 7662
+//! §2.2), and for a valid token the caller may not see (one meant for another resource, §4), so
+//! it tells a prober nothing.
 //!
 //! A caller that sends `Accept: application/token-introspection+jwt` gets the answer as a JWT
 //! signed by the authorization server (RFC 9701 §4, §5): `iss`, `aud` (the caller), `iat`, `jti`
@@ -11,8 +13,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::TokenError;
 use gatehouse_core::ports::random_bytes;
+use gatehouse_core::{TokenError, introspection};
 use gatehouse_token::b64;
 use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
 use serde::Serialize;
@@ -100,8 +102,15 @@ pub async fn handle(
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
     let (caller, token) = authenticated_token(&app, &req).await?;
+    introspection::authorize(&caller)?;
     let claims = match inspect(&app, token, app.clock.now()).await? {
-        Ok(valid) => Some(valid.claims().clone()),
+        Ok(valid) if introspection::may_see(&caller, valid.claims()) => {
+            Some(valid.claims().clone())
+        }
+        Ok(_) => {
+            tracing::debug!(caller = %caller.id, "introspected a token for another audience: answered inactive");
+            None
+        }
         Err(reason) => {
             tracing::debug!(%reason, "introspected an inactive token");
             None

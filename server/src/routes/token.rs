@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::{client_auth, grant, token_request::TokenRequest};
+use gatehouse_core::{grant, token_request::TokenRequest};
 use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
@@ -23,8 +23,7 @@ struct TokenResponse {
 
 /// `POST /token`.
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
-    let presented = client_auth::extract(req.authorization.as_deref(), &req.form)?;
-    let client = client_auth::authenticate(&presented, app.clients.as_ref()).await?;
+    let client = crate::authenticate::client(&app, &req).await?;
     let request = TokenRequest::parse(&req.form)?;
     let granted = grant::grant(&client, &request)?;
     let issued = app.issuer().issue(&client, granted).await?;

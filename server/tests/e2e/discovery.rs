@@ -110,7 +110,7 @@ fn an_issuer_with_a_path_serves_path_inserted_metadata_and_endpoints_under_it() 
     let (id, secret) = server.client(&[]);
     let token = server.token((&id, &secret), &[]);
     assert_eq!(crate::harness::jwt_parts(&token).1["iss"], issuer);
-    assert!(server.is_active((&id, &secret), &token));
+    assert!(server.is_active(&token));
     let r = server
         .http
         .get(format!("{root}/.well-known/oauth-authorization-server"))

@@ -27,6 +27,8 @@ pub struct Server {
     env: Vec<(String, String)>,
     child: Option<Child>,
     pub http: Client,
+    /// A resource server that may introspect any token, made on first use by [`Self::is_active`].
+    introspector: std::sync::OnceLock<(String, String)>,
 }
 
 impl Server {
@@ -59,6 +61,7 @@ impl Server {
             base: issuer,
             env,
             child: None,
+            introspector: std::sync::OnceLock::new(),
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -81,6 +84,55 @@ impl Server {
             .unwrap()
             .1;
         format!("http://{listen}")
+    }
+
+    /// The admin API's root URL.
+    pub fn admin_url(&self) -> String {
+        let listen = &self
+            .env
+            .iter()
+            .find(|(k, _)| k == "GATEHOUSE_ADMIN__LISTEN")
+            .unwrap()
+            .1;
+        format!("http://{listen}")
+    }
+
+    /// The admin token the server made in its data directory.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// GETs an admin API document (200 expected).
+    pub fn admin_json(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.admin_url()))
+            .bearer_auth(self.admin_token())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().unwrap()
+    }
+
+    /// Polls `/ready` (probed every 2 s by the server) until it answers `status`; panics after
+    /// 10 s.
+    pub fn wait_ready_status(&self, status: u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self
+                .http
+                .get(format!("{}/ready", self.root()))
+                .send()
+                .unwrap();
+            if r.status() == status {
+                return;
+            }
+            assert!(Instant::now() < deadline, "/ready never answered {status}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -239,8 +291,19 @@ impl Server {
             .collect()
     }
 
-    pub fn is_active(&self, creds: (&str, &str), token: &str) -> bool {
-        self.introspect(creds, token)["active"].as_bool().unwrap()
+    /// The credentials of a resource server that may introspect any token, made on first use.
+    pub fn introspector(&self) -> (&str, &str) {
+        let (id, secret) = self
+            .introspector
+            .get_or_init(|| self.client(&["--introspect", "any"]));
+        (id, secret)
+    }
+
+    /// Whether `token` introspects active for [`Self::introspector`].
+    pub fn is_active(&self, token: &str) -> bool {
+        self.introspect(self.introspector(), token)["active"]
+            .as_bool()
+            .unwrap()
     }
 }
 

@@ -15,5 +15,6 @@ mod discovery;
 mod embedded;
 mod hsm;
 mod introspection;
+mod lifetimes;
 mod restart;
 mod revocation;

@@ -1,0 +1,57 @@
+//! Client authentication at the token, introspection and revocation endpoints: `core` judges
+//! the credentials; this module holds every attempt to the credential-guessing limit first
+//! ([`crate::throttle`]) and counts the failures.
+
+use std::sync::Arc;
+
+use gatehouse_core::client::{Client, MAX_CLIENT_ID_LEN};
+use gatehouse_core::{TokenError, client_auth};
+
+use crate::form::OAuthForm;
+use crate::state::App;
+use crate::throttle::address_key;
+
+fn too_many(retry_after: u64) -> TokenError {
+    TokenError::TooManyRequests {
+        detail: format!("too many failed client authentications; retry in {retry_after} s"),
+        retry_after,
+    }
+}
+
+/// Authenticates the client of `req`, or refuses it: 429 while its client id or its address is
+/// over the limit of failed attempts (the right secret included), 401 `invalid_client` for bad
+/// credentials (counted against both).
+pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
+    let now = app.clock.now();
+    let address = req.peer.map(address_key);
+    if let Some(address) = &address {
+        app.throttle
+            .addresses
+            .check(address, now)
+            .map_err(too_many)?;
+    }
+    let presented = client_auth::extract(req.authorization.as_deref(), &req.form);
+    // Ids longer than any real one are not tracked by id (the address still is).
+    let id = presented
+        .as_ref()
+        .ok()
+        .and_then(|p| p.client_id())
+        .filter(|id| id.len() <= MAX_CLIENT_ID_LEN);
+    if let Some(id) = id {
+        app.throttle.clients.check(id, now).map_err(too_many)?;
+    }
+    let result = match &presented {
+        Ok(p) => client_auth::authenticate(p, app.clients.as_ref()).await,
+        Err(e) => Err(e.clone()),
+    };
+    if matches!(result, Err(TokenError::InvalidClient)) {
+        if let Some(address) = &address {
+            app.throttle.addresses.fail(address, now);
+        }
+        if let Some(id) = id {
+            app.throttle.clients.fail(id, now);
+        }
+        tracing::info!(client_id = ?id.map(|i| i.chars().take(64).collect::<String>()), peer = ?address, "client authentication failed");
+    }
+    result
+}

@@ -1,0 +1,59 @@
+//! Periodic work: purging state that no validator can need any more, sweeping the throttles,
+//! following the key schedule, and probing readiness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_core::revocation::purge_cutoff;
+use gatehouse_core::store::{AccessTokenStore, RevocationStore};
+use gatehouse_token::UnixTime;
+
+use super::readiness::PROBE_INTERVAL;
+use crate::state::App;
+
+/// How often [`once`] runs, seconds.
+pub const INTERVAL: u64 = 60;
+
+/// Runs [`once`] every [`INTERVAL`] seconds, for ever.
+pub async fn run(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(INTERVAL));
+    loop {
+        tick.tick().await;
+        once(&app, app.clock.now()).await;
+    }
+}
+
+/// Probes readiness every [`PROBE_INTERVAL`] seconds, for ever.
+pub async fn probe(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(PROBE_INTERVAL));
+    loop {
+        tick.tick().await;
+        app.readiness.probe(&app).await;
+    }
+}
+
+/// One round at `now`: revocations and opaque tokens are purged only once their `exp` plus the
+/// leeway has passed ([`purge_cutoff`]), in memory and in the store alike, so a revoked token
+/// can never come back to life for a validator that still accepts it; then the throttles and
+/// the key schedule.
+pub async fn once(app: &App, now: UnixTime) {
+    let cutoff = purge_cutoff(now, app.config.leeway);
+    app.validator.revocations().purge(cutoff);
+    if let Err(e) = AccessTokenStore::purge_expired(app.tokens.as_ref(), cutoff).await {
+        tracing::warn!(error = %e, "purging expired opaque tokens failed");
+    }
+    if let Err(e) = RevocationStore::purge_expired(app.revocations.as_ref(), cutoff).await {
+        tracing::warn!(error = %e, "purging expired revocations failed");
+    }
+    app.throttle.sweep(now);
+    let retain = match app.key_retention().await {
+        Ok(retain) => retain,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading clients for key retention failed");
+            return;
+        }
+    };
+    if let Err(e) = app.keys.tick(now, retain).await {
+        tracing::warn!(error = %e, "key schedule failed");
+    }
+}

@@ -1,0 +1,198 @@
+//! The edges of a token's lifetime, with the server's clock in the test's hands: the real
+//! application (store, keys, validator, router) built in process on a fixed clock, driven
+//! through its router, its maintenance round and a restart, second by second around `exp`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use base64::Engine as _;
+use gatehouse_core::client::{ClientRegistration, Introspection};
+use gatehouse_core::ports::FixedClock;
+use gatehouse_server::config::Config;
+use gatehouse_server::runtime::maintain;
+use gatehouse_server::serve::build_app_with;
+use gatehouse_server::state::App;
+use gatehouse_token::UnixTime;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+use crate::harness::jwt_parts;
+
+const T0: u64 = 1_800_000_000;
+const LEEWAY: u64 = 30;
+
+struct Fixture {
+    app: Arc<App>,
+    clock: Arc<FixedClock>,
+    client: String,
+    rs: String,
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    let pair = format!("{id}:{secret}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+async fn register(app: &App, introspection: Introspection, lifetime: u64) -> String {
+    let (client, secret) = ClientRegistration {
+        name: "t".into(),
+        grant_types: vec!["client_credentials".into()],
+        scope: String::new(),
+        resources: vec!["https://rs.example".into()],
+        access_token_lifetime: Some(lifetime),
+        token_format: Default::default(),
+        introspection,
+    }
+    .register(app.random.as_ref(), app.clock.now())
+    .unwrap();
+    let auth = basic(client.id.as_str(), secret.expose());
+    app.clients.insert(client).await.unwrap();
+    auth
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    Config::load_from(
+        None,
+        vec![("GATEHOUSE_DATA_DIR".to_owned(), dir.display().to_string())],
+    )
+    .unwrap()
+}
+
+impl Fixture {
+    async fn new(dir: &std::path::Path) -> Self {
+        let clock = Arc::new(FixedClock::at(T0));
+        let app = build_app_with(config(dir), clock.clone()).await.unwrap();
+        let client = register(&app, Introspection::None, 60).await;
+        let rs = register(&app, Introspection::Resources, 60).await;
+        Self {
+            app,
+            clock,
+            client,
+            rs,
+        }
+    }
+
+    async fn post(&self, path: &str, auth: &str, body: String) -> (u16, Value) {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, auth)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        let response = gatehouse_server::app::router(self.app.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn token(&self) -> String {
+        let (status, body) = self
+            .post(
+                "/token",
+                &self.client,
+                "grant_type=client_credentials".into(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn active(&self, token: &str) -> bool {
+        let (status, body) = self
+            .post("/introspect", &self.rs, format!("token={token}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["active"].as_bool().unwrap()
+    }
+
+    fn at(&self, t: u64) {
+        self.clock.0.store(t, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Issue 8, item 3: introspection is exact at `exp`, with no leeway (RFC 7662 §2.2).
+#[tokio::test(flavor = "multi_thread")]
+async fn introspection_ends_exactly_at_exp() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::new(dir.path()).await;
+    let token = f.token().await;
+    let exp = jwt_parts(&token).1["exp"].as_u64().unwrap();
+    assert_eq!(exp, T0 + 60);
+    assert!(f.active(&token).await);
+    f.at(exp - 1);
+    assert!(f.active(&token).await, "its last second (from the cache)");
+    f.at(exp);
+    assert!(
+        !f.active(&token).await,
+        "RFC 7519 §4.1.4: not on or after exp"
+    );
+    f.at(exp + 1);
+    assert!(!f.active(&token).await);
+    f.at(T0 - 1);
+    assert!(!f.active(&token).await, "not before iat either");
+}
+
+/// Issue 8, item 2: a revocation outlives every moment at which the token could be accepted
+/// anywhere: it stays in memory and in the store until `exp` + leeway, through the minute's
+/// purge and a restart, and only then goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn revocations_outlive_exp_by_the_leeway_through_purges_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::new(dir.path()).await;
+    let token = f.token().await;
+    let claims = jwt_parts(&token).1;
+    let (jti, exp) = (
+        claims["jti"].as_str().unwrap().to_owned(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert!(f.active(&token).await, "validated once, so cached");
+    let (status, _) = f.post("/revoke", &f.client, format!("token={token}")).await;
+    assert_eq!(status, 200);
+    assert!(!f.active(&token).await);
+
+    for t in [exp, exp + 1, exp + LEEWAY - 1] {
+        maintain::once(&f.app, UnixTime(t)).await;
+        assert!(
+            f.app.validator.revocations().contains(&jti),
+            "kept in memory at exp + {}",
+            t - exp
+        );
+    }
+    let (app, clock) = (f.app.clone(), f.clock.clone());
+    drop(f);
+    drop(app);
+    // A restart at exp + 10 loads it again from the store.
+    clock.0.store(exp + 10, std::sync::atomic::Ordering::SeqCst);
+    let restarted = build_app_with(config(dir.path()), clock.clone())
+        .await
+        .unwrap();
+    assert!(
+        restarted.validator.revocations().contains(&jti),
+        "loaded at start while exp + leeway is ahead"
+    );
+    maintain::once(&restarted, UnixTime(exp + LEEWAY + 1)).await;
+    assert!(
+        !restarted.validator.revocations().contains(&jti),
+        "then purged"
+    );
+    assert!(
+        restarted
+            .revocations
+            .live_page(UnixTime(0), None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "from the store too"
+    );
+}
