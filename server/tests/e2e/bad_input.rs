@@ -220,17 +220,27 @@ fn token_endpoint_refuses_bad_requests_with_rfc_errors() {
             status: 400,
             error: "invalid_request",
         },
-        Case {
+    ];
+    let mut cases = cases.into_iter().collect::<Vec<_>>();
+    // OAuth 2.1 §2.4.1: no secret in the URL, however its name is spelt (issue 8, item 11).
+    for query in [
+        format!("client_secret={secret}"),
+        format!("client%5Fsecret={secret}"),
+        format!("client%5fsecret={secret}"),
+        "client_secret".to_owned(),
+        "x=1&client_secret=".to_owned(),
+    ] {
+        cases.push(Case {
             name: "secret in the URL",
             request: server
                 .http
-                .post(format!("{url}?client_secret={secret}"))
+                .post(format!("{url}?{query}"))
                 .basic_auth(&id, Some(&secret))
                 .form(&[("grant_type", "client_credentials")]),
             status: 400,
             error: "invalid_request",
-        },
-    ];
+        });
+    }
     check(&server, cases);
 }
 
@@ -292,4 +302,86 @@ fn introspection_and_revocation_refuse_bad_requests_and_keep_the_token() {
     }
     check(&server, cases);
     assert!(server.is_active(&token), "no bad request revoked the token");
+}
+
+/// Issue 8, item 11: the `invalid_scope` description reads as written, not with its quote and
+/// backslash replaced by apostrophes.
+#[test]
+fn the_invalid_scope_description_is_readable() {
+    let server = Server::start();
+    let (id, secret) = server.client(&["--scope", "read"]);
+    let r = server.post_form(
+        "/token",
+        Some((&id, &secret)),
+        &[("grant_type", "client_credentials"), ("scope", "read\"")],
+    );
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().unwrap();
+    assert_eq!(
+        body["error_description"],
+        "scope must be space-delimited tokens of printable ASCII, without double quotes or backslashes"
+    );
+}
+
+/// Issue 8, item 1: the exact input that made a worker panic (a two-byte character across the
+/// opaque-token checksum split), then non-ASCII and invalid UTF-8 in every position of a live
+/// opaque token and (sampled) of a live JWT. Every request gets an answer: `200` inactive for
+/// text, `400 invalid_request` for bytes that are not UTF-8; none is a dropped connection.
+#[test]
+fn non_ascii_in_any_token_position_is_answered_never_a_dropped_connection() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let (oid, osecret) = server.client(&["--token-format", "opaque"]);
+    let jwt = server.token((&id, &secret), &[]);
+    let opaque = server.token((&oid, &osecret), &[]);
+    let (rs, rs_secret) = server.introspector();
+    let send = |path: &str, creds: (&str, &str), token_field: &str| {
+        server
+            .http
+            .post(format!("{}{path}", server.base))
+            .basic_auth(creds.0, Some(creds.1))
+            .header("content-type", FORM)
+            .body(format!("token={token_field}"))
+            .send()
+            .unwrap_or_else(|e| panic!("{path} {token_field:?}: no answer: {e}"))
+    };
+    let crash = format!("gat_{}%C3%A9{}", "A".repeat(42), "A".repeat(5));
+    let r = send("/introspect", (rs, rs_secret), &crash);
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().unwrap(),
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(send("/revoke", (&oid, &osecret), &crash).status(), 200);
+
+    let replacements = ["%C3%A9", "%E2%82%AC", "%F0%9F%98%80", "%00", "%FF", "%C3"];
+    let mut asked = 0;
+    for (token, step) in [(&opaque, 1), (&jwt, 7)] {
+        for at in (0..token.len()).step_by(step) {
+            for with in replacements {
+                let field = format!("{}{with}{}", &token[..at], &token[at + 1..]);
+                for (path, creds) in [
+                    ("/introspect", (rs, rs_secret)),
+                    ("/revoke", (oid.as_str(), osecret.as_str())),
+                ] {
+                    let r = send(path, creds, &field);
+                    let status = r.status().as_u16();
+                    let text = r.text().unwrap();
+                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    match status {
+                        200 if path == "/introspect" => {
+                            assert_eq!(body, serde_json::json!({"active": false}), "{field}")
+                        }
+                        200 => {}
+                        400 => assert_eq!(body["error"], "invalid_request", "{field}"),
+                        other => panic!("{path} {field}: {other} {body}"),
+                    }
+                    asked += 1;
+                }
+            }
+        }
+    }
+    assert!(asked > 1000, "{asked}");
+    assert!(server.is_active(&opaque) && server.is_active(&jwt));
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }

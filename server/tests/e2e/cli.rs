@@ -244,3 +244,171 @@ fn a_bad_config_is_refused_at_start_naming_the_field() {
     }
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }
+
+/// Issue 8, item 4: deleting a client ends every token issued to it, at once and across a
+/// restart, and drops its stored opaque tokens; other clients' tokens are untouched.
+#[test]
+fn deleting_a_client_ends_its_tokens_at_once_and_for_good() {
+    let mut server = Server::start();
+    let (a, a_secret) = server.client(&[]);
+    let (oa, oa_secret) = server.client(&["--token-format", "opaque"]);
+    let (b, b_secret) = server.client(&[]);
+    let jwt = server.token((&a, &a_secret), &[]);
+    let opaque = server.token((&oa, &oa_secret), &[]);
+    let other = server.token((&b, &b_secret), &[]);
+    for t in [&jwt, &opaque, &other] {
+        assert!(
+            server.is_active(t),
+            "validated (and cached) before the deletion"
+        );
+    }
+    server.cli_json(&["client", "delete", &a]);
+    let deleted = server.cli_json(&["client", "delete", &oa]);
+    assert_eq!(deleted["opaque_tokens_deleted"], 1);
+    assert!(!server.is_active(&jwt), "JWT of a deleted client");
+    assert!(
+        !server.is_active(&opaque),
+        "opaque token of a deleted client"
+    );
+    assert!(server.is_active(&other));
+    server.restart();
+    assert!(
+        !server.is_active(&jwt) && !server.is_active(&opaque),
+        "after a restart"
+    );
+    assert!(server.is_active(&other));
+    let human = server.cli(&["client", "delete", &b]);
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(text.contains("inactive"), "{text}");
+}
+
+/// Issue 8, item 6: the CLI talks to the admin API directly, never through a proxy named in
+/// the environment (it would see the admin token and new client secrets).
+#[test]
+fn the_cli_never_sends_the_admin_token_through_a_proxy() {
+    let server = Server::start();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    proxy.set_nonblocking(true).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["client", "list", "--json"])
+        .env_clear()
+        .env("GATEHOUSE_DATA_DIR", server.data_dir())
+        .env(
+            "GATEHOUSE_ADMIN__LISTEN",
+            server.admin_url().trim_start_matches("http://"),
+        )
+        .env("GATEHOUSE_LISTEN", server.addr())
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let through_proxy = proxy.accept();
+    assert!(
+        matches!(&through_proxy, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the CLI connected to the proxy"
+    );
+}
+
+/// Issue 8, item 10: an admin request with an unknown member is refused naming it (a typo must
+/// not silently give a default), and the Bearer scheme is case-insensitive (RFC 7235 §2.1).
+#[test]
+fn the_admin_api_refuses_unknown_members_and_reads_any_bearer_case() {
+    let server = Server::start();
+    let post = |path: &str, scheme: &str, body: serde_json::Value| {
+        server
+            .http
+            .post(format!("{}{path}", server.admin_url()))
+            .header(
+                "authorization",
+                format!("{scheme} {}", server.admin_token()),
+            )
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let r = post(
+        "/admin/clients",
+        "Bearer",
+        serde_json::json!({"name": "x", "grant_types": ["client_credentials"],
+            "resources": ["https://rs.example"], "acess_token_lifetime": 60}),
+    );
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("acess_token_lifetime"),
+        "{body}"
+    );
+    let r = post(
+        "/admin/revocations",
+        "Bearer",
+        serde_json::json!([{"jti": "j", "exp": 4_000_000_000u64, "expires": 1}]),
+    );
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("expires"));
+    assert!(
+        server
+            .cli_json(&["client", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = post(
+            "/admin/clients",
+            scheme,
+            serde_json::json!({"name": "x", "grant_types": ["client_credentials"],
+                "resources": ["https://rs.example"]}),
+        );
+        assert_eq!(r.status(), 201, "{scheme}");
+    }
+}
+
+/// Issue 8, item 9: the database is created owner-only; a data directory Gatehouse did not
+/// create keeps its permissions (with a warning), its files stay owner-only.
+#[test]
+fn the_database_is_owner_only_and_foreign_directories_keep_their_mode() {
+    let server = Server::start();
+    let db = server.data_dir().join("gatehouse.redb");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    drop(server);
+
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start_with(&[
+        ("GATEHOUSE_DATA_DIR", shared.to_str().unwrap()),
+        ("GATEHOUSE_LOG", "warn"),
+    ]);
+    assert_eq!(
+        std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+        0o755,
+        "not changed"
+    );
+    for file in ["gatehouse.redb", "admin-token"] {
+        let mode = std::fs::metadata(shared.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    assert!(
+        server.stderr().contains("open to other users"),
+        "{}",
+        server.stderr()
+    );
+}

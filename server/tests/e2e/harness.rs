@@ -62,8 +62,11 @@ impl Server {
             env,
             child: None,
             introspector: std::sync::OnceLock::new(),
+            // No pooled connections: every request opens its own, so no idle connection of the
+            // harness ever counts against the server's connection limit or timeouts.
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
         };
@@ -188,6 +191,33 @@ impl Server {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the process to exit by itself; how long it
+    /// took and whether it exited successfully.
+    pub fn terminate(&mut self) -> (Duration, bool) {
+        let mut child = self.child.take().expect("running");
+        let started = Instant::now();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (started.elapsed(), status.success());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("the server did not exit within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The public listener's address.
+    pub fn addr(&self) -> String {
+        self.root().trim_start_matches("http://").to_owned()
     }
 
     /// Sets (or replaces) environment settings for the next start.

@@ -278,3 +278,49 @@ fn moving_a_software_data_dir_to_the_hsm_keeps_issued_tokens_valid() {
     );
     assert_eq!(server.jwks_kids(), [hsm_kid, software_kid]);
 }
+
+/// Issue 8, item 8: `/ready` is unauthenticated, so it must not spend HSM sessions: with one
+/// session and no queue, a flood of `/ready` leaves every token request served, and `/ready`
+/// says nothing about the HSM.
+#[test]
+fn a_flood_of_ready_spends_no_hsm_session() {
+    let hsm = tempfile::tempdir().unwrap();
+    let server = hsm_server(
+        hsm.path(),
+        &[
+            ("GATEHOUSE_SIGNING__PKCS11__SESSIONS", "1"),
+            ("GATEHOUSE_SIGNING__PKCS11__MAX_WAITING", "0"),
+        ],
+    );
+    let (id, secret) = server.client(&[]);
+    let stop = AtomicBool::new(false);
+    let (probes, refused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = server
+                        .http
+                        .get(format!("{}/ready", server.root()))
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.text().unwrap(), r#"{"status":"ready"}"#);
+                    probes.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for _ in 0..100 {
+            let r = server.post_form(
+                "/token",
+                Some((&id, &secret)),
+                &[("grant_type", "client_credentials")],
+            );
+            if r.status() != 200 {
+                refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(probes.load(Ordering::Relaxed) > 100, "the flood ran");
+    assert_eq!(refused.load(Ordering::Relaxed), 0, "token requests refused");
+}

@@ -192,3 +192,61 @@ fn jwt_introspection_responses() {
     // A JSON answer is still the default.
     assert_eq!(server.introspect((&rs, &rs_secret), &token)["active"], true);
 }
+
+/// Issue 8, item 7: introspection is a permission of a client, and a resource server learns
+/// only about the tokens meant for its own resources (RFC 7662 §2.1, §4).
+#[test]
+fn introspection_is_a_permission_limited_to_the_callers_resources() {
+    let server = Server::start();
+    let (a, a_secret) = server.client(&["--resource", "https://a.example/mcp"]);
+    let (b, b_secret) = server.client(&["--resource", "https://b.example/mcp"]);
+    let for_a = server.token((&a, &a_secret), &[]);
+    let for_b = server.token((&b, &b_secret), &[]);
+
+    // A client without the permission: 403, whatever it asks about (its own token included).
+    let r = server.post_form("/introspect", Some((&a, &a_secret)), &[("token", &for_a)]);
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"], "unauthorized_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("--introspect")
+    );
+
+    // The resource server of a sees a's tokens, and nothing of b's.
+    let (rs_a, rs_a_secret) =
+        server.client(&["--resource", "https://a.example/mcp", "--introspect"]);
+    assert_eq!(
+        server.introspect((&rs_a, &rs_a_secret), &for_a)["active"],
+        true
+    );
+    assert_eq!(
+        server.introspect((&rs_a, &rs_a_secret), &for_b),
+        serde_json::json!({"active": false}),
+        "a live token for another resource looks like any invalid one"
+    );
+    // So does the RFC 9701 JWT answer.
+    let jwt_answer = server
+        .http
+        .post(format!("{}/introspect", server.base))
+        .basic_auth(&rs_a, Some(&rs_a_secret))
+        .header("accept", "application/token-introspection+jwt")
+        .form(&[("token", for_b.as_str())])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(
+        jwt_parts(&jwt_answer).1["token_introspection"],
+        serde_json::json!({"active": false})
+    );
+
+    // A gateway registered for any audience sees both.
+    let (gw, gw_secret) = server.client(&["--introspect", "any"]);
+    assert_eq!(server.introspect((&gw, &gw_secret), &for_a)["active"], true);
+    assert_eq!(server.introspect((&gw, &gw_secret), &for_b)["active"], true);
+    let shown = server.cli_json(&["client", "show", &gw]);
+    assert_eq!(shown["introspection"], "any");
+}
