@@ -34,10 +34,16 @@ pub enum Presented {
 }
 
 impl Presented {
-    /// The client id presented, as sent (for counting failures; not authenticated).
-    pub fn client_id(&self) -> Option<&str> {
+    /// The client id presented (not authenticated), as [`authenticate`] reads it: a Basic id
+    /// form-decoded when it decodes, so that spelling one id in different encodings still
+    /// counts as the same id (for the credential-guessing limit).
+    pub fn client_id(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Self::Basic { id, .. } | Self::Post { id, .. } => Some(id),
+            Self::Basic { id, .. } => Some(form::decode(id.as_bytes()).map_or(
+                std::borrow::Cow::Borrowed(id.as_str()),
+                std::borrow::Cow::Owned,
+            )),
+            Self::Post { id, .. } => Some(std::borrow::Cow::Borrowed(id)),
             Self::None => None,
         }
     }
@@ -174,6 +180,17 @@ mod tests {
         let header = basic(&enc(client.id.as_str()), &enc(secret.expose()));
         let p = extract(Some(&header), &form("")).unwrap();
         assert_eq!(authenticate(&p, &store).await.unwrap().id, client.id);
+    }
+
+    #[test]
+    fn one_id_in_any_encoding_is_one_id() {
+        let plain = extract(Some(&basic("abc", "s")), &form("")).unwrap();
+        let encoded = extract(Some(&basic("%61b%63", "s")), &form("")).unwrap();
+        let post = extract(None, &form("client_id=%61bc&client_secret=s")).unwrap();
+        for p in [&plain, &encoded, &post] {
+            assert_eq!(p.client_id().as_deref(), Some("abc"));
+        }
+        assert_eq!(Presented::None.client_id(), None);
     }
 
     #[tokio::test]

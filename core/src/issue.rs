@@ -149,27 +149,43 @@ mod tests {
         grant(c, &req).unwrap()
     }
 
-    const SETTINGS: fn() -> IssuerSettings = || IssuerSettings {
-        issuer: "https://as.example".into(),
-        access_token_lifetime: 3600,
-        opaque_tokens_per_client: 2,
-    };
+    /// What an issuer borrows, owned by the test.
+    struct Parts {
+        settings: IssuerSettings,
+        store: MemoryStore,
+        clock: FixedClock,
+        random: CountingRandom,
+    }
+
+    impl Parts {
+        fn at(now: u64) -> Self {
+            Self {
+                settings: IssuerSettings {
+                    issuer: "https://as.example".into(),
+                    access_token_lifetime: 3600,
+                    opaque_tokens_per_client: 2,
+                },
+                store: MemoryStore::default(),
+                clock: FixedClock::at(now),
+                random: CountingRandom::default(),
+            }
+        }
+
+        fn issuer<'a>(&'a self, signer: &'a dyn AccessTokenSigner) -> TokenIssuer<'a> {
+            TokenIssuer {
+                settings: &self.settings,
+                signer,
+                tokens: &self.store,
+                clock: &self.clock,
+                random: &self.random,
+            }
+        }
+    }
 
     #[tokio::test]
     async fn jwt_claims_follow_rfc9068() {
-        let (settings, signer, store) = (
-            SETTINGS(),
-            RecordingSigner::default(),
-            MemoryStore::default(),
-        );
-        let (clock, random) = (FixedClock::at(1_000), CountingRandom::default());
-        let issuer = TokenIssuer {
-            settings: &settings,
-            signer: &signer,
-            tokens: &store,
-            clock: &clock,
-            random: &random,
-        };
+        let (parts, signer) = (Parts::at(1_000), RecordingSigner::default());
+        let issuer = parts.issuer(&signer);
         let c = client(TokenFormat::Jwt, Some(300));
         let issued = issuer.issue(&c, granted(&c)).await.unwrap();
         assert_eq!(issued.expires_in, 300);
@@ -186,19 +202,8 @@ mod tests {
 
     #[tokio::test]
     async fn opaque_tokens_are_stored_by_digest_with_default_lifetime() {
-        let (settings, signer, store) = (
-            SETTINGS(),
-            RecordingSigner::default(),
-            MemoryStore::default(),
-        );
-        let (clock, random) = (FixedClock::at(50), CountingRandom::default());
-        let issuer = TokenIssuer {
-            settings: &settings,
-            signer: &signer,
-            tokens: &store,
-            clock: &clock,
-            random: &random,
-        };
+        let (parts, signer) = (Parts::at(50), RecordingSigner::default());
+        let (issuer, store) = (parts.issuer(&signer), &parts.store);
         let c = client(TokenFormat::Opaque, None);
         let issued = issuer.issue(&c, granted(&c)).await.unwrap();
         let token = OpaqueToken::parse(&issued.access_token).unwrap();
@@ -210,19 +215,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_at_its_opaque_token_quota_is_refused() {
-        let (settings, signer, store) = (
-            SETTINGS(),
-            RecordingSigner::default(),
-            MemoryStore::default(),
-        );
-        let (clock, random) = (FixedClock::at(50), CountingRandom::default());
-        let issuer = TokenIssuer {
-            settings: &settings,
-            signer: &signer,
-            tokens: &store,
-            clock: &clock,
-            random: &random,
-        };
+        let (parts, signer) = (Parts::at(50), RecordingSigner::default());
+        let (issuer, store) = (parts.issuer(&signer), &parts.store);
         let c = client(TokenFormat::Opaque, None);
         for _ in 0..2 {
             issuer.issue(&c, granted(&c)).await.unwrap();
@@ -236,15 +230,8 @@ mod tests {
 
     #[tokio::test]
     async fn signer_saturation_is_temporarily_unavailable() {
-        let (settings, store) = (SETTINGS(), MemoryStore::default());
-        let (clock, random) = (FixedClock::at(50), CountingRandom::default());
-        let issuer = TokenIssuer {
-            settings: &settings,
-            signer: &FailingSigner,
-            tokens: &store,
-            clock: &clock,
-            random: &random,
-        };
+        let parts = Parts::at(50);
+        let issuer = parts.issuer(&FailingSigner);
         let c = client(TokenFormat::Jwt, None);
         assert!(matches!(
             issuer.issue(&c, granted(&c)).await,

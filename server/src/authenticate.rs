@@ -18,9 +18,10 @@ fn too_many(retry_after: u64) -> TokenError {
     }
 }
 
-/// Authenticates the client of `req`, or refuses it: 429 while its client id or its address is
-/// over the limit of failed attempts (the right secret included), 401 `invalid_client` for bad
-/// credentials (counted against both).
+/// Authenticates the client of `req`, or refuses it: 429 while its address, or its client id
+/// (unless this address authenticated as that client during the attack), is over the limit of
+/// failed attempts, the right secret included; 401 `invalid_client` for bad credentials
+/// (counted against both).
 pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
     let now = app.clock.now();
     let address = req.peer.map(address_key);
@@ -37,13 +38,22 @@ pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenErro
         .ok()
         .and_then(|p| p.client_id())
         .filter(|id| id.len() <= MAX_CLIENT_ID_LEN);
+    let id = id.as_deref();
     if let Some(id) = id {
-        app.throttle.clients.check(id, now).map_err(too_many)?;
+        if let Err(retry_after) = app.throttle.clients.check(id, now) {
+            let vouched = address.is_some_and(|a| app.throttle.vouched(id, a, now));
+            if !vouched {
+                return Err(too_many(retry_after));
+            }
+        }
     }
     let result = match &presented {
         Ok(p) => client_auth::authenticate(p, app.clients.as_ref()).await,
         Err(e) => Err(e.clone()),
     };
+    if let (Ok(client), Some(address)) = (&result, address) {
+        app.throttle.succeeded(client.id.as_str(), address, now);
+    }
     if matches!(result, Err(TokenError::InvalidClient)) {
         if let Some(address) = &address {
             app.throttle.addresses.fail(address, now);

@@ -3,9 +3,14 @@
 //! in fixed windows; once a key reaches its limit, every authentication for it is refused with
 //! 429 until the window ends, the right secret included, so guessing cannot go on at full speed.
 //!
-//! Lock-free on the hot path (one map read per key per request); bounded in memory: at most
-//! [`MAX_KEYS`] keys are tracked per map, expired windows are swept by the maintenance loop and
-//! whenever a map is full.
+//! A client id is public (it is in every token the client holds), so anyone could lock a
+//! client out by failing on purpose. To blunt that, an address that authenticated as a client
+//! while that client was being guessed at is remembered for the window, and keeps being served
+//! for that client id (its own address count still applies).
+//!
+//! Lock-free on the hot path (one map read per key per request, a write only while a client id
+//! has failures); bounded in memory: at most [`MAX_KEYS`] keys are tracked per map, expired
+//! windows are swept by the maintenance loop and whenever a map is full.
 
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -94,6 +99,20 @@ impl<K: Hash + Eq + Send + Sync> Throttle<K> {
         );
     }
 
+    /// Whether `key` has failures in the current window.
+    pub fn has_failures<Q>(&self, key: &Q, now: UnixTime) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.limit != 0
+            && self
+                .map
+                .pin()
+                .get(key)
+                .is_some_and(|w| now < w.start.plus(self.window))
+    }
+
     /// Forgets windows that have ended.
     pub fn sweep(&self, now: UnixTime) {
         let window = self.window;
@@ -127,13 +146,16 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The two throttles of client authentication.
+/// The throttles of client authentication.
 #[derive(Debug)]
 pub struct AuthThrottle {
     /// By the client id the request presented (known or not).
     pub clients: Throttle<String>,
     /// By the peer address.
     pub addresses: Throttle<IpAddr>,
+    /// (client id, address) pairs that authenticated while the id had failures, with when.
+    vouched: papaya::HashMap<(String, IpAddr), UnixTime>,
+    window: u64,
 }
 
 impl AuthThrottle {
@@ -142,13 +164,38 @@ impl AuthThrottle {
         Self {
             clients: Throttle::new(limits.auth_failures_per_client, limits.auth_failure_window),
             addresses: Throttle::new(limits.auth_failures_per_address, limits.auth_failure_window),
+            vouched: papaya::HashMap::new(),
+            window: limits.auth_failure_window,
         }
     }
 
-    /// Sweeps both maps.
+    /// Records that `address` authenticated as `client_id` at `now`, if the id is being
+    /// guessed at (otherwise there is nothing to remember, and the hot path writes nothing).
+    pub fn succeeded(&self, client_id: &str, address: IpAddr, now: UnixTime) {
+        if !self.clients.has_failures(client_id, now) {
+            return;
+        }
+        let vouched = self.vouched.pin();
+        if vouched.len() >= MAX_KEYS {
+            return;
+        }
+        vouched.insert((client_id.to_owned(), address), now);
+    }
+
+    /// Whether `address` authenticated as `client_id` in the current window.
+    pub fn vouched(&self, client_id: &str, address: IpAddr, now: UnixTime) -> bool {
+        self.vouched
+            .pin()
+            .get(&(client_id.to_owned(), address))
+            .is_some_and(|at| now < at.plus(self.window))
+    }
+
+    /// Sweeps every map.
     pub fn sweep(&self, now: UnixTime) {
         self.clients.sweep(now);
         self.addresses.sweep(now);
+        let window = self.window;
+        self.vouched.pin().retain(|_, at| now < at.plus(window));
     }
 }
 
@@ -194,6 +241,35 @@ mod tests {
         // Once windows end, new keys are tracked again.
         t.fail(&u32::MAX, UnixTime(61));
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn an_address_that_authenticated_during_an_attack_is_still_served() {
+        let limits = crate::config::Limits {
+            auth_failures_per_client: 2,
+            ..Default::default()
+        };
+        let t = AuthThrottle::new(&limits);
+        let (legit, attacker): (IpAddr, IpAddr) = (
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+        );
+        t.succeeded("rs", legit, UnixTime(10));
+        assert!(
+            !t.vouched("rs", legit, UnixTime(10)),
+            "no attack: nothing kept"
+        );
+        t.clients.fail("rs", UnixTime(11));
+        t.succeeded("rs", legit, UnixTime(12));
+        t.clients.fail("rs", UnixTime(13));
+        assert!(
+            t.clients.check("rs", UnixTime(14)).is_err(),
+            "the id is locked"
+        );
+        assert!(t.vouched("rs", legit, UnixTime(14)));
+        assert!(!t.vouched("rs", attacker, UnixTime(14)));
+        t.sweep(UnixTime(12 + 60));
+        assert!(!t.vouched("rs", legit, UnixTime(12 + 60)));
     }
 
     #[test]
