@@ -18,7 +18,7 @@ use gatehouse_validator::{KeySnapshot, Policy, Validator};
 use tokio::net::TcpListener;
 
 use crate::app;
-use crate::config::{Backend, Config};
+use crate::config::{Backend, Config, HttpLimits};
 use crate::keys::{KeyManager, KeySettings};
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
@@ -253,7 +253,13 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback over plain HTTP (admin.allow_remote): terminate TLS in front of it");
     }
     let limits = app.config.http;
-    file_descriptor_budget(limits.max_connections);
+    // The admin API serves an operator and their automation, not the world: a few dozen
+    // connections are plenty, and its own count keeps it reachable when the public port is full.
+    let admin_limits = HttpLimits {
+        max_connections: ADMIN_MAX_CONNECTIONS,
+        ..limits
+    };
+    file_descriptor_budget(limits.max_connections + ADMIN_MAX_CONNECTIONS);
     if json {
         let line = serde_json::json!({
             "issuer": app.config.issuer,
@@ -303,9 +309,12 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The most connections the admin listener holds at once.
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
+
 /// Raises the soft limit of open files to the hard limit, and warns when even that leaves too
-/// few descriptors for `max_connections` on each listener (plus the database and the HSM).
-fn file_descriptor_budget(max_connections: usize) {
+/// few descriptors for `connections` (plus the database, the HSM and the logs).
+fn file_descriptor_budget(connections: usize) {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
         Err(e) => {
@@ -313,12 +322,12 @@ fn file_descriptor_budget(max_connections: usize) {
             return;
         }
     };
-    let needed = 2 * max_connections as u64 + 64;
+    let needed = connections as u64 + 64;
     if limit < needed {
         tracing::warn!(
             open_files = limit,
-            max_connections,
-            "the limit of open files is below what two listeners at http.max_connections need: lower http.max_connections or raise the limit (ulimit -n)"
+            needed,
+            "the limit of open files is below what http.max_connections needs: lower it or raise the limit (ulimit -n)"
         );
     }
 }
