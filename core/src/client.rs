@@ -16,6 +16,11 @@ use crate::scope::Scope;
 pub const LIFETIME_RANGE: std::ops::RangeInclusive<u64> = 1..=30 * 86_400;
 /// The longest client id accepted on the wire.
 pub const MAX_CLIENT_ID_LEN: usize = 256;
+/// The longest scope a client may be registered with, in bytes: with a resource of the longest
+/// kind it keeps every access token well inside what validators accept (8 KiB).
+pub const MAX_SCOPE_LEN: usize = 2048;
+/// The most resources one client may be registered for.
+pub const MAX_RESOURCES: usize = 32;
 /// The prefix of every client secret Gatehouse generates, so secret scanners can find leaks.
 pub const SECRET_PREFIX: &str = "gcs_";
 
@@ -274,6 +279,20 @@ impl ClientRegistration {
                 grant_types.push(grant);
             }
         }
+        if self.scope.len() > MAX_SCOPE_LEN {
+            return Err(refuse(
+                "scope",
+                format!(
+                    "at most {MAX_SCOPE_LEN} characters, or its tokens grow past what validators accept"
+                ),
+            ));
+        }
+        if self.resources.len() > MAX_RESOURCES {
+            return Err(refuse(
+                "resources",
+                format!("at most {MAX_RESOURCES}; register another client for more"),
+            ));
+        }
         let scope: Scope = self
             .scope
             .parse()
@@ -373,7 +392,12 @@ mod tests {
     fn refuses_bad_fields_by_name() {
         let random = CountingRandom::default();
         type Mutation = fn(&mut ClientRegistration);
-        let cases: [(Mutation, &str); 6] = [
+        let cases: [(Mutation, &str); 8] = [
+            (|r| r.scope = "s ".repeat(1100).trim_end().into(), "scope"),
+            (
+                |r| r.resources = (0..33).map(|i| format!("https://r{i}.example")).collect(),
+                "resources",
+            ),
             (|r| r.name = " ".into(), "name"),
             (|r| r.grant_types = vec!["password".into()], "grant_types"),
             (|r| r.scope = "a  b".into(), "scope"),

@@ -35,7 +35,9 @@ pub fn router(app: AppState) -> Router {
     // Introspection is for resource servers, never browsers (a page would have to hold a
     // resource server's credentials), so it gets no CORS.
     Router::new()
-        .merge(machine.layer(cors))
+        // `route_layer`: CORS on these routes only, never on the fallback (an unknown path
+        // answers a plain 404, not a preflight).
+        .merge(machine.route_layer(cors))
         .route(
             &format!("{base}{}", paths::INTROSPECT),
             post(introspect::handle),

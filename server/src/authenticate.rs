@@ -19,7 +19,7 @@ fn too_many(retry_after: u64) -> TokenError {
 }
 
 /// Authenticates the client of `req`, or refuses it: 429 while its address, or its client id
-/// (unless this address authenticated as that client during the attack), is over the limit of
+/// (unless this address is one the client authenticated from lately), is over the limit of
 /// failed attempts, the right secret included; 401 `invalid_client` for bad credentials
 /// (counted against both).
 pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
@@ -41,8 +41,8 @@ pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenErro
     let id = id.as_deref();
     if let Some(id) = id {
         if let Err(retry_after) = app.throttle.clients.check(id, now) {
-            let vouched = address.is_some_and(|a| app.throttle.vouched(id, a, now));
-            if !vouched {
+            let known = address.is_some_and(|a| app.throttle.known(id, a, now));
+            if !known {
                 return Err(too_many(retry_after));
             }
         }
@@ -55,13 +55,16 @@ pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenErro
         app.throttle.succeeded(client.id.as_str(), address, now);
     }
     if matches!(result, Err(TokenError::InvalidClient)) {
-        if let Some(address) = &address {
-            app.throttle.addresses.fail(address, now);
+        let shown = id.map(|i| i.chars().take(64).collect::<String>());
+        // One line per failure would let a flood of failures fill the disk: failures are
+        // debug, a lock is one warning.
+        tracing::debug!(client_id = ?shown, peer = ?address, "client authentication failed");
+        if address.is_some_and(|a| app.throttle.addresses.fail(&a, now)) {
+            tracing::warn!(peer = ?address, "too many failed client authentications from this address: refused until the window ends");
         }
-        if let Some(id) = id {
-            app.throttle.clients.fail(id, now);
+        if id.is_some_and(|id| app.throttle.clients.fail(id, now)) {
+            tracing::warn!(client_id = ?shown, "too many failed authentications as this client: refused (but from its known addresses) until the window ends");
         }
-        tracing::info!(client_id = ?id.map(|i| i.chars().take(64).collect::<String>()), peer = ?address, "client authentication failed");
     }
     result
 }

@@ -72,6 +72,9 @@ pub struct HttpLimits {
     pub idle_timeout: u64,
     /// Open connections per listener; beyond it new connections wait in the backlog.
     pub max_connections: usize,
+    /// Open connections one address (an IPv6 /64) may hold; beyond it its new connections are
+    /// closed at once; 0 = no limit (behind a reverse proxy, every connection is the proxy's).
+    pub max_connections_per_address: usize,
     /// How long a shutdown waits for requests in flight before closing what is left.
     pub shutdown_timeout: u64,
 }
@@ -83,6 +86,7 @@ impl Default for HttpLimits {
             request_timeout: 30,
             idle_timeout: 60,
             max_connections: 10_000,
+            max_connections_per_address: 1_000,
             shutdown_timeout: 10,
         }
     }
@@ -295,6 +299,7 @@ struct RawHttp {
     #[serde(default, deserialize_with = "seconds")]
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
     #[serde(default, deserialize_with = "seconds")]
     shutdown_timeout: Option<u64>,
 }
@@ -335,6 +340,9 @@ impl RawHttp {
             )?,
             idle_timeout: within("http.idle_timeout", self.idle_timeout, d.idle_timeout, 3600)?,
             max_connections,
+            max_connections_per_address: self
+                .max_connections_per_address
+                .unwrap_or(d.max_connections_per_address),
             shutdown_timeout: within(
                 "http.shutdown_timeout",
                 self.shutdown_timeout,

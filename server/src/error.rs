@@ -84,7 +84,7 @@ impl IntoResponse for OAuthError {
                 Some(d.as_str()),
             ),
             TokenError::TooManyRequests { detail, .. } => {
-                tracing::info!(%detail, "request refused: too many requests");
+                tracing::debug!(%detail, "request refused: too many requests");
                 (
                     StatusCode::TOO_MANY_REQUESTS,
                     "temporarily_unavailable",

@@ -32,10 +32,18 @@ pub struct OAuthForm {
     pub peer: Option<std::net::IpAddr>,
 }
 
-/// Whether a query string carries `client_secret`, however it is encoded: names are
-/// percent-decoded first (`client%5Fsecret`), and a bare name without `=` counts.
+/// Whether a query string carries `client_secret`, however it is written: names are
+/// percent-decoded (`client%5Fsecret`), compared without case and surrounding spaces
+/// (`CLIENT_SECRET`, `client_secret%20`), parameters split at `;` as well as `&` (as some
+/// frameworks read them), and a bare name without `=` counts.
 fn query_has_client_secret(query: &str) -> bool {
-    url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "client_secret")
+    query.split(['&', ';']).any(|pair| {
+        let name = pair.split('=').next().unwrap_or("");
+        let name = url::form_urlencoded::parse(name.as_bytes())
+            .next()
+            .map_or(std::borrow::Cow::Borrowed(""), |(n, _)| n);
+        name.trim().eq_ignore_ascii_case("client_secret")
+    })
 }
 
 /// Why a form request was refused before its parameters were read.
@@ -71,6 +79,16 @@ where
 
     async fn from_request(req: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
         let BodyLimit(limit) = BodyLimit::from_ref(state);
+        // Both are single-valued (RFC 9110 §8.3, §11.6.2): two of either is ambiguous, and a
+        // server that reads the first while a proxy read the last is a bypass waiting to happen.
+        for name in [header::CONTENT_TYPE, header::AUTHORIZATION] {
+            if req.headers().get_all(&name).iter().nth(1).is_some() {
+                return Err(invalid(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the {name} header is sent more than once"),
+                ));
+            }
+        }
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -136,6 +154,11 @@ mod tests {
             "a=1&client_secret",
             "client_secret=",
             "%63lient_secret=s",
+            "a=1;client_secret=s",
+            "CLIENT_SECRET=s",
+            "Client_Secret=s",
+            "client_secret%20=s",
+            "+client_secret=s",
         ] {
             assert!(query_has_client_secret(query), "{query}");
         }

@@ -65,7 +65,11 @@ pub fn run_server(config: config::Config, json: bool) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve::run(config, json)) {
+    let result = runtime.block_on(serve::run(config, json));
+    // Whatever is still running (a blocking store or HSM call) gets a moment, not a veto: the
+    // shutdown deadline has passed already.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("gatehouse: {e}");

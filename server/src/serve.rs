@@ -110,6 +110,21 @@ fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// Makes a file Gatehouse keeps (the admin token) owner-only again if it is not (an operator's
+/// `chmod`, a copy): it grants the whole admin API.
+fn owner_only(path: &Path) -> Result<(), ServeError> {
+    let mode = fs::metadata(path)
+        .map_err(|e| data_dir_error(path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| data_dir_error(path, e))?;
+        tracing::warn!(path = %path.display(), "the admin token was readable by others: made owner-only (0600); consider replacing it");
+    }
+    Ok(())
+}
+
 /// The configured admin token, or the one kept in the data directory, created (mode 0600) on
 /// first start.
 fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeError> {
@@ -118,7 +133,10 @@ fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeErro
     }
     let path = admin_token_path(&config.data_dir);
     match fs::read_to_string(&path) {
-        Ok(text) => return Ok(text.trim().to_owned()),
+        Ok(text) => {
+            owner_only(&path)?;
+            return Ok(text.trim().to_owned());
+        }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(data_dir_error(&path, e)),
         Err(_) => {}
     }
@@ -257,6 +275,7 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     // connections are plenty, and its own count keeps it reachable when the public port is full.
     let admin_limits = HttpLimits {
         max_connections: ADMIN_MAX_CONNECTIONS,
+        max_connections_per_address: 0,
         ..limits
     };
     file_descriptor_budget(limits.max_connections + ADMIN_MAX_CONNECTIONS);
@@ -267,12 +286,12 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
             "admin_listen": admin_addr.to_string(),
             "data_dir": app.config.data_dir.display().to_string(),
         });
-        println!("{line}");
+        announce(&line.to_string());
     } else {
-        println!(
+        announce(&format!(
             "gatehouse listening on http://{public_addr} (issuer {}), admin API on http://{admin_addr}",
             app.config.issuer
-        );
+        ));
     }
     tracing::info!(%public_addr, %admin_addr, issuer = %app.config.issuer, "serving");
 
@@ -298,7 +317,7 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
             "admin",
             admin,
             app::admin_router(app.clone()),
-            limits,
+            admin_limits,
             stop_rx
         ),
     );
@@ -307,6 +326,12 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The line that says where the server listens, on stdout; a closed stdout is not fatal.
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// The most connections the admin listener holds at once.

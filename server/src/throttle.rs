@@ -4,23 +4,30 @@
 //! 429 until the window ends, the right secret included, so guessing cannot go on at full speed.
 //!
 //! A client id is public (it is in every token the client holds), so anyone could lock a
-//! client out by failing on purpose. To blunt that, an address that authenticated as a client
-//! while that client was being guessed at is remembered for the window, and keeps being served
-//! for that client id (its own address count still applies).
+//! client out by failing on purpose. To blunt that, the addresses each client authenticated from
+//! in the last [`KNOWN_FOR`] are remembered, and keep being served for that client id while it
+//! is locked (their own address count still applies): the attacker's address and new ones are
+//! refused, the client's usual hosts are not.
 //!
-//! Lock-free on the hot path (one map read per key per request, a write only while a client id
-//! has failures); bounded in memory: at most [`MAX_KEYS`] keys are tracked per map, expired
-//! windows are swept by the maintenance loop and whenever a map is full.
+//! Lock-free on the hot path (one map read per key per request; a write per failure, and per
+//! success only when an address is new or last seen over [`REFRESH`] ago); bounded in memory: at
+//! most [`MAX_KEYS`] keys per map, swept by the maintenance loop and, when a map is full, at most
+//! once a second (so filling it costs an attacker more than it costs the server). The log gets
+//! one line when a key is locked, not one per failure.
 
 use std::borrow::Borrow;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use gatehouse_token::UnixTime;
 
-/// The most keys one throttle tracks; beyond it, new keys are not counted until a sweep.
+/// The most keys one map tracks; beyond it, new keys are not tracked until a sweep.
 pub const MAX_KEYS: usize = 100_000;
+/// How long an address that authenticated as a client is remembered for it.
+pub const KNOWN_FOR: u64 = 86_400;
+/// How old a remembered address may get before a success from it is written again.
+pub const REFRESH: u64 = 3_600;
 
 /// One key's current window.
 #[derive(Debug)]
@@ -35,6 +42,8 @@ pub struct Throttle<K: Hash + Eq> {
     limit: u32,
     window: u64,
     map: papaya::HashMap<K, Window>,
+    /// When the map was last swept because it was full.
+    swept: AtomicU64,
 }
 
 impl<K: Hash + Eq + Send + Sync> Throttle<K> {
@@ -44,6 +53,7 @@ impl<K: Hash + Eq + Send + Sync> Throttle<K> {
             limit,
             window,
             map: papaya::HashMap::new(),
+            swept: AtomicU64::new(0),
         }
     }
 
@@ -68,26 +78,29 @@ impl<K: Hash + Eq + Send + Sync> Throttle<K> {
         }
     }
 
-    /// Counts a failed authentication of `key`.
-    pub fn fail<Q>(&self, key: &Q, now: UnixTime)
+    /// Counts a failed authentication of `key`; whether this failure locked it.
+    pub fn fail<Q>(&self, key: &Q, now: UnixTime) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         if self.limit == 0 {
-            return;
+            return false;
         }
         let map = self.map.pin();
         if let Some(w) = map.get(key) {
             if now < w.start.plus(self.window) {
-                w.failures.fetch_add(1, Ordering::Relaxed);
-                return;
+                return w.failures.fetch_add(1, Ordering::Relaxed) + 1 == self.limit;
             }
         }
         if map.len() >= MAX_KEYS {
-            self.sweep(now);
+            // Sweep at most once a second: a flood of new keys must not make every failure
+            // scan the whole map.
+            if self.swept.swap(now.0, Ordering::Relaxed) != now.0 {
+                self.sweep(now);
+            }
             if map.len() >= MAX_KEYS {
-                return;
+                return false;
             }
         }
         map.insert(
@@ -97,20 +110,7 @@ impl<K: Hash + Eq + Send + Sync> Throttle<K> {
                 failures: AtomicU32::new(1),
             },
         );
-    }
-
-    /// Whether `key` has failures in the current window.
-    pub fn has_failures<Q>(&self, key: &Q, now: UnixTime) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.limit != 0
-            && self
-                .map
-                .pin()
-                .get(key)
-                .is_some_and(|w| now < w.start.plus(self.window))
+        self.limit == 1
     }
 
     /// Forgets windows that have ended.
@@ -153,9 +153,10 @@ pub struct AuthThrottle {
     pub clients: Throttle<String>,
     /// By the peer address.
     pub addresses: Throttle<IpAddr>,
-    /// (client id, address) pairs that authenticated while the id had failures, with when.
-    vouched: papaya::HashMap<(String, IpAddr), UnixTime>,
-    window: u64,
+    /// When each (client, address) pair last authenticated, the client by a keyed hash of its
+    /// id (a lookup allocates nothing; the per-process key keeps collisions out of reach).
+    known: papaya::HashMap<(u64, IpAddr), UnixTime>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl AuthThrottle {
@@ -164,38 +165,39 @@ impl AuthThrottle {
         Self {
             clients: Throttle::new(limits.auth_failures_per_client, limits.auth_failure_window),
             addresses: Throttle::new(limits.auth_failures_per_address, limits.auth_failure_window),
-            vouched: papaya::HashMap::new(),
-            window: limits.auth_failure_window,
+            known: papaya::HashMap::new(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
-    /// Records that `address` authenticated as `client_id` at `now`, if the id is being
-    /// guessed at (otherwise there is nothing to remember, and the hot path writes nothing).
+    fn pair(&self, client_id: &str, address: IpAddr) -> (u64, IpAddr) {
+        (self.hasher.hash_one(client_id), address)
+    }
+
+    /// Remembers that `address` authenticated as `client_id` at `now` (written only when the
+    /// pair is new or was last written over [`REFRESH`] ago).
     pub fn succeeded(&self, client_id: &str, address: IpAddr, now: UnixTime) {
-        if !self.clients.has_failures(client_id, now) {
+        let pair = self.pair(client_id, address);
+        let known = self.known.pin();
+        if known.get(&pair).is_some_and(|at| now < at.plus(REFRESH)) || known.len() >= MAX_KEYS {
             return;
         }
-        let vouched = self.vouched.pin();
-        if vouched.len() >= MAX_KEYS {
-            return;
-        }
-        vouched.insert((client_id.to_owned(), address), now);
+        known.insert(pair, now);
     }
 
-    /// Whether `address` authenticated as `client_id` in the current window.
-    pub fn vouched(&self, client_id: &str, address: IpAddr, now: UnixTime) -> bool {
-        self.vouched
+    /// Whether `address` authenticated as `client_id` in the last [`KNOWN_FOR`].
+    pub fn known(&self, client_id: &str, address: IpAddr, now: UnixTime) -> bool {
+        self.known
             .pin()
-            .get(&(client_id.to_owned(), address))
-            .is_some_and(|at| now < at.plus(self.window))
+            .get(&self.pair(client_id, address))
+            .is_some_and(|at| now < at.plus(KNOWN_FOR))
     }
 
     /// Sweeps every map.
     pub fn sweep(&self, now: UnixTime) {
         self.clients.sweep(now);
         self.addresses.sweep(now);
-        let window = self.window;
-        self.vouched.pin().retain(|_, at| now < at.plus(window));
+        self.known.pin().retain(|_, at| now < at.plus(KNOWN_FOR));
     }
 }
 
@@ -244,32 +246,44 @@ mod tests {
     }
 
     #[test]
-    fn an_address_that_authenticated_during_an_attack_is_still_served() {
-        let limits = crate::config::Limits {
-            auth_failures_per_client: 2,
-            ..Default::default()
-        };
-        let t = AuthThrottle::new(&limits);
-        let (legit, attacker): (IpAddr, IpAddr) = (
+    fn the_addresses_a_client_authenticated_from_are_known_for_a_day() {
+        let t = AuthThrottle::new(&crate::config::Limits::default());
+        let (usual, other): (IpAddr, IpAddr) = (
             "192.0.2.1".parse().unwrap(),
             "198.51.100.7".parse().unwrap(),
         );
-        t.succeeded("rs", legit, UnixTime(10));
-        assert!(
-            !t.vouched("rs", legit, UnixTime(10)),
-            "no attack: nothing kept"
-        );
-        t.clients.fail("rs", UnixTime(11));
-        t.succeeded("rs", legit, UnixTime(12));
-        t.clients.fail("rs", UnixTime(13));
-        assert!(
-            t.clients.check("rs", UnixTime(14)).is_err(),
-            "the id is locked"
-        );
-        assert!(t.vouched("rs", legit, UnixTime(14)));
-        assert!(!t.vouched("rs", attacker, UnixTime(14)));
-        t.sweep(UnixTime(12 + 60));
-        assert!(!t.vouched("rs", legit, UnixTime(12 + 60)));
+        t.succeeded("rs", usual, UnixTime(10));
+        assert!(t.known("rs", usual, UnixTime(10 + KNOWN_FOR - 1)));
+        assert!(!t.known("rs", other, UnixTime(11)));
+        assert!(!t.known("other-client", usual, UnixTime(11)));
+        // A success within REFRESH writes nothing; after it, the pair is refreshed.
+        t.succeeded("rs", usual, UnixTime(10 + REFRESH - 1));
+        assert!(!t.known("rs", usual, UnixTime(10 + KNOWN_FOR)));
+        t.succeeded("rs", usual, UnixTime(10 + REFRESH));
+        assert!(t.known("rs", usual, UnixTime(10 + KNOWN_FOR)));
+        t.sweep(UnixTime(10 + REFRESH + KNOWN_FOR));
+        assert!(!t.known("rs", usual, UnixTime(10)));
+    }
+
+    #[test]
+    fn a_full_map_is_swept_at_most_once_a_second() {
+        let t = Throttle::new(1, 60);
+        for i in 0..MAX_KEYS as u32 {
+            t.fail(&i, UnixTime(0));
+        }
+        // Full of live windows: new keys are not tracked, and the sweep that found nothing to
+        // drop is not repeated within the same second.
+        assert!(!t.fail(&u32::MAX, UnixTime(5)));
+        assert_eq!(t.swept.load(Ordering::Relaxed), 5);
+        assert_eq!(t.len(), MAX_KEYS);
+    }
+
+    #[test]
+    fn fail_says_when_it_locks() {
+        let t: Throttle<String> = Throttle::new(2, 60);
+        assert!(!t.fail("a", UnixTime(0)));
+        assert!(t.fail("a", UnixTime(0)), "the second failure locks");
+        assert!(!t.fail("a", UnixTime(0)), "said once");
     }
 
     #[test]

@@ -134,15 +134,25 @@ fn report(result: Result<(), CliError>) -> i32 {
     }
 }
 
-fn print(json_mode: bool, value: &Value, human: impl FnOnce(&Value) -> String) {
-    if json_mode {
-        println!(
-            "{}",
+/// Writes the answer to stdout; a closed pipe (`| head`) is an error to report, not a panic.
+fn print(
+    json_mode: bool,
+    value: &Value,
+    human: impl FnOnce(&Value) -> String,
+) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let text = if json_mode {
+        format!(
+            "{}\n",
             serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+        )
     } else {
-        print!("{}", human(value));
-    }
+        human(value)
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::Output(e.to_string()))
 }
 
 fn client(
@@ -168,25 +178,31 @@ fn client(
                 },
             });
             let created = admin.post("/admin/clients", &body)?;
-            print(json_mode, &created, output::created_client);
+            // The secret exists only in this answer: if it cannot be shown, say how to recover.
+            print(json_mode, &created, output::created_client).map_err(|e| {
+                CliError::Output(format!(
+                    "{e}; client {} was created but its secret could not be shown: delete it and create it again",
+                    created["client_id"].as_str().unwrap_or("?")
+                ))
+            })?;
         }
         ClientCommand::List => {
             let clients = admin.get("/admin/clients")?;
-            print(json_mode, &clients, output::client_table);
+            print(json_mode, &clients, output::client_table)?;
         }
         ClientCommand::Show { client_id } => {
             let client = admin.get(&format!(
                 "/admin/clients/{}",
                 admin_client::segment(&client_id)
             ))?;
-            print(json_mode, &client, output::client_details);
+            print(json_mode, &client, output::client_details)?;
         }
         ClientCommand::Delete { client_id } => {
             let done = admin.delete(&format!(
                 "/admin/clients/{}",
                 admin_client::segment(&client_id)
             ))?;
-            print(json_mode, &done, output::deleted_client);
+            print(json_mode, &done, output::deleted_client)?;
         }
     }
     Ok(())
@@ -202,7 +218,7 @@ fn keys(
     match cmd {
         KeysCommand::List => {
             let keys = admin.get("/admin/keys")?;
-            print(json_mode, &keys, output::key_table);
+            print(json_mode, &keys, output::key_table)?;
         }
         KeysCommand::Rotate => {
             let key = admin.post("/admin/keys/rotate", &json!({}))?;
@@ -212,7 +228,7 @@ fn keys(
                     k["kid"].as_str().unwrap_or(""),
                     k["alg"].as_str().unwrap_or("")
                 )
-            });
+            })?;
         }
     }
     Ok(())

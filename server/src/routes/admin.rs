@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use gatehouse_core::client::{Client, ClientId, ClientRegistration};
+use gatehouse_core::client::{Client, ClientId, ClientRegistration, LIFETIME_RANGE};
 use gatehouse_core::revocation::purge_cutoff;
 use gatehouse_core::store::{KeyRecord, KeyState, StoreError};
 use gatehouse_token::{TokenDigest, UnixTime};
@@ -50,6 +50,16 @@ impl From<crate::keys::KeysError> for AdminError {
             e.to_string(),
         )
     }
+}
+
+/// A JSON body the admin API cannot take: 413 when it is over the size limit, else 400 with
+/// serde's words, which name an unknown or mistyped member.
+fn refused_body(e: &axum::extract::rejection::JsonRejection, code: &'static str) -> AdminError {
+    let status = match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    AdminError(status, code, e.body_text())
 }
 
 /// A client as the admin API shows it: never the secret, nor its digest.
@@ -171,13 +181,7 @@ async fn create_client(
     State(app): State<AppState>,
     body: Result<Json<ClientRegistration>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AdminError> {
-    let Json(registration) = body.map_err(|e| {
-        AdminError(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_metadata",
-            e.body_text(),
-        )
-    })?;
+    let Json(registration) = body.map_err(|e| refused_body(&e, "invalid_client_metadata"))?;
     let (client, secret) = registration
         .register(app.random.as_ref(), app.clock.now())
         .map_err(|e| {
@@ -256,8 +260,7 @@ async fn import_revocations(
     State(app): State<AppState>,
     body: Result<Json<Vec<Revoked>>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    let Json(list) =
-        body.map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let Json(list) = body.map_err(|e| refused_body(&e, "invalid_request"))?;
     if list.len() > MAX_REVOCATIONS_PER_IMPORT {
         return Err(AdminError(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,7 +275,21 @@ async fn import_revocations(
             format!("bad jti {:?}", bad.jti),
         ));
     }
-    let cutoff = purge_cutoff(app.clock.now(), app.config.leeway);
+    let now = app.clock.now();
+    // No token lives longer than the longest lifetime: a later `exp` names no real token and
+    // would never be purged.
+    let latest = now.plus(*LIFETIME_RANGE.end() + app.config.leeway);
+    if let Some(bad) = list.iter().find(|r| UnixTime(r.exp) > latest) {
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "exp {} of jti {:?} is later than any token can live (30 days from now)",
+                bad.exp, bad.jti
+            ),
+        ));
+    }
+    let cutoff = purge_cutoff(now, app.config.leeway);
     let live: Vec<(String, UnixTime)> = list
         .into_iter()
         .filter(|r| UnixTime(r.exp) >= cutoff)

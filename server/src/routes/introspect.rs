@@ -79,19 +79,24 @@ struct JwtResponse {
     token_introspection: serde_json::Value,
 }
 
-/// Whether the caller asked for an RFC 9701 JWT response.
+/// Whether the caller asked for an RFC 9701 JWT response: the media type among its `Accept`
+/// values, unless with `q=0`, which means "not acceptable" (RFC 9110 §12.4.2).
 fn wants_jwt(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case(JWT_RESPONSE_TYPE)
+        .any(|item| {
+            let mut parts = item.split(';');
+            let media_type = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("q")
+                        && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
+            });
+            media_type.eq_ignore_ascii_case(JWT_RESPONSE_TYPE) && !refused
         })
 }
 
@@ -141,4 +146,37 @@ pub async fn handle(
         HeaderValue::from_static(JWT_RESPONSE_TYPE),
     )];
     Ok((no_store_only(), content_type, jwt).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_jwt_answer_is_asked_for_by_media_type_and_quality() {
+        for yes in [
+            vec!["application/token-introspection+jwt"],
+            vec!["application/json, Application/Token-Introspection+JWT;q=0.5"],
+            vec!["application/json", "application/token-introspection+jwt"],
+        ] {
+            assert!(wants_jwt(&accept(&yes)), "{yes:?}");
+        }
+        for no in [
+            vec![],
+            vec!["application/json"],
+            vec!["application/token-introspection+jwt;q=0, application/json"],
+            vec!["application/token-introspection+jwt; q=0.000"],
+            vec!["application/token-introspection+jwtx"],
+        ] {
+            assert!(!wants_jwt(&accept(&no)), "{no:?}");
+        }
+    }
 }

@@ -11,17 +11,20 @@
 //! - **max connections**: beyond it, new connections wait in the kernel's backlog (a warning is
 //!   logged once) until one closes; each listener has its own count, so a flood of the public
 //!   port never locks an operator out of the admin API;
+//! - **max connections per address**: one address (an IPv6 /64) may hold only so many; beyond
+//!   that its new connections are closed at once, so one host cannot take every slot;
 //! - **shutdown**: listeners stop accepting, idle connections close, requests in flight get
 //!   `shutdown_timeout` to finish, and whatever is left is closed.
 //!
 //! hyper's own header timer is not used: it starts when a connection begins waiting, so it
 //! cannot tell an idle keep-alive connection from a client trickling its headers.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,6 +42,7 @@ use tokio::time::Instant;
 use tower::ServiceExt as _;
 
 use crate::config::HttpLimits;
+use crate::throttle::address_key;
 
 /// What moved on one connection, and when (milliseconds since it opened).
 #[derive(Debug)]
@@ -50,6 +54,9 @@ struct Activity {
     head_started: AtomicU64,
     /// Requests handed to the router and not yet answered.
     in_flight: AtomicU32,
+    /// Wakes the connection's watchdog when the first byte of a request arrives, so that the
+    /// header deadline (shorter than the idle one) takes over at once.
+    head_began: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -59,6 +66,7 @@ impl Activity {
             last: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
+            head_began: tokio::sync::Notify::new(),
         }
     }
 
@@ -72,10 +80,13 @@ impl Activity {
     fn read(&self) {
         let now = self.now();
         self.last.store(now, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::Relaxed) == 0 {
-            let _ =
-                self.head_started
-                    .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0
+            && self
+                .head_started
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.head_began.notify_one();
         }
     }
 
@@ -195,6 +206,66 @@ fn request_timeout(limit: u64) -> Response<Body> {
     response
 }
 
+/// Open connections per address, for `http.max_connections_per_address`.
+#[derive(Debug)]
+struct PerAddress {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+    /// When the last refusal was logged (seconds since the listener started), to log at most
+    /// one line in ten seconds however hard a host pushes.
+    logged: AtomicU64,
+    started: Instant,
+}
+
+/// One connection's place in its address's count; given back on drop.
+struct AddressSlot(Arc<PerAddress>, IpAddr);
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.0.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
+impl PerAddress {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            open: Mutex::default(),
+            logged: AtomicU64::new(0),
+            started: Instant::now(),
+        })
+    }
+
+    /// A slot for a connection from `peer`, or `None` when its address holds the limit
+    /// already (a `limit` of 0 admits everyone).
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Option<AddressSlot>, ()> {
+        if self.limit == 0 {
+            return Ok(None);
+        }
+        let key = address_key(peer);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.limit {
+            // Seconds since start, plus one so that 0 can mean "never logged".
+            let now = self.started.elapsed().as_secs() + 1;
+            let last = self.logged.load(Ordering::Relaxed);
+            if last == 0 || now >= last + 10 {
+                self.logged.store(now, Ordering::Relaxed);
+                tracing::warn!(address = %key, limit = self.limit, "an address holds the most connections it may (http.max_connections_per_address): its new ones are closed");
+            }
+            return Err(());
+        }
+        *n += 1;
+        Ok(Some(AddressSlot(self.clone(), key)))
+    }
+}
+
 /// Drives one connection until it ends, times out, or the shutdown closes it.
 async fn connection(
     stream: TcpStream,
@@ -202,7 +273,7 @@ async fn connection(
     router: Router,
     limits: HttpLimits,
     mut shutdown: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, Option<AddressSlot>),
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
@@ -254,6 +325,8 @@ async fn connection(
                     }
                 }
             }
+            // A request began: its header deadline replaces the idle one.
+            () = activity.head_began.notified() => {}
             changed = shutdown.changed(), if !stopping => {
                 stopping = true;
                 if changed.is_ok() {
@@ -274,6 +347,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new(limits.max_connections_per_address);
     let mut connections = JoinSet::new();
     let mut at_limit = false;
     loop {
@@ -313,6 +387,10 @@ pub async fn serve(
             },
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
+        let Ok(slot) = per_address.admit(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         connections.spawn(connection(
             stream,
@@ -320,7 +398,7 @@ pub async fn serve(
             router.clone(),
             limits,
             shutdown.clone(),
-            permit,
+            (permit, slot),
         ));
         while connections.try_join_next().is_some() {}
     }

@@ -385,3 +385,43 @@ fn non_ascii_in_any_token_position_is_answered_never_a_dropped_connection() {
     assert!(server.is_active(&opaque) && server.is_active(&jwt));
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }
+
+/// Two `Authorization` (or `Content-Type`) headers are ambiguous: refused, whichever comes first.
+#[test]
+fn repeated_single_valued_headers_are_refused() {
+    let server = Server::start();
+    let (id, secret) = server.client(&[]);
+    let good = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{id}:{secret}")
+        )
+    );
+    for (first, second) in [
+        (good.as_str(), "Basic Zm9vOmJhcg=="),
+        ("Basic Zm9vOmJhcg==", good.as_str()),
+    ] {
+        let r = server
+            .http
+            .post(format!("{}/token", server.base))
+            .header("authorization", first)
+            .header("authorization", second)
+            .header("content-type", FORM)
+            .body("grant_type=client_credentials")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.json::<Value>().unwrap()["error"], "invalid_request");
+    }
+    let r = server
+        .http
+        .post(format!("{}/token", server.base))
+        .basic_auth(&id, Some(&secret))
+        .header("content-type", FORM)
+        .header("content-type", "application/json")
+        .body("grant_type=client_credentials")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

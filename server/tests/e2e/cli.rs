@@ -377,12 +377,19 @@ fn the_admin_api_refuses_unknown_members_and_reads_any_bearer_case() {
 /// create keeps its permissions (with a warning), its files stay owner-only.
 #[test]
 fn the_database_is_owner_only_and_foreign_directories_keep_their_mode() {
-    let server = Server::start();
+    let mut server = Server::start();
     let db = server.data_dir().join("gatehouse.redb");
-    assert_eq!(
-        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    let token = server.data_dir().join("admin-token");
+    let mode = |f: &std::path::Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    // Files an operator opened up are owner-only again after a restart.
+    for file in [&db, &token] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    server.restart();
+    for file in [&db, &token] {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
     drop(server);
 
     let dir = tempfile::tempdir().unwrap();
@@ -411,4 +418,46 @@ fn the_database_is_owner_only_and_foreign_directories_keep_their_mode() {
         "{}",
         server.stderr()
     );
+}
+
+/// A reader that closes the pipe early (`| head`) makes the CLI report it, not panic.
+#[test]
+fn a_closed_stdout_is_reported_not_a_panic() {
+    let server = Server::start();
+    for _ in 0..3 {
+        server.client(&[]);
+    }
+    let mut child = std::process::Command::new(BIN)
+        .args(["client", "list", "--json"])
+        .env_clear()
+        .env("GATEHOUSE_DATA_DIR", server.data_dir())
+        .env(
+            "GATEHOUSE_ADMIN__LISTEN",
+            server.admin_url().trim_start_matches("http://"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write the answer"), "{err}");
+}
+
+/// An admin body over the limit is 413, not 400.
+#[test]
+fn an_oversized_admin_body_is_413() {
+    let server = Server::start();
+    let r = server
+        .http
+        .post(format!("{}/admin/revocations", server.admin_url()))
+        .bearer_auth(server.admin_token())
+        .header("content-type", "application/json")
+        .body(vec![b' '; 9 * 1024 * 1024])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
 }

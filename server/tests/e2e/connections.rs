@@ -67,9 +67,11 @@ fn read_health(stream: &mut TcpStream) -> String {
 
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: gatehouse\r\n\r\n";
 
+/// The header timeout runs from the first byte of a request, however much longer the idle
+/// timeout is (a probe found the idle timeout applied instead).
 #[test]
 fn headers_trickled_in_are_cut_off_at_the_header_timeout() {
-    let server = server(&[]);
+    let server = server(&[("GATEHOUSE_HTTP__IDLE_TIMEOUT", "30")]);
     let mut stream = connect(&server);
     let started = Instant::now();
     stream
@@ -90,9 +92,64 @@ fn headers_trickled_in_are_cut_off_at_the_header_timeout() {
     assert!(!answer.contains("200 OK"), "served after all: {answer}");
     let closed = closed.expect("the server never closed the connection");
     assert!(
-        started.elapsed() < Duration::from_secs(5) && closed >= Duration::from_millis(800),
-        "closed after {closed:?} (header timeout 1 s)"
+        started.elapsed() < Duration::from_secs(4) && closed >= Duration::from_millis(800),
+        "closed after {closed:?} (header timeout 1 s, idle timeout 30 s)"
     );
+    // A request line alone, then nothing: the header timeout too, not the idle one.
+    let mut stream = connect(&server);
+    let started = Instant::now();
+    stream.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+    let (answer, closed) = read_to_close(&mut stream);
+    assert_eq!(answer, "");
+    assert!(
+        closed.is_some() && started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// One address may hold only so many connections; its next ones are closed at once, while
+/// another address is served.
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let server = server(&[
+        ("GATEHOUSE_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "3"),
+        ("GATEHOUSE_HTTP__IDLE_TIMEOUT", "30"),
+    ]);
+    let from = |ip: &str| connect_from(ip, &server.addr());
+    let held: Vec<TcpStream> = (0..3).map(|_| from("127.0.0.2")).collect();
+    let mut refused = from("127.0.0.2");
+    refused.write_all(HEALTH).unwrap_or(());
+    let (answer, closed) = read_to_close(&mut refused);
+    assert_eq!(answer, "");
+    assert!(
+        closed.is_some(),
+        "the fourth connection of 127.0.0.2 stays open"
+    );
+    let mut other = from("127.0.0.3");
+    other.write_all(HEALTH).unwrap();
+    assert!(read_health(&mut other).starts_with("HTTP/1.1 200"));
+    drop(held);
+}
+
+/// A TCP connection to `to` from the local address `ip` (any 127.0.0.0/8 address is loopback).
+/// The standard library cannot bind a socket before connecting it; tokio's `TcpSocket` can.
+fn connect_from(ip: &str, to: &str) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        socket.connect(to.parse().unwrap()).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream
 }
 
 #[test]

@@ -88,6 +88,21 @@ fn machine_endpoints_allow_cross_origin_calls() {
             .get("access-control-allow-credentials")
             .is_none()
     );
+    // Unknown paths and introspection get no CORS, preflight or not.
+    for path in ["/anything", "/introspect"] {
+        let r = server
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", server.base))
+            .header("Origin", "http://localhost:6274")
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .unwrap();
+        assert!(!r.status().is_success(), "{path}: {}", r.status());
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{path}"
+        );
+    }
 }
 
 #[test]

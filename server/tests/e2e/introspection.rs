@@ -250,3 +250,35 @@ fn introspection_is_a_permission_limited_to_the_callers_resources() {
     let shown = server.cli_json(&["client", "show", &gw]);
     assert_eq!(shown["introspection"], "any");
 }
+
+/// The largest client registration allowed (a 2048-character scope, a 2048-character resource)
+/// still gets tokens that validators accept: the server never issues a token it then calls
+/// inactive. One character more is refused at registration.
+#[test]
+fn the_largest_registrable_client_gets_tokens_that_introspect_active() {
+    let server = Server::start();
+    // 204 tokens of 9 characters and one of 8, space-separated: exactly 2048 characters.
+    let mut scope = (0..204).map(|i| format!("scope{i:04}")).collect::<Vec<_>>();
+    scope.push("pad-to-8".into());
+    let scope = &scope.join(" ");
+    assert_eq!(scope.len(), 2048);
+    let resource = format!("https://rs.example/{}", "r".repeat(2048 - 19));
+    assert_eq!(resource.len(), 2048);
+    let (id, secret) = server.client(&["--scope", scope, "--resource", &resource]);
+    let token = server.token((&id, &secret), &[]);
+    assert!(token.len() > 5000, "{}", token.len());
+    assert!(server.is_active(&token));
+    let too_long = format!("{scope} x{}", "y".repeat(2048));
+    let out = server.cli(&[
+        "client",
+        "create",
+        "--name",
+        "n",
+        "--resource",
+        "https://rs",
+        "--scope",
+        &too_long,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scope"));
+}
