@@ -4,11 +4,10 @@
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::catch_panic::CatchPanicLayer;
 use crate::routes::{admin, health, introspect, jwks, metadata, paths, revoke, token};
 use crate::state::AppState;
 
@@ -44,22 +43,11 @@ pub fn router(app: AppState) -> Router {
         )
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
-        .layer(CatchPanicLayer::custom(panicked))
+        .layer(CatchPanicLayer)
         .with_state(app)
 }
 
 /// The admin router.
 pub fn admin_router(app: AppState) -> Router {
-    admin::router(app).layer(CatchPanicLayer::custom(panicked))
-}
-
-/// The answer when a handler panics: a bare `500 server_error`, never a dropped connection.
-/// No handler should panic (untrusted input is parsed, not trusted); this is the second line.
-/// The panic's message is neither logged nor answered: it may carry request data.
-fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked; answered 500");
-    crate::error::OAuthError(gatehouse_core::TokenError::Server(
-        "a request handler panicked".into(),
-    ))
-    .into_response()
+    admin::router(app).layer(CatchPanicLayer)
 }

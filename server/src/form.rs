@@ -6,9 +6,7 @@
 //! (OAuth 2.1 §2.4.1). Every refusal is an RFC-shaped `invalid_request`.
 
 use axum::body::Body;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRef, FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::TokenError;
@@ -106,10 +104,7 @@ where
                 "client_secret must not be sent in the URL",
             ));
         }
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let peer = crate::runtime::connections::peer().map(|addr| addr.ip());
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -8,6 +8,7 @@
 //! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
 //!   single mapping of `core` errors to HTTP.
 //! - [`inspect`]: resolving a presented token (JWT or opaque) to its claims.
+//! - [`catch_panic`]: a panicking handler answers 500 instead of dropping the connection.
 //! - [`authenticate`]: client authentication under the credential-guessing limit
 //!   ([`throttle`]).
 //! - [`keys`]: the signing keys' lifecycle; [`signing`]: `core`'s signer port.
@@ -17,6 +18,7 @@
 
 pub mod app;
 pub mod authenticate;
+pub mod catch_panic;
 pub mod cli;
 pub mod config;
 pub mod error;
