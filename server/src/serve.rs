@@ -128,7 +128,7 @@ fn owner_only(path: &Path) -> Result<(), ServeError> {
 /// The configured admin token, or the one kept in the data directory, created (mode 0600) on
 /// first start.
 fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeError> {
-    if let Some(token) = &config.admin_token {
+    if let Some(token) = &config.admin.token {
         return Ok(token.clone());
     }
     let path = admin_token_path(&config.data_dir);
@@ -155,12 +155,12 @@ fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeErro
 /// The key backend the configuration names, connected.
 async fn key_backend(config: &Config) -> Result<(Arc<dyn KeyBackend>, KeySettings), ServeError> {
     let mut settings = KeySettings {
-        algorithm: config.algorithm,
-        schedule: config.schedule,
+        algorithm: config.signing.algorithm,
+        schedule: config.keys,
         provisioned: None,
         destroy_retired: false,
     };
-    match &config.backend {
+    match &config.signing.backend {
         Backend::Software => {
             tracing::warn!(
                 "signing keys are software keys kept in {}: fine for development, use an HSM in production",
@@ -211,17 +211,17 @@ pub async fn build_app_with(config: Config, clock: Arc<dyn Clock>) -> Result<Arc
     let admin_token = admin_token(&config, random.as_ref())?;
 
     // The server's own checks are exact (RFC 7662 §2.2): it is the clock that issued the
-    // tokens. `config.leeway` is what resource servers may allow; it sets how long revocations
+    // tokens. `config.tokens.leeway` is what resource servers may allow; it sets how long revocations
     // and retired keys are kept.
     let policy = Policy {
         issuer: config.issuer.clone(),
         leeway: 0,
         max_token_len: Policy::DEFAULT_MAX_TOKEN_LEN,
-        cache_size: config.cache_size,
+        cache_size: config.validation.cache_size,
     };
     let validator = Arc::new(Validator::new(policy, KeySnapshot::default()));
     let now = clock.now();
-    let cutoff = gatehouse_core::revocation::purge_cutoff(now, config.leeway);
+    let cutoff = gatehouse_core::revocation::purge_cutoff(now, config.tokens.leeway);
     let mut after = None;
     loop {
         let page = RevocationStore::live_page(store.as_ref(), cutoff, after.take(), 50_000).await?;
@@ -241,7 +241,7 @@ pub async fn build_app_with(config: Config, clock: Arc<dyn Clock>) -> Result<Arc
     let app = Arc::new(App {
         settings: IssuerSettings {
             issuer: config.issuer.clone(),
-            access_token_lifetime: config.access_token_lifetime,
+            access_token_lifetime: config.tokens.access_token_lifetime,
             opaque_tokens_per_client: config.limits.opaque_tokens_per_client,
         },
         throttle: AuthThrottle::new(&config.limits),
@@ -265,7 +265,7 @@ pub async fn build_app_with(config: Config, clock: Arc<dyn Clock>) -> Result<Arc
 pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     let app = build_app(config).await?;
     let public = bind(app.config.listen, "listen").await?;
-    let admin = bind(app.config.admin_listen, "admin.listen").await?;
+    let admin = bind(app.config.admin.listen, "admin.listen").await?;
     let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback over plain HTTP (admin.allow_remote): terminate TLS in front of it");

@@ -70,7 +70,7 @@ impl App {
 
 impl FromRef<AppState> for BodyLimit {
     fn from_ref(app: &AppState) -> Self {
-        Self(app.config.max_body)
+        Self(app.config.http.max_body)
     }
 }
 
@@ -88,7 +88,7 @@ pub async fn key_retention(
         .max()
         .unwrap_or(0);
     Ok(
-        (longest_client.max(config.access_token_lifetime) + config.leeway)
-            .max(config.schedule.retention),
+        (longest_client.max(config.tokens.access_token_lifetime) + config.tokens.leeway)
+            .max(config.keys.retention),
     )
 }

@@ -56,7 +56,7 @@ pub(super) fn segment(text: &str) -> String {
 impl AdminClient {
     /// The admin API named by `url`, or by the configuration's `admin.listen`.
     pub(super) fn new(config: &Config, url: Option<String>) -> Result<Self, CliError> {
-        let token = match &config.admin_token {
+        let token = match &config.admin.token {
             Some(token) => token.clone(),
             None => {
                 let path = admin_token_path(&config.data_dir);
@@ -70,7 +70,7 @@ impl AdminClient {
                     })?
             }
         };
-        let base = url.unwrap_or_else(|| format!("http://{}", config.admin_listen));
+        let base = url.unwrap_or_else(|| format!("http://{}", config.admin.listen));
         // Never through a proxy: the admin token (and, for `client create`, new secrets) must
         // go straight to the admin API, whatever HTTP_PROXY or ALL_PROXY say.
         let http = Client::builder()

@@ -278,7 +278,7 @@ async fn import_revocations(
     let now = app.clock.now();
     // No token lives longer than the longest lifetime: a later `exp` names no real token and
     // would never be purged.
-    let latest = now.plus(*LIFETIME_RANGE.end() + app.config.leeway);
+    let latest = now.plus(*LIFETIME_RANGE.end() + app.config.tokens.leeway);
     if let Some(bad) = list.iter().find(|r| UnixTime(r.exp) > latest) {
         return Err(AdminError(
             StatusCode::BAD_REQUEST,
@@ -289,7 +289,7 @@ async fn import_revocations(
             ),
         ));
     }
-    let cutoff = purge_cutoff(now, app.config.leeway);
+    let cutoff = purge_cutoff(now, app.config.tokens.leeway);
     let live: Vec<(String, UnixTime)> = list
         .into_iter()
         .filter(|r| UnixTime(r.exp) >= cutoff)

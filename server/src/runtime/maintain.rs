@@ -37,7 +37,7 @@ pub async fn probe(app: Arc<App>) {
 /// can never come back to life for a validator that still accepts it; then the throttles and
 /// the key schedule.
 pub async fn once(app: &App, now: UnixTime) {
-    let cutoff = purge_cutoff(now, app.config.leeway);
+    let cutoff = purge_cutoff(now, app.config.tokens.leeway);
     app.validator.revocations().purge(cutoff);
     if let Err(e) = AccessTokenStore::purge_expired(app.tokens.as_ref(), cutoff).await {
         tracing::warn!(error = %e, "purging expired opaque tokens failed");

@@ -1,0 +1,362 @@
+//! Configuration: embedded defaults, then a TOML file (`--config FILE`), then `GATEHOUSE_*`
+//! environment variables, each overriding the one before. Validated once at start: a bad value
+//! is refused with a message naming the field and the fix, never silently replaced.
+//!
+//! Environment variables map onto the file's keys: `GATEHOUSE_ISSUER` sets `issuer`,
+//! `GATEHOUSE_ADMIN__LISTEN` sets `listen` in `[admin]` (sections are joined by two
+//! underscores). Values are read as TOML (`300`, `true`) when they parse, else as strings.
+//!
+//! # Layout
+//! - this module: the typed [`Config`] (one field per TOML section), loading and layering,
+//!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
+//! - one module per section, each with its raw (file) shape, its typed settings and its
+//!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
+//!   [`validation`], [`limits`].
+
+pub mod admin;
+pub mod http;
+pub mod keys;
+pub mod limits;
+pub mod signing;
+pub mod tokens;
+pub mod validation;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+pub use admin::AdminConfig;
+pub use http::HttpLimits;
+pub use keys::Schedule;
+pub use limits::Limits;
+pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
+pub use tokens::TokensConfig;
+pub use validation::ValidationConfig;
+
+/// The prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "GATEHOUSE_";
+/// Environment variables with the prefix that are not configuration keys.
+const ENV_NOT_CONFIG: &[&str] = &["GATEHOUSE_CONFIG", signing::DEFAULT_PIN_ENV];
+/// Where the OAuth endpoints listen by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where data lives by default.
+pub const DEFAULT_DATA_DIR: &str = "./gatehouse-data";
+/// The default `tracing` filter.
+pub const DEFAULT_LOG: &str = "info";
+
+/// The validated configuration, shaped like the file: one field per section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The issuer identifier (RFC 8414 §2), byte-identical in metadata and tokens.
+    pub issuer: String,
+    /// Where the OAuth endpoints listen.
+    pub listen: SocketAddr,
+    /// Where the database, software keys and the admin token live.
+    pub data_dir: PathBuf,
+    /// The `tracing` filter (e.g. `info`, `gatehouse=debug`).
+    pub log: String,
+    /// `[admin]`: the admin API.
+    pub admin: AdminConfig,
+    /// `[tokens]`: lifetimes and the leeway.
+    pub tokens: TokensConfig,
+    /// `[signing]`: where keys live and their algorithm.
+    pub signing: SigningConfig,
+    /// `[keys]`: when keys rotate.
+    pub keys: Schedule,
+    /// `[http]`: body size, timeouts and connection limits.
+    pub http: HttpLimits,
+    /// `[validation]`: the caches of validated tokens.
+    pub validation: ValidationConfig,
+    /// `[limits]`: per-client quotas and the credential-guessing limit.
+    pub limits: Limits,
+}
+
+/// The file's shape. Every field optional; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: Option<String>,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    log: Option<String>,
+    #[serde(default)]
+    admin: admin::RawAdmin,
+    #[serde(default)]
+    tokens: tokens::RawTokens,
+    #[serde(default)]
+    signing: signing::RawSigning,
+    #[serde(default)]
+    http: http::RawHttp,
+    #[serde(default)]
+    keys: keys::RawKeys,
+    #[serde(default)]
+    validation: validation::RawValidation,
+    #[serde(default)]
+    limits: limits::RawLimits,
+}
+
+/// A configuration error: the field, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in `{field}`: {message}")]
+pub struct ConfigError {
+    /// The key, as written in the file (`tokens.access_token_lifetime`).
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A [`ConfigError`] for `field`.
+fn bad(field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// A duration: an integer number of seconds, or text such as `"90s"`, `"5m"`, `"1h"`, `"2d"`.
+fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(u64),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Int(n) => Some(n),
+        Raw::Text(t) => Some(parse_duration(&t).map_err(serde::de::Error::custom)?),
+    })
+}
+
+/// Parses `300`, `90s`, `5m`, `1h`, `2d` into seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Ok(n);
+    }
+    humantime::parse_duration(text)
+        .map(|d| d.as_secs())
+        .map_err(|_| format!("{text:?} is not a duration; write seconds (300) or 90s, 5m, 1h, 2d"))
+}
+
+/// A number of seconds as the configuration writes it: `30s`, `5m`, `1h`, `30d`.
+fn show(secs: u64) -> String {
+    match secs {
+        0 => "0".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A duration setting within `range`, or an error naming the range and the default.
+fn duration_within(
+    field: &str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(bad(
+            field,
+            format!(
+                "{value} s is out of range; give {} to {} (default {})",
+                show(*range.start()),
+                show(*range.end()),
+                show(default)
+            ),
+        ))
+    }
+}
+
+impl Config {
+    /// Loads the configuration from an optional file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads from an optional file and the given environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad("--config", format!("cannot read {}: {e}", path.display())))?;
+                text.parse::<toml::Table>().map_err(|e| {
+                    bad(
+                        "--config",
+                        format!("{} is not valid TOML: {e}", path.display()),
+                    )
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if ENV_NOT_CONFIG.contains(&name.as_str()) {
+                continue;
+            }
+            let path: Vec<String> = key
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            set_path(&mut table, &path, env_value(&value)).map_err(|m| bad(&name, m))?;
+        }
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "config".to_owned()
+                } else {
+                    path
+                };
+                ConfigError {
+                    field,
+                    message: format!(
+                        "{} (check the file and any GATEHOUSE_* variables)",
+                        e.inner().message()
+                    ),
+                }
+            })?;
+        raw.validate()
+    }
+
+    /// The issuer's path ("" or "/tenant"), under which every endpoint is served.
+    pub fn issuer_path(&self) -> String {
+        Url::parse(&self.issuer)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// An environment value as TOML if it parses as a scalar, else as a string.
+fn env_value(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [head, rest @ ..] => {
+            let entry = table
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(format!("`{head}` is not a section")),
+            }
+        }
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let listen = parse_addr("listen", self.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
+        let admin = self.admin.validate(listen)?;
+        let issuer = match self.issuer {
+            Some(issuer) => validate_issuer(&issuer)?,
+            None if listen.ip().is_loopback() => format!("http://{listen}"),
+            None => {
+                return Err(bad(
+                    "issuer",
+                    format!(
+                        "required when `listen` ({listen}) is not a loopback address: set the public \
+                         https URL clients use, e.g. issuer = \"https://auth.example.com\""
+                    ),
+                ));
+            }
+        };
+        let tokens = self.tokens.validate()?;
+        Ok(Config {
+            issuer,
+            listen,
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            log: self.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
+            admin,
+            signing: self.signing.validate()?,
+            keys: self.keys.validate(tokens.access_token_lifetime)?,
+            tokens,
+            http: self.http.validate()?,
+            validation: self.validation.validate()?,
+            limits: self.limits.validate()?,
+        })
+    }
+}
+
+fn parse_addr(field: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| {
+        bad(
+            field,
+            format!("{text:?} is not an IP address and port, e.g. \"127.0.0.1:8080\""),
+        )
+    })
+}
+
+/// RFC 8414 §2: an `https` URL with no query or fragment; `http` only on loopback, for
+/// development. A trailing slash is refused because clients compare issuers byte for byte.
+fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
+    let url = Url::parse(issuer).map_err(|_| {
+        bad(
+            "issuer",
+            format!("{issuer:?} is not an absolute URL, e.g. \"https://auth.example.com\""),
+        )
+    })?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "issuer",
+            "must not have a query or fragment (RFC 8414 §2)",
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(bad(
+                "issuer",
+                "must use https (http is allowed only on loopback, for development)",
+            ));
+        }
+    }
+    if issuer.ends_with('/') {
+        return Err(bad(
+            "issuer",
+            format!(
+                "remove the trailing slash ({:?}); clients compare the issuer byte for byte",
+                issuer.trim_end_matches('/')
+            ),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("issuer", "must not contain credentials"));
+    }
+    Ok(issuer.to_owned())
+}
+
+#[cfg(test)]
+mod tests;
