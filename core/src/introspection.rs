@@ -1,4 +1,5 @@
-//! Who may introspect, and which tokens each caller may learn about (RFC 7662 §2.1, §4).
+//! The introspection endpoint's rules and answers (RFC 7662, RFC 9701): who may introspect,
+//! which tokens each caller may learn about, and the answer, as JSON or as a signed JWT.
 //!
 //! Introspection is a permission of a client ([`Introspection`]): most clients never need it,
 //! and one that has it learns only about the tokens meant for its own resources unless it was
@@ -6,10 +7,89 @@
 //! invalid one (`{"active": false}`), so the endpoint tells a curious client nothing about other
 //! clients' tokens.
 
-use gatehouse_token::AccessTokenClaims;
+use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
+use serde::Serialize;
 
 use crate::client::{Client, Introspection};
 use crate::error::TokenError;
+use crate::issue::TokenType;
+
+/// The media type of RFC 9701 answers (`Accept` asks for it; `Content-Type` says it).
+pub const JWT_ANSWER_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+/// The `typ` of RFC 9701 answers, so that one can never pass for an access token (RFC 9701 §5).
+pub const JWT_ANSWER_TYP: &str = "token-introspection+jwt";
+
+/// An introspection answer (RFC 7662 §2.2), borrowing from the token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer<'a> {
+    /// Whether the token is active: valid now, and one the caller may see.
+    pub active: bool,
+    /// What an active token is; nothing for an inactive one (RFC 7662 §2.2: no other member).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub token: Option<ActiveToken<'a>>,
+}
+
+/// The members of an active answer (RFC 7662 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveToken<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    client_id: &'a str,
+    sub: &'a str,
+    aud: &'a Audience,
+    iss: &'a str,
+    exp: UnixTime,
+    iat: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<UnixTime>,
+    jti: &'a str,
+    token_type: &'static str,
+}
+
+impl<'a> From<&'a AccessTokenClaims> for ActiveToken<'a> {
+    fn from(c: &'a AccessTokenClaims) -> Self {
+        Self {
+            scope: c.scope.as_deref(),
+            client_id: &c.client_id,
+            sub: &c.sub,
+            aud: &c.aud,
+            iss: &c.iss,
+            exp: c.exp,
+            iat: c.iat,
+            nbf: c.nbf,
+            jti: &c.jti,
+            token_type: TokenType::Bearer.as_str(),
+        }
+    }
+}
+
+/// The answer for `caller` about a token: `valid` holds its claims when the token is valid now
+/// (the validator decided); an invalid token, or a valid one outside the caller's view, is
+/// `{"active": false}` alike (RFC 7662 §2.2, §4).
+pub fn answer<'a>(caller: &Client, valid: Option<&'a AccessTokenClaims>) -> Answer<'a> {
+    let visible = valid.filter(|claims| may_see(caller, claims));
+    Answer {
+        active: visible.is_some(),
+        token: visible.map(ActiveToken::from),
+    }
+}
+
+/// The claims of an RFC 9701 answer: the authorization server's signed statement to the one
+/// resource server that asked (`aud`), with the answer in `token_introspection` and none of an
+/// access token's claims (`sub`, `exp`), so it can never be used as one (RFC 9701 §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JwtAnswer<'a> {
+    /// The issuer.
+    pub iss: &'a str,
+    /// The caller's client id.
+    pub aud: &'a str,
+    /// When it was made.
+    pub iat: UnixTime,
+    /// A unique id.
+    pub jti: String,
+    /// The answer.
+    pub token_introspection: Answer<'a>,
+}
 
 /// Whether `caller` may use the introspection endpoint at all.
 pub fn authorize(caller: &Client) -> Result<(), TokenError> {
@@ -37,25 +117,15 @@ pub fn may_see(caller: &Client, claims: &AccessTokenClaims) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_token::{Audience, UnixTime};
-
     use super::*;
-    use crate::client::ClientRegistration;
-    use crate::memory::CountingRandom;
+    use crate::testing::ClientBuilder;
 
     fn client(introspection: Introspection, resources: &[&str]) -> Client {
-        ClientRegistration {
-            name: "rs".into(),
-            grant_types: vec!["client_credentials".into()],
-            scope: String::new(),
-            resources: resources.iter().map(|r| r.to_string()).collect(),
-            access_token_lifetime: None,
-            token_format: Default::default(),
-            introspection,
-        }
-        .register(&CountingRandom::default(), UnixTime(0))
-        .unwrap()
-        .0
+        ClientBuilder::new()
+            .scope("")
+            .resources(resources)
+            .introspection(introspection)
+            .client()
     }
 
     fn claims(aud: Audience) -> AccessTokenClaims {
@@ -80,6 +150,27 @@ mod tests {
         ));
         assert!(authorize(&client(Introspection::Resources, &["https://rs"])).is_ok());
         assert!(authorize(&client(Introspection::Any, &["https://rs"])).is_ok());
+    }
+
+    #[test]
+    fn answers_carry_the_rfc7662_members_or_nothing() {
+        let rs = client(Introspection::Resources, &["https://rs"]);
+        let mut c = claims(Audience::One("https://rs".into()));
+        c.scope = Some("read".into());
+        let json = serde_json::to_value(answer(&rs, Some(&c))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"active": true, "scope": "read", "client_id": "c", "sub": "s",
+                "aud": "https://rs", "iss": "https://as", "exp": 10, "iat": 0, "jti": "j",
+                "token_type": "Bearer"})
+        );
+        let inactive = serde_json::json!({"active": false});
+        assert_eq!(serde_json::to_value(answer(&rs, None)).unwrap(), inactive);
+        let elsewhere = claims(Audience::One("https://other".into()));
+        assert_eq!(
+            serde_json::to_value(answer(&rs, Some(&elsewhere))).unwrap(),
+            inactive
+        );
     }
 
     #[test]

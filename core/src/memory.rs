@@ -2,14 +2,12 @@
 //! what unit tests and benchmarks run on. Not durable.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
 
 use crate::client::{Client, ClientId};
-use crate::ports::Random;
 use crate::store::{
     AccessTokenStore, ClientStore, KeyRecord, KeyStore, RevocationStore, StoreError,
     StoredAccessToken,
@@ -225,16 +223,16 @@ impl KeyStore for MemoryStore {
     }
 }
 
-/// A deterministic [`Random`] for tests: each call fills with a new counter value.
-/// Never use it outside tests: its output is predictable.
-#[derive(Debug, Default)]
-pub struct CountingRandom(AtomicU64);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::suite;
 
-impl Random for CountingRandom {
-    fn fill(&self, out: &mut [u8]) {
-        let n = self.0.fetch_add(1, Ordering::Relaxed).to_le_bytes();
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = n[i % 8] ^ (i as u8);
-        }
+    #[tokio::test]
+    async fn the_store_suite() {
+        suite::clients(&MemoryStore::default()).await;
+        suite::access_tokens(&MemoryStore::default()).await;
+        suite::revocations(&MemoryStore::default()).await;
+        suite::keys(&MemoryStore::default()).await;
     }
 }

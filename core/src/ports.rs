@@ -39,25 +39,3 @@ pub trait AccessTokenSigner: Send + Sync {
     /// Signs `claims` as a compact JWS with `typ: at+jwt`.
     async fn sign(&self, claims: &AccessTokenClaims) -> Result<String, SignFailure>;
 }
-
-/// A fixed clock for tests and tools.
-#[derive(Debug)]
-pub struct FixedClock(pub std::sync::atomic::AtomicU64);
-
-impl FixedClock {
-    /// A clock stopped at `secs`.
-    pub fn at(secs: u64) -> Self {
-        Self(std::sync::atomic::AtomicU64::new(secs))
-    }
-
-    /// Moves the clock forward by `secs`.
-    pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> UnixTime {
-        UnixTime(self.0.load(std::sync::atomic::Ordering::SeqCst))
-    }
-}

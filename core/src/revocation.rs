@@ -78,26 +78,15 @@ pub async fn revoke(
 #[cfg(test)]
 mod tests {
     use async_trait::async_trait;
-    use gatehouse_token::{Audience, UnixTime};
+    use gatehouse_token::Audience;
 
     use super::*;
-    use crate::client::ClientRegistration;
-    use crate::memory::{CountingRandom, MemoryStore};
+    use crate::memory::MemoryStore;
     use crate::store::StoreError;
+    use crate::testing::ClientBuilder;
 
     fn client() -> Client {
-        ClientRegistration {
-            name: "svc".into(),
-            grant_types: vec!["client_credentials".into()],
-            scope: String::new(),
-            resources: vec!["https://rs".into()],
-            access_token_lifetime: None,
-            token_format: Default::default(),
-            introspection: Default::default(),
-        }
-        .register(&CountingRandom::default(), UnixTime(0))
-        .unwrap()
-        .0
+        ClientBuilder::new().client()
     }
 
     fn claims(client_id: &str) -> AccessTokenClaims {

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use gatehouse_core::client_auth;
+use gatehouse_core::client::auth::Credentials;
 use gatehouse_core::form::Form;
-use gatehouse_core::token_request::TokenRequest;
+use gatehouse_core::request::{TokenReference, TokenRequest};
 
 #[test]
 fn form_corpus_replays() {
@@ -18,9 +18,13 @@ fn form_corpus_replays() {
         if let Ok(form) = Form::parse(&data) {
             parsed += 1;
             let _ = TokenRequest::parse(&form);
-            let _ = client_auth::extract(None, &form);
-            let _ = client_auth::extract(Some("Basic dXNlcjpwYXNz"), &form);
-            let _ = form.single("token");
+            for header in [None, Some("Basic dXNlcjpwYXNz")] {
+                if let Ok(credentials) = Credentials::from_request(header, &form) {
+                    let _ = credentials.presented();
+                    let _ = credentials.client_id();
+                }
+            }
+            let _ = TokenReference::parse(&form);
             let _ = form.all("resource").count();
         }
     }

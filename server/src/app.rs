@@ -28,7 +28,7 @@ pub fn router(app: AppState) -> Router {
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
         .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
         .route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
-    for path in metadata::well_known_paths(&base) {
+    for path in gatehouse_core::discovery::well_known_paths(&base) {
         machine = machine.route(&path, get(metadata::handle));
     }
     // Introspection is for resource servers, never browsers (a page would have to hold a

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::TokenError;
+use gatehouse_core::client::auth::{self, Credentials};
 use gatehouse_core::client::{Client, MAX_CLIENT_ID_LEN};
-use gatehouse_core::{TokenError, client_auth};
 
 use crate::form::OAuthForm;
 use crate::state::App;
@@ -31,12 +32,12 @@ pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenErro
             .check(address, now)
             .map_err(too_many)?;
     }
-    let presented = client_auth::extract(req.authorization.as_deref(), &req.form);
+    let credentials = Credentials::from_request(req.authorization.as_deref(), &req.form);
     // Ids longer than any real one are not tracked by id (the address still is).
-    let id = presented
+    let id = credentials
         .as_ref()
         .ok()
-        .and_then(|p| p.client_id())
+        .and_then(|c| c.client_id())
         .filter(|id| id.len() <= MAX_CLIENT_ID_LEN);
     let id = id.as_deref();
     if let Some(id) = id {
@@ -47,8 +48,8 @@ pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenErro
             }
         }
     }
-    let result = match &presented {
-        Ok(p) => client_auth::authenticate(p, app.clients.as_ref()).await,
+    let result = match &credentials {
+        Ok(c) => auth::authenticate(c, app.clients.as_ref()).await,
         Err(e) => Err(e.clone()),
     };
     if let (Ok(client), Some(address)) = (&result, address) {

@@ -7,7 +7,7 @@
 //! - [`serve`]: starting and stopping the server; [`app`]: the routers; [`state`]: shared state.
 //! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
 //!   single mapping of `core` errors to HTTP.
-//! - [`inspect`]: resolving a presented token (JWT or opaque) to its claims.
+//! - [`validate`]: validating a presented token (JWT or opaque) and its client.
 //! - [`catch_panic`]: a panicking handler answers 500 instead of dropping the connection.
 //! - [`authenticate`]: client authentication under the credential-guessing limit
 //!   ([`throttle`]).
@@ -23,7 +23,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod form;
-pub mod inspect;
 pub mod keys;
 pub mod routes;
 pub mod runtime;
@@ -32,6 +31,7 @@ pub mod signing;
 pub mod state;
 pub mod system;
 pub mod throttle;
+pub mod validate;
 
 /// Replaces the default panic report (message and backtrace on stderr) with one log line that
 /// names where it happened and nothing else: a panic message can carry request data (a token,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use gatehouse_core::issue::{IssuerSettings, TokenIssuer};
+use gatehouse_core::grant::GrantContext;
+use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
 use gatehouse_core::store::{AccessTokenStore, ClientStore, RevocationStore};
 use gatehouse_validator::Validator;
@@ -51,12 +52,13 @@ pub struct App {
 pub type AppState = Arc<App>;
 
 impl App {
-    /// An issuer borrowing this state's ports.
-    pub fn issuer(&self) -> TokenIssuer<'_> {
-        TokenIssuer {
+    /// The context of a grant, borrowing this state's ports.
+    pub fn grant_context(&self) -> GrantContext<'_> {
+        GrantContext {
             settings: &self.settings,
-            signer: &self.signer,
+            clients: self.clients.as_ref(),
             tokens: self.tokens.as_ref(),
+            signer: &self.signer,
             clock: self.clock.as_ref(),
             random: self.random.as_ref(),
         }

@@ -1,13 +1,23 @@
 //! The client-credentials grant (RFC 6749 §4.4, OAuth 2.1 §4.2): a confidential client gets a
 //! token for itself. The subject is the client (RFC 9068 §2.2).
 
-use super::{Granted, granted_resource, granted_scope};
-use crate::client::{Client, GrantType};
+use super::{GrantContext, Granted, granted_resource, granted_scope};
+use crate::client::{Client, ClientKind, GrantType};
 use crate::error::TokenError;
-use crate::token_request::ClientCredentialsRequest;
+use crate::request::token::ClientCredentialsRequest;
 
 /// Decides what an authenticated client gets for a client-credentials request.
-pub fn grant(client: &Client, req: &ClientCredentialsRequest) -> Result<Granted, TokenError> {
+pub async fn grant(
+    _ctx: &GrantContext<'_>,
+    client: &Client,
+    req: &ClientCredentialsRequest,
+) -> Result<Granted, TokenError> {
+    // OAuth 2.1 §4.2: only confidential clients; a public client proved nothing about itself.
+    if client.kind == ClientKind::Public {
+        return Err(TokenError::UnauthorizedClient(
+            "a public client may not use the client_credentials grant".into(),
+        ));
+    }
     // RFC 6749 §5.2: a client not allowed this grant type is `unauthorized_client`.
     if !client.grant_types.contains(&GrantType::ClientCredentials) {
         return Err(TokenError::UnauthorizedClient(
@@ -24,23 +34,13 @@ pub fn grant(client: &Client, req: &ClientCredentialsRequest) -> Result<Granted,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ClientRegistration;
-    use crate::memory::CountingRandom;
-    use gatehouse_token::UnixTime;
+    use crate::testing::{ClientBuilder, Harness};
 
-    fn client(grants: &[&str]) -> Client {
-        ClientRegistration {
-            name: "svc".into(),
-            grant_types: grants.iter().map(|g| g.to_string()).collect(),
-            scope: "read write".into(),
-            resources: vec!["https://a.example".into(), "https://b.example/mcp".into()],
-            access_token_lifetime: None,
-            token_format: Default::default(),
-            introspection: Default::default(),
-        }
-        .register(&CountingRandom::default(), UnixTime(0))
-        .unwrap()
-        .0
+    fn client() -> Client {
+        ClientBuilder::new()
+            .scope("read write")
+            .resources(&["https://a.example", "https://b.example/mcp"])
+            .client()
     }
 
     fn req(scope: Option<&str>, resource: Option<&str>) -> ClientCredentialsRequest {
@@ -50,44 +50,59 @@ mod tests {
         }
     }
 
-    #[test]
-    fn defaults_to_registered_scope_and_first_resource() {
-        let c = client(&["client_credentials"]);
-        let g = grant(&c, &req(None, None)).unwrap();
+    #[tokio::test]
+    async fn defaults_to_registered_scope_and_first_resource() {
+        let h = Harness::at(0);
+        let c = client();
+        let g = grant(&h.context(), &c, &req(None, None)).await.unwrap();
         assert_eq!(g.scope.to_string(), "read write");
         assert_eq!(g.resource.as_str(), "https://a.example");
         assert_eq!(g.subject, c.id.as_str());
     }
 
-    #[test]
-    fn narrower_scope_and_other_registered_resource() {
-        let c = client(&["client_credentials"]);
-        let g = grant(&c, &req(Some("read"), Some("https://B.example/mcp/"))).unwrap();
+    #[tokio::test]
+    async fn narrower_scope_and_other_registered_resource() {
+        let h = Harness::at(0);
+        let c = client();
+        let g = grant(
+            &h.context(),
+            &c,
+            &req(Some("read"), Some("https://B.example/mcp/")),
+        )
+        .await
+        .unwrap();
         assert_eq!(g.scope.to_string(), "read");
         assert_eq!(g.resource.as_str(), "https://b.example/mcp");
     }
 
-    #[test]
-    fn refuses_excess_scope_and_unknown_resource() {
-        let c = client(&["client_credentials"]);
+    #[tokio::test]
+    async fn refuses_excess_scope_and_unknown_resource() {
+        let h = Harness::at(0);
+        let c = client();
         assert_eq!(
-            grant(&c, &req(Some("read admin"), None)),
+            grant(&h.context(), &c, &req(Some("read admin"), None)).await,
             Err(TokenError::InvalidScope(
                 "scope not allowed for this client: admin".into()
             ))
         );
         assert!(matches!(
-            grant(&c, &req(None, Some("https://c.example"))),
+            grant(&h.context(), &c, &req(None, Some("https://c.example"))).await,
             Err(TokenError::InvalidTarget(_))
         ));
     }
 
-    #[test]
-    fn refuses_a_client_without_the_grant() {
-        let mut c = client(&["client_credentials"]);
+    #[tokio::test]
+    async fn refuses_a_client_without_the_grant_or_a_public_client() {
+        let h = Harness::at(0);
+        let mut c = client();
         c.grant_types.clear();
         assert!(matches!(
-            grant(&c, &req(None, None)),
+            grant(&h.context(), &c, &req(None, None)).await,
+            Err(TokenError::UnauthorizedClient(_))
+        ));
+        let public = ClientBuilder::new().public().client();
+        assert!(matches!(
+            grant(&h.context(), &public, &req(None, None)).await,
             Err(TokenError::UnauthorizedClient(_))
         ));
     }

@@ -1,13 +1,36 @@
-//! The grants, one module each. [`grant`] dispatches on the typed request with an exhaustive
-//! match: a new grant type does not compile until it is handled here.
+//! The grants, one module each, and the token endpoint's one entry point, [`exchange`]: the
+//! grant decides what the client gets, [`crate::issue`] mints it. Grants are async and get a
+//! [`GrantContext`] (stores, signer, clock, randomness, settings), so that a grant can consume a
+//! code, rotate a refresh token or check a replay cache. [`grant`] dispatches on the typed
+//! request with an exhaustive match: a new grant type does not compile until it is handled.
 
 pub mod client_credentials;
 
 use crate::client::Client;
 use crate::error::TokenError;
+use crate::issue::{IssuedToken, IssuerSettings};
+use crate::ports::{AccessTokenSigner, Clock, Random};
+use crate::request::TokenRequest;
 use crate::resource::Resource;
 use crate::scope::Scope;
-use crate::token_request::TokenRequest;
+use crate::store::{AccessTokenStore, ClientStore};
+
+/// What a grant and the issuance after it may use, borrowed for one request.
+#[allow(missing_debug_implementations)] // trait objects only
+pub struct GrantContext<'a> {
+    /// Issuance settings.
+    pub settings: &'a IssuerSettings,
+    /// Registered clients.
+    pub clients: &'a dyn ClientStore,
+    /// Opaque access tokens.
+    pub tokens: &'a dyn AccessTokenStore,
+    /// Signs JWT access tokens.
+    pub signer: &'a dyn AccessTokenSigner,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// Randomness for `jti`s and opaque tokens.
+    pub random: &'a dyn Random,
+}
 
 /// What a grant decided the client gets; [`crate::issue`] turns it into a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +43,25 @@ pub struct Granted {
     pub resource: Resource,
 }
 
+/// The token endpoint (RFC 6749 §3.2): applies the grant of `request` for the authenticated
+/// `client` and issues the access token.
+pub async fn exchange(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    request: &TokenRequest,
+) -> Result<IssuedToken, TokenError> {
+    let granted = grant(ctx, client, request).await?;
+    crate::issue::issue(ctx, client, granted).await
+}
+
 /// Applies the grant of `request` for the authenticated `client`.
-pub fn grant(client: &Client, request: &TokenRequest) -> Result<Granted, TokenError> {
+pub async fn grant(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    request: &TokenRequest,
+) -> Result<Granted, TokenError> {
     match request {
-        TokenRequest::ClientCredentials(req) => client_credentials::grant(client, req),
+        TokenRequest::ClientCredentials(req) => client_credentials::grant(ctx, client, req).await,
         TokenRequest::Unsupported(name) => Err(TokenError::UnsupportedGrantType(format!(
             "grant_type {name:?} is not supported"
         ))),

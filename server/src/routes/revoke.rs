@@ -11,15 +11,15 @@ use gatehouse_core::revocation::{RevokeTarget, Revoked, revoke};
 
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::inspect::{authenticated_token, inspect};
 use crate::state::AppState;
+use crate::validate::{self, authenticated_token};
 use gatehouse_validator::Valid;
 
 /// `POST /revoke`.
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
     let (client, token) = authenticated_token(&app, &req).await?;
     let stores = (app.revocations.as_ref(), app.tokens.as_ref());
-    let Ok(valid) = inspect(&app, token, app.clock.now()).await? else {
+    let Ok(valid) = validate::token(&app, &token.token, app.clock.now()).await? else {
         return Ok((StatusCode::OK, no_store()).into_response());
     };
     let target = match &valid {

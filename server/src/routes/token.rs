@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::{grant, token_request::TokenRequest};
+use gatehouse_core::grant;
+use gatehouse_core::request::TokenRequest;
 use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
@@ -25,11 +26,10 @@ struct TokenResponse {
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
     let client = crate::authenticate::client(&app, &req).await?;
     let request = TokenRequest::parse(&req.form)?;
-    let granted = grant::grant(&client, &request)?;
-    let issued = app.issuer().issue(&client, granted).await?;
+    let issued = grant::exchange(&app.grant_context(), &client, &request).await?;
     let body = TokenResponse {
         access_token: issued.access_token,
-        token_type: "Bearer",
+        token_type: issued.token_type.as_str(),
         expires_in: issued.expires_in,
         scope: (!issued.scope.is_empty()).then(|| issued.scope.to_string()),
     };

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
 use gatehouse_core::client::{ClientRegistration, Introspection};
-use gatehouse_core::ports::FixedClock;
+use gatehouse_core::testing::FixedClock;
 use gatehouse_server::config::Config;
 use gatehouse_server::runtime::maintain;
 use gatehouse_server::serve::build_app_with;

@@ -6,7 +6,7 @@ use crate::form::Form;
 use crate::resource::Resource;
 use crate::scope::Scope;
 
-/// A parsed token request; client authentication is separate ([`crate::client_auth`]).
+/// A parsed token request; client authentication is separate ([`crate::client::auth`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
     /// `grant_type=client_credentials` (RFC 6749 §4.4.2).

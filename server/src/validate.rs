@@ -1,5 +1,4 @@
-//! Resolving a presented token to its claims: the shared first step of introspection and
-//! revocation. The validator does the work: opaque tokens are recognised by prefix and checksum
+//! Validating a presented token: the shared step of introspection and revocation. The validator does the work: opaque tokens are recognised by prefix and checksum
 //! before any lookup; JWTs are verified without touching the store. Then the token's client
 //! must still exist: deleting a client ends every token issued to it, at once and for good
 //! (the check is against the client set in memory, which a restart reloads from the store).
@@ -9,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gatehouse_core::TokenError;
 use gatehouse_core::client::Client;
+use gatehouse_core::request::TokenReference;
 use gatehouse_core::store::AccessTokenStore;
 use gatehouse_token::{TokenDigest, UnixTime};
 use gatehouse_validator::{Invalid, LookupError, OpaqueRecord, OpaqueTokens, Rejection, Valid};
@@ -17,19 +17,13 @@ use crate::form::OAuthForm;
 use crate::state::App;
 
 /// The common start of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1): the caller
-/// authenticates as a client and names one `token`; `token_type_hint` may be ignored but must
-/// not repeat.
-pub async fn authenticated_token<'r>(
+/// authenticates as a client and names one token.
+pub async fn authenticated_token(
     app: &App,
-    req: &'r OAuthForm,
-) -> Result<(Arc<Client>, &'r str), TokenError> {
+    req: &OAuthForm,
+) -> Result<(Arc<Client>, TokenReference), TokenError> {
     let client = crate::authenticate::client(app, req).await?;
-    let token = req
-        .form
-        .single("token")?
-        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
-    req.form.single("token_type_hint")?;
-    Ok((client, token))
+    Ok((client, TokenReference::parse(&req.form)?))
 }
 
 /// The store's opaque tokens, as the validator's lookup port sees them.
@@ -66,7 +60,7 @@ pub enum Inactive {
 /// Validates `token` at `now` (JWTs locally, opaque tokens through the store) and checks that
 /// its client still exists. Only a storage failure is an error; every reason for the token to
 /// be inactive is an `Err(Inactive)` inside.
-pub async fn inspect(
+pub async fn token(
     app: &App,
     token: &str,
     now: UnixTime,

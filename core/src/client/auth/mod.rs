@@ -1,0 +1,150 @@
+//! Client authentication (RFC 6749 §2.3, OAuth 2.1 §2.4) at every endpoint that authenticates
+//! clients (token, introspection, revocation). The edge fills [`Credentials`] with what the
+//! request carried; this module picks the one method used and judges it, one module per method:
+//! - [`secret`]: `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1);
+//! - [`none`]: public clients, identified by `client_id` alone (RFC 7591 §2).
+//!
+//! Methods still to come each get their module here and a field in [`Credentials`]:
+//! `private_key_jwt` (RFC 7523 §2.2, a client assertion in the body) and mutual TLS (RFC 8705,
+//! the TLS peer certificate).
+
+pub mod none;
+pub mod secret;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::Client;
+use crate::error::TokenError;
+use crate::form::{self, Form};
+use crate::store::ClientStore;
+
+/// `token_endpoint_auth_method` values (RFC 7591 §2), as registered and advertised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// A public client: no client authentication.
+    None,
+    /// The secret in `Authorization: Basic`.
+    ClientSecretBasic,
+    /// The secret in the body.
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// The registered name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// The methods a registered client can use today, as discovery advertises them. `none`
+    /// joins once public clients can be registered.
+    pub const SUPPORTED: [Self; 2] = [Self::ClientSecretBasic, Self::ClientSecretPost];
+}
+
+/// The credentials a request carried, as the edge found them, not yet judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// `Authorization: Basic`: id and secret as sent (still form-encoded, RFC 6749 §2.3.1).
+    /// `Err(())` when the header is there but not well-formed Basic credentials.
+    pub basic: Option<Result<(String, String), ()>>,
+    /// `client_id` in the body.
+    pub client_id: Option<String>,
+    /// `client_secret` in the body.
+    pub client_secret: Option<String>,
+}
+
+/// The one method a request used, with what it presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// `client_secret_basic`.
+    SecretBasic {
+        /// The user-id part, as sent.
+        id: &'a str,
+        /// The password part, as sent.
+        secret: &'a str,
+    },
+    /// `client_secret_post`.
+    SecretPost {
+        /// `client_id`.
+        id: &'a str,
+        /// `client_secret`.
+        secret: &'a str,
+    },
+    /// `none`: a `client_id` and nothing else (a public client).
+    None {
+        /// `client_id`.
+        id: &'a str,
+    },
+}
+
+impl Credentials {
+    /// What a request carried: its `Authorization` header (when it uses the Basic scheme;
+    /// other schemes are not client authentication) and its form body. A repeated `client_id`
+    /// or `client_secret` is `invalid_request` (RFC 6749 §3.2).
+    pub fn from_request(authorization: Option<&str>, form: &Form) -> Result<Self, TokenError> {
+        Ok(Self {
+            basic: authorization.map(|h| secret::parse_basic(h).ok_or(())),
+            client_id: form.single("client_id")?.map(str::to_owned),
+            client_secret: form.single("client_secret")?.map(str::to_owned),
+        })
+    }
+
+    /// The one method used. Two at once is `invalid_request` (OAuth 2.1 §2.4: a client must
+    /// not use more than one); nothing at all, a secret without an id, malformed Basic
+    /// credentials or a `client_id` contradicting them are `invalid_client`.
+    pub fn presented(&self) -> Result<Presented<'_>, TokenError> {
+        let body_id = self.client_id.as_deref();
+        let body_secret = self.client_secret.as_deref();
+        match &self.basic {
+            Some(_) if body_secret.is_some() => Err(TokenError::InvalidRequest(
+                "use one client authentication method, not both Basic and client_secret".into(),
+            )),
+            Some(Err(())) => Err(TokenError::InvalidClient),
+            Some(Ok((id, secret))) => {
+                if body_id.is_some_and(|b| !secret::candidates(id).any(|c| c == b)) {
+                    return Err(TokenError::InvalidClient);
+                }
+                Ok(Presented::SecretBasic { id, secret })
+            }
+            None => match (body_id, body_secret) {
+                (Some(id), Some(secret)) => Ok(Presented::SecretPost { id, secret }),
+                (Some(id), None) => Ok(Presented::None { id }),
+                (None, _) => Err(TokenError::InvalidClient),
+            },
+        }
+    }
+
+    /// The client id presented (not authenticated), as [`authenticate`] reads it: a Basic id
+    /// form-decoded when it decodes, so that one id spelt in different encodings is one id
+    /// (for the credential-guessing limit).
+    pub fn client_id(&self) -> Option<Cow<'_, str>> {
+        match self.presented().ok()? {
+            Presented::SecretBasic { id, .. } => {
+                Some(form::decode(id.as_bytes()).map_or(Cow::Borrowed(id), Cow::Owned))
+            }
+            Presented::SecretPost { id, .. } | Presented::None { id } => Some(Cow::Borrowed(id)),
+        }
+    }
+}
+
+/// Authenticates the client of `credentials` against the registered clients.
+///
+/// Every failure is [`TokenError::InvalidClient`]: an unknown client, a wrong secret and the
+/// wrong kind of client look the same to the caller (RFC 6749 §5.2).
+pub async fn authenticate(
+    credentials: &Credentials,
+    clients: &dyn ClientStore,
+) -> Result<Arc<Client>, TokenError> {
+    match credentials.presented()? {
+        Presented::SecretBasic { id, secret } => secret::basic(id, secret, clients).await,
+        Presented::SecretPost { id, secret } => secret::post(id, secret, clients).await,
+        Presented::None { id } => none::public(id, clients).await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+//! Registered clients (RFC 6749 §2): their ids, their kind (confidential, with a secret, or
+//! public), and what each may ask for.
+//!
+//! # Layout
+//! - this module: [`Client`] and the values it is made of.
+//! - [`registration`]: what an operator asks for, validated into a new client.
+//! - [`auth`]: authenticating a client from what a request presented, one module per method.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+use gatehouse_token::{TokenDigest, UnixTime, b64};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::ports::{Random, random_bytes};
+use crate::resource::Resource;
+use crate::scope::Scope;
+
+/// The shortest and longest access-token lifetime a client or the server may set: one second to
+/// thirty days.
+pub const LIFETIME_RANGE: std::ops::RangeInclusive<u64> = 1..=30 * 86_400;
+/// The longest client id accepted on the wire.
+pub const MAX_CLIENT_ID_LEN: usize = 256;
+/// The longest scope a client may be registered with, in bytes: with a resource of the longest
+/// kind it keeps every access token well inside what validators accept (8 KiB).
+pub const MAX_SCOPE_LEN: usize = 2048;
+/// The most resources one client may be registered for.
+pub const MAX_RESOURCES: usize = 32;
+/// The prefix of every client secret Gatehouse generates, so secret scanners can find leaks.
+pub const SECRET_PREFIX: &str = "gcs_";
+
+/// A client identifier (RFC 6749 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// A client id as received on the wire, if it is of an acceptable length and printable.
+    pub fn new(text: &str) -> Option<Self> {
+        let ok = !text.is_empty()
+            && text.len() <= MAX_CLIENT_ID_LEN
+            && text.chars().all(|c| !c.is_control());
+        ok.then(|| Self(text.to_owned()))
+    }
+
+    /// A fresh client id: 128 random bits, base64url.
+    pub fn generate(random: &dyn Random) -> Self {
+        Self(b64::encode(random_bytes::<16>(random)))
+    }
+
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lookups by the text of an id (`&str`), without building a `ClientId`: the order and hash of
+/// a `ClientId` are those of its text.
+impl Borrow<str> for ClientId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client secret in clear, shown once at creation; `Debug` never prints it.
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// A fresh secret: `gcs_` + 256 random bits, base64url. High entropy, so a SHA-256 digest
+    /// is a safe way to store it and checking it costs one hash, not a password hash.
+    pub fn generate(random: &dyn Random) -> Self {
+        let mut text = String::from(SECRET_PREFIX);
+        b64::encode_into(random_bytes::<32>(random), &mut text);
+        Self(text)
+    }
+
+    /// The secret's text, to show to the operator once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The digest stored in place of the secret.
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(&self.0)
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+/// A grant type a client may be allowed to use (RFC 6749 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The registered `grant_type` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Every grant type Gatehouse implements.
+    pub const ALL: [Self; 1] = [Self::ClientCredentials];
+
+    /// Parses a registered grant type name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+}
+
+/// The format of the access tokens a client receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFormat {
+    /// RFC 9068 JWT, verifiable by resource servers from the JWKS.
+    #[default]
+    Jwt,
+    /// A reference token, validated by introspection only.
+    Opaque,
+}
+
+impl TokenFormat {
+    /// The format's name as the CLI and admin API spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::Opaque => "opaque",
+        }
+    }
+}
+
+/// Whether a client may use the introspection endpoint (RFC 7662 §2.1: the endpoint is for
+/// protected resources, and the server decides which callers may learn what about a token).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Introspection {
+    /// Not at all (the default: most clients only ever use their own tokens).
+    #[default]
+    None,
+    /// Tokens whose audience is one of the client's own resources: a resource server learns
+    /// about the tokens meant for it, and nothing about any other (RFC 7662 §4).
+    Resources,
+    /// Any token, whatever its audience (a gateway in front of many resources).
+    Any,
+}
+
+impl Introspection {
+    /// The name as the CLI and admin API spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Resources => "resources",
+            Self::Any => "any",
+        }
+    }
+}
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Holds a secret; only its SHA-256 digest is kept (`client_secret_basic`,
+    /// `client_secret_post`).
+    Confidential {
+        /// SHA-256 of the secret.
+        secret_digest: TokenDigest,
+    },
+    /// Cannot keep one (a native or browser app): identifies itself by `client_id` alone
+    /// (`token_endpoint_auth_method` `none`, RFC 7591 §2), and proves possession by other means
+    /// (PKCE on every code flow).
+    Public,
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ClientRecord", into = "ClientRecord")]
+pub struct Client {
+    /// Its id.
+    pub id: ClientId,
+    /// A human-readable name.
+    pub name: String,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// The grants it may use.
+    pub grant_types: Vec<GrantType>,
+    /// The most it may be granted; also what it gets when it asks for no scope.
+    pub scope: Scope,
+    /// The resources it may get tokens for; the first is the default (RFC 8707).
+    pub resources: Vec<Resource>,
+    /// Its access-token lifetime in seconds, overriding the server's default.
+    pub access_token_lifetime: Option<u64>,
+    /// The format of its access tokens.
+    pub token_format: TokenFormat,
+    /// Whether and for which tokens it may use the introspection endpoint.
+    pub introspection: Introspection,
+    /// When it was registered.
+    pub created_at: UnixTime,
+}
+
+impl Client {
+    /// Whether `secret` is this client's secret, compared in constant time; a public client
+    /// has none, so never.
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        match &self.kind {
+            ClientKind::Confidential { secret_digest } => {
+                TokenDigest::of(secret).0.ct_eq(&secret_digest.0).into()
+            }
+            ClientKind::Public => false,
+        }
+    }
+
+    /// The resource a token is for when the request names none.
+    pub fn default_resource(&self) -> Option<&Resource> {
+        self.resources.first()
+    }
+}
+
+/// A client as stored: flat JSON, readable by any tool, that grows by optional members. A
+/// record without `secret_digest` is a public client; one without `introspection` (written
+/// before it existed) has none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClientRecord {
+    id: ClientId,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_digest: Option<TokenDigest>,
+    grant_types: Vec<GrantType>,
+    scope: Scope,
+    resources: Vec<Resource>,
+    access_token_lifetime: Option<u64>,
+    token_format: TokenFormat,
+    #[serde(default)]
+    introspection: Introspection,
+    created_at: UnixTime,
+}
+
+impl From<ClientRecord> for Client {
+    fn from(r: ClientRecord) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            kind: match r.secret_digest {
+                Some(secret_digest) => ClientKind::Confidential { secret_digest },
+                None => ClientKind::Public,
+            },
+            grant_types: r.grant_types,
+            scope: r.scope,
+            resources: r.resources,
+            access_token_lifetime: r.access_token_lifetime,
+            token_format: r.token_format,
+            introspection: r.introspection,
+            created_at: r.created_at,
+        }
+    }
+}
+
+impl From<Client> for ClientRecord {
+    fn from(c: Client) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            secret_digest: match c.kind {
+                ClientKind::Confidential { secret_digest } => Some(secret_digest),
+                ClientKind::Public => None,
+            },
+            grant_types: c.grant_types,
+            scope: c.scope,
+            resources: c.resources,
+            access_token_lifetime: c.access_token_lifetime,
+            token_format: c.token_format,
+            introspection: c.introspection,
+            created_at: c.created_at,
+        }
+    }
+}
+
+pub mod auth;
+pub mod registration;
+
+pub use registration::{ClientRegistration, RegistrationError};

@@ -1,0 +1,18 @@
+//! The requests of the form-posting endpoints, typed: parsed once from the form, at the edge,
+//! into what `core` works with.
+//!
+//! # Layout
+//! - [`token`]: the token request (RFC 6749 §3.2), one variant per grant type.
+//! - [`token_reference`]: the token named by an introspection (RFC 7662 §2.1) or revocation
+//!   (RFC 7009 §2.1) request.
+
+pub mod token;
+pub mod token_reference;
+
+pub use token::TokenRequest;
+pub use token_reference::{TokenReference, TokenTypeHint};
+
+/// The introspection request (RFC 7662 §2.1).
+pub type IntrospectionRequest = TokenReference;
+/// The revocation request (RFC 7009 §2.1).
+pub type RevocationRequest = TokenReference;

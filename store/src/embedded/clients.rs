@@ -1,0 +1,106 @@
+//! Clients: the table, and the in-memory copy every read is served from.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::store::{ClientStore, StoreError};
+use redb::{Database, ReadableTable};
+
+use super::tables::CLIENTS;
+use super::{EmbeddedStore, decode, encode, unavailable, write};
+
+impl EmbeddedStore {
+    /// Every client, read from the table (at open).
+    pub(super) fn read_clients(&self) -> Result<BTreeMap<ClientId, Arc<Client>>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(CLIENTS).map_err(unavailable)?;
+        let mut out = BTreeMap::new();
+        for row in table.iter().map_err(unavailable)? {
+            let (_, value) = row.map_err(unavailable)?;
+            let client: Client = decode(value.value())?;
+            out.insert(client.id.clone(), Arc::new(client));
+        }
+        Ok(out)
+    }
+
+    /// Applies a change to the clients table and then to the in-memory copy, under the write
+    /// lock.
+    async fn change_clients<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+        update: impl FnOnce(&mut BTreeMap<ClientId, Arc<Client>>) + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        let guard = self.client_writes.clone();
+        tokio::task::spawn_blocking(move || {
+            let _serial = guard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let out = op(&store.db)?;
+            let mut next = BTreeMap::clone(&store.clients.load());
+            update(&mut next);
+            store.clients.store(Arc::new(next));
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl ClientStore for EmbeddedStore {
+    async fn insert(&self, client: Client) -> Result<(), StoreError> {
+        let bytes = encode(&client)?;
+        let id = client.id.clone();
+        let cached = Arc::new(client);
+        self.change_clients(
+            move |db| {
+                write(db, |txn| {
+                    let mut table = txn.open_table(CLIENTS).map_err(unavailable)?;
+                    if table.get(id.as_str()).map_err(unavailable)?.is_some() {
+                        return Err(StoreError::Conflict(format!("client {id}")));
+                    }
+                    table
+                        .insert(id.as_str(), bytes.as_slice())
+                        .map_err(unavailable)?;
+                    Ok(())
+                })
+            },
+            move |clients| {
+                clients.insert(cached.id.clone(), cached);
+            },
+        )
+        .await
+    }
+
+    async fn get(&self, id: &ClientId) -> Result<Option<Arc<Client>>, StoreError> {
+        Ok(self.clients.load().get(id).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<Arc<Client>>, StoreError> {
+        Ok(self.clients.load().values().cloned().collect())
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let (key, gone) = (id.clone(), id.clone());
+        self.change_clients(
+            move |db| {
+                write(db, |txn| {
+                    let mut table = txn.open_table(CLIENTS).map_err(unavailable)?;
+                    let existed = table.remove(key.as_str()).map_err(unavailable)?.is_some();
+                    Ok(existed)
+                })
+            },
+            move |clients| {
+                clients.remove(&gone);
+            },
+        )
+        .await
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.clients.load().contains_key(id))
+    }
+}
