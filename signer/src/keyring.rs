@@ -29,11 +29,6 @@ impl KeyRing {
         &self.active
     }
 
-    /// Every published key, the active one first.
-    pub fn published(&self) -> &[Arc<dyn SigningKey>] {
-        &self.published
-    }
-
     /// The public JWK Set (RFC 7517 §5).
     pub fn jwks(&self) -> JwkSet {
         JwkSet {

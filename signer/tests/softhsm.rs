@@ -4,9 +4,11 @@
 //! `SOFTHSM2_CONF`, `GATEHOUSE_SIGNING__PKCS11__MODULE`, `..._TOKEN_LABEL` and `..._PIN_FILE`.
 //! Without them these tests fail: they never skip.
 
-// One test closes every session of the application through the raw PKCS#11 function (cryptoki
-// has no wrapper for C_CloseAllSessions); nothing else here is unsafe.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "one test closes every session of the application through the raw PKCS#11 function \
+              (cryptoki has no wrapper for C_CloseAllSessions); nothing else here is unsafe"
+)]
 
 use std::process::Command;
 use std::sync::{Arc, OnceLock};

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`b64`]: strict, canonical base64url without padding (RFC 7515 §2).
+//! - [`hex`]: strict hexadecimal, as PKCS#11 object ids (`CKA_ID`) are written.
 //! - [`alg`]: the JWS algorithms Gatehouse signs and verifies with (RFC 7518 §3, RFC 8037).
 //! - [`jwk`]: public JSON Web Keys and key sets (RFC 7517), with RFC 7638 thumbprints as `kid`.
 //! - [`header`]: the protected header Gatehouse writes on its access tokens (RFC 9068 §2.1).
@@ -17,6 +18,7 @@ pub mod alg;
 pub mod b64;
 pub mod claims;
 pub mod header;
+pub mod hex;
 pub mod jwk;
 pub mod opaque;
 pub mod time;

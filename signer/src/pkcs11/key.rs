@@ -7,10 +7,10 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
-use gatehouse_token::{Algorithm, Jwk, KeyParams, b64};
+use gatehouse_token::{Algorithm, Jwk, KeyParams, b64, hex};
 use ring::digest;
 
-use super::{Hsm, HsmError, KeyRef, class_template, hex};
+use super::{Hsm, HsmError, KeyRef};
 use crate::key::{SignError, SigningKey};
 
 /// DER of the named-curve OIDs (`CKA_EC_PARAMS`): P-256, P-384 (RFC 5480) and Ed25519 (RFC 8410).
@@ -50,6 +50,11 @@ pub(super) fn generation_template(
     }
 }
 
+/// Object class and key type of a key pair's halves (for searches).
+fn class_template(class: ObjectClass, key_type: KeyType) -> [Attribute; 2] {
+    [Attribute::Class(class), Attribute::KeyType(key_type)]
+}
+
 fn key_type(alg: Algorithm) -> KeyType {
     match alg {
         Algorithm::ES256 | Algorithm::ES384 => KeyType::EC,
@@ -74,7 +79,7 @@ impl std::fmt::Debug for HsmKey {
         f.debug_struct("HsmKey")
             .field("kid", &self.jwk.kid)
             .field("alg", &self.jwk.alg)
-            .field("id", &hex(&self.id))
+            .field("id", &hex::encode(&self.id))
             .field("label", &self.label)
             .finish_non_exhaustive()
     }
@@ -182,10 +187,7 @@ fn selector(key: &KeyRef) -> Attribute {
 impl HsmKey {
     /// Finds the key pair named by `key` and reads its public half.
     pub(super) fn find(hsm: Arc<Hsm>, alg: Algorithm, key: &KeyRef) -> Result<Self, HsmError> {
-        let name = match key {
-            KeyRef::Id(id) => format!("id {}", hex(id)),
-            KeyRef::Label(label) => format!("label {label:?}"),
-        };
+        let name = key.to_string();
         let (id, label, params) = hsm.pool().run("find a key", |s, _| {
             let mut template = class_template(ObjectClass::PRIVATE_KEY, key_type(alg)).to_vec();
             template.push(selector(key));

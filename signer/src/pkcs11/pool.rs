@@ -17,7 +17,8 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
-use super::{HsmError, TokenSelector, find_slot, initialize};
+use super::context::{find_slot, initialize};
+use super::{HsmError, TokenSelector};
 
 /// How long an admitted operation waits for a session before giving up.
 const TAKE_TIMEOUT: Duration = Duration::from_secs(5);
