@@ -214,7 +214,8 @@ impl RawPkcs11 {
             }
             (Some(label), None) => Some(KeyRef::Label(label)),
             (None, Some(hex)) => Some(KeyRef::Id(
-                gatehouse_signer::pkcs11::unhex(&hex)
+                gatehouse_token::hex::decode(&hex)
+                    .ok()
                     .filter(|id| !id.is_empty())
                     .ok_or_else(|| {
                         bad(

@@ -6,8 +6,7 @@
 //! logged-in sessions that bounds concurrency and refuses excess load at once.
 //!
 //! # Layout
-//! - this file: [`Pkcs11Settings`] and [`TokenSelector`] (how to reach the token), and
-//!   [`unhex`], kept for the server.
+//! - this file: [`Pkcs11Settings`] and [`TokenSelector`] (how to reach the token).
 //! - `error`: [`HsmError`], and which failures make the HSM unavailable rather than the request
 //!   wrong.
 //! - `context`: the process-global registry of PKCS#11 contexts (one per module, initialised
@@ -74,12 +73,4 @@ pub enum TokenSelector {
     Label(String),
     /// The token in this slot.
     Slot(u64),
-}
-
-/// Parses lower- or upper-case hex ([`gatehouse_token::hex::decode`]); `None` if it is not hex.
-///
-/// Kept for the server until it moves (its configuration reads `key_id` with it): new code uses
-/// [`gatehouse_token::hex`].
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    gatehouse_token::hex::decode(text).ok()
 }
