@@ -1,6 +1,6 @@
 //! The routers: the OAuth endpoints under the issuer's path (with CORS for browser-based
 //! clients on discovery, JWKS, token and revocation, shared/reference/mcp-auth.md §7.10), the
-//! probes at the root, and the admin API on its own listener.
+//! probes at the root. The admin API's router is [`crate::admin::router`].
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::catch_panic::CatchPanicLayer;
-use crate::routes::{admin, health, introspect, jwks, metadata, paths, revoke, token};
+use crate::routes::{health, introspect, jwks, metadata, paths, revoke, token};
 use crate::state::AppState;
 
 /// The public router.
@@ -45,9 +45,4 @@ pub fn router(app: AppState) -> Router {
         .route(paths::READY, get(health::ready))
         .layer(CatchPanicLayer)
         .with_state(app)
-}
-
-/// The admin router.
-pub fn admin_router(app: AppState) -> Router {
-    admin::router(app).layer(CatchPanicLayer)
 }

@@ -244,8 +244,9 @@ impl KeyManager {
     }
 
     /// Follows the schedule: publishes the next key `prepublish` before the active key's period
-    /// ends, promotes it when the period ends, and prunes retired keys.
-    pub async fn tick(&self, now: UnixTime, retain: u64) -> Result<(), KeysError> {
+    /// ends, promotes it when the period ends, and prunes retired keys. Whether any key changed.
+    pub async fn tick(&self, now: UnixTime, retain: u64) -> Result<bool, KeysError> {
+        let mut changed = false;
         if let (None, Some(period)) = (
             &self.parts.settings.provisioned,
             self.parts.settings.schedule.rotation_period,
@@ -261,6 +262,7 @@ impl KeyManager {
                         let record = self.generate(KeyState::Next, now).await?;
                         tracing::info!(kid = %record.kid, "published the next signing key");
                         self.publish(now).await?;
+                        changed = true;
                     }
                     Some(next)
                         if now >= since.plus(period) && now >= next.created_at.plus(prepublish) =>
@@ -268,12 +270,13 @@ impl KeyManager {
                         let promoted = self.promote(records, next, now, retain).await?;
                         tracing::info!(kid = %promoted.kid, "scheduled rotation: the next key is now active");
                         self.publish(now).await?;
+                        changed = true;
                     }
                     _ => {}
                 }
             }
         }
-        self.prune(now).await.map(|_| ())
+        Ok(self.prune(now).await? > 0 || changed)
     }
 
     /// Removes retired keys whose tokens have all expired (destroying them in the backend if

@@ -2,7 +2,9 @@
 //! `gatehouse` binary is a thin `main` around [`cli::main`].
 //!
 //! # Layout
-//! - [`cli`]: the command line; `client` and `keys` talk to the admin API.
+//! - [`cli`]: the command line; `client` and `keys` talk to the admin API ([`admin`]).
+//! - [`changes`]: the one write path of each change every node must see (durable, local,
+//!   published).
 //! - [`config`]: configuration (defaults, TOML file, `GATEHOUSE_*` environment).
 //! - [`serve`]: starting and stopping the server; [`app`]: the routers; [`state`]: shared state.
 //! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
@@ -16,9 +18,11 @@
 //!   periodic work and the readiness probe.
 //! - [`system`]: the real clock and randomness.
 
+pub mod admin;
 pub mod app;
 pub mod authenticate;
 pub mod catch_panic;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod error;

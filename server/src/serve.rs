@@ -7,6 +7,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use gatehouse_core::events::{Events, InProcessEvents};
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random, random_bytes};
 use gatehouse_core::store::{KeyStore, RevocationStore};
@@ -200,14 +201,41 @@ async fn bind(addr: std::net::SocketAddr, field: &'static str) -> Result<TcpList
 /// Opens the store, connects the key backend, loads keys and revocations: the application state,
 /// ready to serve (also used by benchmarks that drive the router in process).
 pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
-    build_app_with(config, Arc::new(SystemClock)).await
+    build_app_with(config, Ports::default()).await
 }
 
-/// [`build_app`] with a given clock (tests move it to the edges of token lifetimes).
-pub async fn build_app_with(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<App>, ServeError> {
+/// What the application takes from the world: time, randomness, and where events go. The
+/// server passes the real ones; tests pass a fixed clock (and watch the events).
+#[allow(missing_debug_implementations)] // trait objects
+pub struct Ports {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+    /// Where changes every node must see are published.
+    pub events: Arc<dyn Events>,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom::default()),
+            events: Arc::new(InProcessEvents::default()),
+        }
+    }
+}
+
+/// [`build_app`] with the given ports (tests move a fixed clock to the edges of token
+/// lifetimes).
+pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, ServeError> {
+    let Ports {
+        clock,
+        random,
+        events,
+    } = ports;
     prepare_data_dir(&config.data_dir)?;
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
-    let random: Arc<dyn Random> = Arc::new(OsRandom::default());
     let admin_token = admin_token(&config, random.as_ref())?;
 
     // The server's own checks are exact (RFC 7662 §2.2): it is the clock that issued the
@@ -254,6 +282,7 @@ pub async fn build_app_with(config: Config, clock: Arc<dyn Clock>) -> Result<Arc
         validator,
         clock,
         random,
+        events,
         admin_token_digest: TokenDigest::of(&admin_token),
         config,
     });
@@ -316,7 +345,7 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
         connections::serve(
             "admin",
             admin,
-            app::admin_router(app.clone()),
+            crate::admin::router(app.clone()),
             admin_limits,
             stop_rx
         ),

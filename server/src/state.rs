@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use gatehouse_core::events::Events;
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
@@ -40,6 +41,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// Where changes every node must see are published ([`crate::changes`]).
+    pub events: Arc<dyn Events>,
     /// SHA-256 of the admin credential.
     pub admin_token_digest: gatehouse_token::TokenDigest,
     /// The credential-guessing limit.

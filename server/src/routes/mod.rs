@@ -1,7 +1,6 @@
 //! The HTTP endpoints, one module each. Handlers extract, call `core` or the validator, and
 //! render; protocol rules live in `core`.
 
-pub mod admin;
 pub mod health;
 pub mod introspect;
 pub mod jwks;

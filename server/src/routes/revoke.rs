@@ -7,34 +7,22 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::revocation::{RevokeTarget, Revoked, revoke};
+use gatehouse_core::revocation::Revoked;
 
+use crate::changes;
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
 use crate::state::AppState;
 use crate::validate::{self, authenticated_token};
-use gatehouse_validator::Valid;
 
 /// `POST /revoke`.
 pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
     let (client, token) = authenticated_token(&app, &req).await?;
-    let stores = (app.revocations.as_ref(), app.tokens.as_ref());
     let Ok(valid) = validate::token(&app, &token.token, app.clock.now()).await? else {
         return Ok((StatusCode::OK, no_store()).into_response());
     };
-    let target = match &valid {
-        Valid::Jwt(claims) => RevokeTarget::Jwt(claims),
-        Valid::Opaque(digest, claims) => RevokeTarget::Opaque(*digest, claims),
-    };
-    let limit = app.config.limits.revocations_per_client;
-    if revoke(&client, target, stores.0, stores.1, limit).await? == Revoked::NotOwner {
+    if changes::revoke(&app, &client, &valid).await? == Revoked::NotOwner {
         tracing::debug!(caller = %client.id, "revocation of another client's token: answered 200, nothing changed");
-        return Ok((StatusCode::OK, no_store()).into_response());
     }
-    // Durable first, then visible on this node at once, through the caches too (by jti).
-    let claims = valid.claims();
-    app.validator
-        .revocations()
-        .insert(claims.jti.clone(), claims.exp);
     Ok((StatusCode::OK, no_store()).into_response())
 }

@@ -46,14 +46,7 @@ pub async fn once(app: &App, now: UnixTime) {
         tracing::warn!(error = %e, "purging expired revocations failed");
     }
     app.throttle.sweep(now);
-    let retain = match app.key_retention().await {
-        Ok(retain) => retain,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading clients for key retention failed");
-            return;
-        }
-    };
-    if let Err(e) = app.keys.tick(now, retain).await {
+    if let Err(e) = crate::changes::follow_key_schedule(app, now).await {
         tracing::warn!(error = %e, "key schedule failed");
     }
 }

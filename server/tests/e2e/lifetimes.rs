@@ -11,7 +11,7 @@ use gatehouse_core::client::{ClientRegistration, Introspection};
 use gatehouse_core::testing::FixedClock;
 use gatehouse_server::config::Config;
 use gatehouse_server::runtime::maintain;
-use gatehouse_server::serve::build_app_with;
+use gatehouse_server::serve::{Ports, build_app_with};
 use gatehouse_server::state::App;
 use gatehouse_token::UnixTime;
 use serde_json::Value;
@@ -62,10 +62,17 @@ fn config(dir: &std::path::Path) -> Config {
     .unwrap()
 }
 
+fn ports(clock: &Arc<FixedClock>) -> Ports {
+    Ports {
+        clock: clock.clone(),
+        ..Ports::default()
+    }
+}
+
 impl Fixture {
     async fn new(dir: &std::path::Path) -> Self {
         let clock = Arc::new(FixedClock::at(T0));
-        let app = build_app_with(config(dir), clock.clone()).await.unwrap();
+        let app = build_app_with(config(dir), ports(&clock)).await.unwrap();
         let client = register(&app, Introspection::None, 60).await;
         let rs = register(&app, Introspection::Resources, 60).await;
         Self {
@@ -174,7 +181,7 @@ async fn revocations_outlive_exp_by_the_leeway_through_purges_and_restarts() {
     drop(app);
     // A restart at exp + 10 loads it again from the store.
     clock.0.store(exp + 10, std::sync::atomic::Ordering::SeqCst);
-    let restarted = build_app_with(config(dir.path()), clock.clone())
+    let restarted = build_app_with(config(dir.path()), ports(&clock))
         .await
         .unwrap();
     assert!(

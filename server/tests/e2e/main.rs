@@ -9,6 +9,7 @@
 mod harness;
 
 mod bad_input;
+mod changes;
 mod cli;
 mod client_credentials;
 mod connections;

@@ -1,0 +1,117 @@
+//! `/admin/clients`: register, list, show and delete clients.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::client::{Client, ClientId, ClientKind, ClientRegistration};
+use serde::Serialize;
+use serde_json::json;
+
+use super::error::AdminError;
+use crate::state::AppState;
+
+/// A client as the admin API shows it: never the secret, nor its digest.
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    client_id: String,
+    name: String,
+    grant_types: Vec<&'static str>,
+    scope: String,
+    resources: Vec<String>,
+    access_token_lifetime: Option<u64>,
+    token_format: &'static str,
+    token_endpoint_auth_method: &'static str,
+    introspection: &'static str,
+    created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl ClientView {
+    fn of(c: &Client, secret: Option<String>) -> Self {
+        Self {
+            client_id: c.id.to_string(),
+            name: c.name.clone(),
+            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
+            scope: c.scope.to_string(),
+            resources: c.resources.iter().map(ToString::to_string).collect(),
+            access_token_lifetime: c.access_token_lifetime,
+            token_format: c.token_format.as_str(),
+            token_endpoint_auth_method: match c.kind {
+                ClientKind::Confidential { .. } => "client_secret_basic",
+                ClientKind::Public => "none",
+            },
+            introspection: c.introspection.as_str(),
+            created_at: c.created_at.0,
+            client_secret: secret,
+        }
+    }
+}
+
+/// `POST /admin/clients`: registers a client; the secret is in this answer only.
+pub async fn create_client(
+    State(app): State<AppState>,
+    body: Result<Json<ClientRegistration>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AdminError> {
+    let Json(registration) =
+        body.map_err(|e| AdminError::refused_body(&e, "invalid_client_metadata"))?;
+    let (client, secret) = registration
+        .register(app.random.as_ref(), app.clock.now())
+        .map_err(|e| {
+            AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                e.to_string(),
+            )
+        })?;
+    app.clients.insert(client.clone()).await?;
+    tracing::info!(client_id = %client.id, name = %client.name, "client created");
+    let view = ClientView::of(&client, Some(secret.expose().to_owned()));
+    Ok((StatusCode::CREATED, crate::error::no_store(), Json(view)).into_response())
+}
+
+/// `GET /admin/clients`.
+pub async fn list_clients(
+    State(app): State<AppState>,
+) -> Result<Json<Vec<ClientView>>, AdminError> {
+    let clients = app.clients.list().await?;
+    Ok(Json(
+        clients.iter().map(|c| ClientView::of(c, None)).collect(),
+    ))
+}
+
+fn not_found(id: &str) -> AdminError {
+    AdminError::not_found(&format!("client {id:?}"))
+}
+
+/// `GET /admin/clients/{id}`.
+pub async fn show_client(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ClientView>, AdminError> {
+    let client_id = ClientId::new(&id).ok_or_else(|| not_found(&id))?;
+    let client = app
+        .clients
+        .get(&client_id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(ClientView::of(&client, None)))
+}
+
+/// `DELETE /admin/clients/{id}`: the client is gone, and with it every token issued to it: its
+/// tokens introspect inactive from this moment (introspection checks the client set), and its
+/// stored opaque tokens are dropped.
+pub async fn delete_client(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let client_id = ClientId::new(&id).ok_or_else(|| not_found(&id))?;
+    let dropped = crate::changes::delete_client(&app, &client_id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    tracing::info!(client_id = %id, opaque_tokens_deleted = dropped, "client deleted");
+    Ok(Json(
+        json!({"client_id": client_id.as_str(), "opaque_tokens_deleted": dropped}),
+    ))
+}
