@@ -14,7 +14,8 @@
 //! - [`cache`]: bounded, lock-free caches of validated tokens.
 //! - [`validator`]: [`Validator`], tying policy, keys, revocations and caches together.
 //! - `remote` (feature `remote`): for resource servers: discovery of an issuer and its JWKS
-//!   through a hardened fetcher, key refresh, and a tower layer (RFC 6750, RFC 9728).
+//!   through the hardened fetcher of `gatehouse-fetch`, key refresh, and a tower layer
+//!   (RFC 6750, RFC 9728).
 //! - [`rejection`]: why a token was refused; coarse for callers, precise for logs.
 #![cfg_attr(
     not(test),

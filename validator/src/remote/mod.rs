@@ -1,13 +1,16 @@
 //! Validation inside a resource server (feature `remote`): [`RemoteValidator`] discovers an
-//! issuer's metadata (RFC 8414) and JWKS through the hardened [`fetch::Fetcher`], refreshes the
-//! keys periodically and, at most once per interval, when a token names an unknown `kid`; and
-//! [`layer::BearerAuthLayer`] guards a tower service with it.
+//! issuer's metadata (RFC 8414) and JWKS through the hardened [`fetch::Fetcher`] (the
+//! `gatehouse-fetch` crate: https only, special-use addresses refused, no redirects, size and time
+//! limits), refreshes the keys periodically and, at most once per interval, when a token names an
+//! unknown `kid`; and [`layer::BearerAuthLayer`] guards a tower service with it.
 //!
 //! This is the edge where the wall clock enters the crate; everything below takes time as a
 //! parameter.
 
-pub mod fetch;
 pub mod layer;
+
+/// The hardened fetcher every document is fetched through: the `gatehouse-fetch` crate.
+pub use gatehouse_fetch as fetch;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +21,7 @@ use url::Url;
 
 use crate::keys::KeySnapshot;
 use crate::{Policy, Rejection, Validator};
-use fetch::{FetchError, FetchLimits, Fetcher};
+use fetch::{FetchError, FetchPolicy, Fetcher};
 
 /// How to find and trust the authorization server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +30,9 @@ pub struct RemoteSettings {
     pub issuer: String,
     /// This resource server's canonical resource identifier, required in `aud`.
     pub resource: String,
-    /// Fetch limits (https only by default).
-    pub fetch: FetchLimits,
+    /// What may be fetched, how much and how fast: https to public addresses only by default;
+    /// `fetch.allow_http_loopback` opens loopback (also over plain http) for development.
+    pub fetch: FetchPolicy,
     /// How often the JWKS is fetched again in the background.
     pub refresh_every: Duration,
     /// The least time between two fetches caused by unknown `kid`s (a flood of random `kid`s
@@ -46,7 +50,7 @@ impl RemoteSettings {
         Self {
             issuer: issuer.into(),
             resource: resource.into(),
-            fetch: FetchLimits::default(),
+            fetch: FetchPolicy::default(),
             refresh_every: Duration::from_secs(300),
             unknown_kid_interval: Duration::from_secs(30),
             leeway: Policy::DEFAULT_LEEWAY,
@@ -236,6 +240,33 @@ mod tests {
         assert_eq!(
             metadata_url("https://as.example/tenant").unwrap().as_str(),
             "https://as.example/.well-known/oauth-authorization-server/tenant"
+        );
+    }
+
+    /// Refused by the fetcher's rules before any I/O: plain http without the development
+    /// exception, and a special-use address.
+    #[tokio::test]
+    async fn discovery_goes_through_the_hardened_fetcher() {
+        let http = RemoteSettings::new("http://127.0.0.1:9/", "https://rs.example");
+        let err = RemoteValidator::discover(http).await.unwrap_err();
+        assert!(
+            matches!(err, RemoteError::Fetch(FetchError::Refused { .. })),
+            "{err}"
+        );
+        let metadata_service = RemoteSettings::new("https://169.254.169.254", "https://rs.example");
+        let err = RemoteValidator::discover(metadata_service)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RemoteError::Fetch(FetchError::ForbiddenAddress { .. })),
+            "{err}"
+        );
+        let mut dev = RemoteSettings::new("http://10.0.0.1", "https://rs.example");
+        dev.fetch.allow_http_loopback = true;
+        let err = RemoteValidator::discover(dev).await.unwrap_err();
+        assert!(
+            matches!(err, RemoteError::Fetch(FetchError::Refused { .. })),
+            "{err}"
         );
     }
 }
