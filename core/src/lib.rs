@@ -18,6 +18,7 @@
 //! - [`introspection`]: who may introspect which tokens, and the answers (RFC 7662, RFC 9701).
 //! - [`revocation`]: the rules of RFC 7009, and how long revocations are kept.
 //! - [`discovery`]: the metadata document (RFC 8414), built from what is implemented.
+//! - [`keys`]: the signing keys' rotation plan, a pure function of records, time and schedule.
 //! - [`error`]: the one error enum of the token, introspection and revocation endpoints.
 //! - [`store`]: the storage traits, one per aggregate; [`memory`]: their in-memory reference
 //!   implementation.
@@ -36,6 +37,7 @@ pub mod form;
 pub mod grant;
 pub mod introspection;
 pub mod issue;
+pub mod keys;
 pub mod memory;
 pub mod ports;
 pub mod request;

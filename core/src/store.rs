@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, Algorithm, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Algorithm, BackendKind, TokenDigest, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientId};
@@ -136,8 +136,8 @@ pub struct KeyRecord {
     pub kid: String,
     /// The key's one algorithm.
     pub alg: Algorithm,
-    /// Which signer backend holds the key (`software`, `pkcs11`).
-    pub backend: String,
+    /// Which backend holds the key.
+    pub backend: BackendKind,
     /// Backend-specific material: base64url PKCS#8 for software keys, `id:<hex>` for HSM keys.
     pub material: String,
     /// Its state.

@@ -12,7 +12,7 @@ use gatehouse_core::store::{KeyRecord, StoreError};
 use gatehouse_token::{AccessTokenClaims, UnixTime};
 use gatehouse_validator::Valid;
 
-use crate::keys::KeysError;
+use crate::keys::KeyManagerError;
 use crate::state::App;
 
 fn publish(app: &App, event: &Event) {
@@ -99,7 +99,7 @@ pub async fn delete_client(app: &App, id: &ClientId) -> Result<Option<usize>, St
 
 /// Forces a key rotation now (the keys manager writes the records and swaps the key ring and the
 /// validator's keys), then publishes.
-pub async fn rotate_keys(app: &App) -> Result<KeyRecord, KeysError> {
+pub async fn rotate_keys(app: &App) -> Result<KeyRecord, KeyManagerError> {
     let retain = app.key_retention().await?;
     let record = app.keys.rotate(app.clock.now(), retain).await?;
     publish(app, &Event::KeysChanged);
@@ -108,7 +108,7 @@ pub async fn rotate_keys(app: &App) -> Result<KeyRecord, KeysError> {
 
 /// Follows the key schedule at `now` (publish, promote, retire, remove); publishes when the
 /// keys changed.
-pub async fn follow_key_schedule(app: &App, now: UnixTime) -> Result<(), KeysError> {
+pub async fn follow_key_schedule(app: &App, now: UnixTime) -> Result<(), KeyManagerError> {
     let retain = app.key_retention().await?;
     if app.keys.tick(now, retain).await? {
         publish(app, &Event::KeysChanged);

@@ -23,7 +23,7 @@ use crate::config::{Backend, Config, HttpLimits};
 use crate::keys::{KeyManager, KeySettings};
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
-use crate::signing::RingSigner;
+use crate::signing::JwtSigner;
 use crate::state::App;
 use crate::system::{OsRandom, SystemClock};
 use crate::throttle::AuthThrottle;
@@ -50,7 +50,7 @@ pub enum ServeError {
     StoreOp(#[from] gatehouse_core::store::StoreError),
     /// The keys could not be loaded.
     #[error("signing keys: {0}")]
-    Keys(#[from] crate::keys::KeysError),
+    Keys(#[from] crate::keys::KeyManagerError),
     /// A setting is unusable at start (e.g. the HSM PIN cannot be read).
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -277,7 +277,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         clients: store.clone(),
         tokens: store.clone(),
         revocations: store.clone(),
-        signer: RingSigner(keys.clone()),
+        signer: JwtSigner(keys.clone()),
         keys,
         validator,
         clock,

@@ -15,7 +15,7 @@ use crate::keys::KeyManager;
 
 /// Signs JWTs with the active key.
 #[derive(Debug, Clone)]
-pub struct RingSigner(pub Arc<KeyManager>);
+pub struct JwtSigner(pub Arc<KeyManager>);
 
 fn failure(e: SignError) -> SignFailure {
     match e {
@@ -24,7 +24,7 @@ fn failure(e: SignError) -> SignFailure {
     }
 }
 
-impl RingSigner {
+impl JwtSigner {
     /// Signs `claims` as a compact JWS with header `typ`.
     pub async fn sign_jwt<C: Serialize + Clone + Send + 'static>(
         &self,
@@ -33,7 +33,7 @@ impl RingSigner {
     ) -> Result<String, SignFailure> {
         let ring = self.0.ring();
         let key = ring.active().clone();
-        if key.backend() == "software" {
+        if !key.backend().blocks() {
             return jws::sign_compact(key.as_ref(), typ, claims).map_err(failure);
         }
         let claims = claims.clone();
@@ -45,7 +45,7 @@ impl RingSigner {
 }
 
 #[async_trait]
-impl AccessTokenSigner for RingSigner {
+impl AccessTokenSigner for JwtSigner {
     async fn sign(&self, claims: &AccessTokenClaims) -> Result<String, SignFailure> {
         self.sign_jwt(ACCESS_TOKEN_TYP, claims).await
     }

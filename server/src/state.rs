@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::form::BodyLimit;
 use crate::keys::KeyManager;
 use crate::runtime::readiness::Readiness;
-use crate::signing::RingSigner;
+use crate::signing::JwtSigner;
 use crate::throttle::AuthThrottle;
 
 /// Shared application state.
@@ -34,7 +34,7 @@ pub struct App {
     /// The signing keys.
     pub keys: Arc<KeyManager>,
     /// The access-token signer.
-    pub signer: RingSigner,
+    pub signer: JwtSigner,
     /// The validator.
     pub validator: Arc<Validator>,
     /// The clock.

@@ -5,7 +5,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use gatehouse_token::{Algorithm, b64};
+use gatehouse_token::{Algorithm, BackendKind, b64};
 
 use crate::key::{KeyError, SigningKey};
 use crate::software::SoftwareKey;
@@ -42,8 +42,8 @@ impl std::fmt::Display for KeyRef {
 
 /// A place that holds private keys.
 pub trait KeyBackend: Send + Sync + Debug {
-    /// The backend's name, as recorded with each key (`software`, `pkcs11`).
-    fn name(&self) -> &'static str;
+    /// The kind of backend, as recorded with each key.
+    fn kind(&self) -> BackendKind;
     /// Generates a key for `alg`. Blocking.
     fn generate(&self, alg: Algorithm) -> Result<Generated, KeyError>;
     /// Loads a key from what [`KeyBackend::generate`] returned as material. Blocking.
@@ -56,7 +56,7 @@ pub trait KeyBackend: Send + Sync + Debug {
     fn find_provisioned(&self, alg: Algorithm, key: &KeyRef) -> Result<Generated, KeyError> {
         let _ = key;
         Err(KeyError::Unsupported {
-            backend: self.name(),
+            backend: self.kind().as_str(),
             alg,
         })
     }
@@ -67,8 +67,8 @@ pub trait KeyBackend: Send + Sync + Debug {
 pub struct SoftwareBackend;
 
 impl KeyBackend for SoftwareBackend {
-    fn name(&self) -> &'static str {
-        "software"
+    fn kind(&self) -> BackendKind {
+        BackendKind::Software
     }
 
     fn generate(&self, alg: Algorithm) -> Result<Generated, KeyError> {

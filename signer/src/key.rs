@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 
-use gatehouse_token::{Algorithm, Jwk};
+use gatehouse_token::{Algorithm, BackendKind, Jwk};
 
 /// A key that signs, wherever its private part lives.
 pub trait SigningKey: Send + Sync + Debug {
@@ -12,8 +12,8 @@ pub trait SigningKey: Send + Sync + Debug {
     fn algorithm(&self) -> Algorithm;
     /// The public key, as published.
     fn public_jwk(&self) -> &Jwk;
-    /// The backend holding the private key (`software`, `pkcs11`).
-    fn backend(&self) -> &'static str;
+    /// The backend holding the private key.
+    fn backend(&self) -> BackendKind;
     /// Signs `message`, returning the signature in JOSE form. May block (HSM round trip).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use gatehouse_token::{Algorithm, Jwk, KeyParams, b64};
+use gatehouse_token::{Algorithm, BackendKind, Jwk, KeyParams, b64};
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 
@@ -130,8 +130,8 @@ impl SigningKey for SoftwareKey {
         &self.jwk
     }
 
-    fn backend(&self) -> &'static str {
-        "software"
+    fn backend(&self) -> BackendKind {
+        BackendKind::Software
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {

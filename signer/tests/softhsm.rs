@@ -99,7 +99,7 @@ fn every_algorithm_signs_in_jose_form_and_verifies_from_the_jwk() {
             .generate(alg)
             .unwrap_or_else(|e| panic!("{alg}: {e}"));
         let key = generated.key;
-        assert_eq!(key.backend(), "pkcs11");
+        assert_eq!(key.backend(), gatehouse_token::BackendKind::Pkcs11);
         assert_eq!(key.kid(), key.public_jwk().params.thumbprint());
         let sig = key.sign(b"header.payload").unwrap();
         assert_eq!(sig.len(), sig_len, "{alg}");

@@ -59,7 +59,7 @@ async fn everything_survives_a_reopen() {
             KeyRecord {
                 kid: "k1".into(),
                 alg: Algorithm::ES256,
-                backend: "software".into(),
+                backend: gatehouse_token::BackendKind::Software,
                 material: "AAAA".into(),
                 state: KeyState::Active,
                 created_at: UnixTime(1),

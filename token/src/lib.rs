@@ -9,6 +9,7 @@
 //! - [`claims`]: the access-token claims (RFC 9068 §2.2), shared by JWTs and opaque-token records.
 //! - [`opaque`]: opaque access tokens: prefix, 256 random bits, checksum; stored only as a digest.
 //! - [`time`]: seconds since the Unix epoch; nothing here reads a clock.
+//! - [`backend`]: where a signing key's private part lives (recorded with each stored key).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -16,6 +17,7 @@
 
 pub mod alg;
 pub mod b64;
+pub mod backend;
 pub mod claims;
 pub mod header;
 pub mod hex;
@@ -24,6 +26,7 @@ pub mod opaque;
 pub mod time;
 
 pub use alg::Algorithm;
+pub use backend::BackendKind;
 pub use claims::{AccessTokenClaims, Audience};
 pub use header::JwsHeader;
 pub use jwk::{Jwk, JwkSet, KeyParams};

@@ -29,7 +29,7 @@ fn key(kid: &str, created_at: u64) -> KeyRecord {
     KeyRecord {
         kid: kid.into(),
         alg: Algorithm::ES256,
-        backend: "software".into(),
+        backend: gatehouse_token::BackendKind::Software,
         material: "AAAA".into(),
         state: KeyState::Active,
         created_at: UnixTime(created_at),

@@ -8,7 +8,7 @@ use gatehouse_core::store::StoreError;
 use gatehouse_signer::key::KeyError;
 use serde_json::json;
 
-use crate::keys::KeysError;
+use crate::keys::KeyManagerError;
 
 /// An admin API error: a status, a code and a description (RFC 7591 §3.2.2 shape).
 #[derive(Debug)]
@@ -84,15 +84,15 @@ impl From<StoreError> for AdminError {
     }
 }
 
-impl From<KeysError> for AdminError {
-    fn from(e: KeysError) -> Self {
+impl From<KeyManagerError> for AdminError {
+    fn from(e: KeyManagerError) -> Self {
         match e {
             // The operator asked for what the configuration rules out: say so.
-            KeysError::Provisioned(_) => {
+            KeyManagerError::Provisioned(_) => {
                 Self::new(StatusCode::CONFLICT, "provisioned_key", e.to_string())
             }
-            KeysError::Store(e) => e.into(),
-            KeysError::Key(KeyError::Unavailable(_)) => Self::internal(
+            KeyManagerError::Store(e) => e.into(),
+            KeyManagerError::Key(KeyError::Unavailable(_)) => Self::internal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 e,
@@ -123,7 +123,8 @@ mod tests {
             status_and_code(StoreError::Unavailable("disk /dev/vda1 full".into()));
         assert_eq!((status, code), (503, "temporarily_unavailable"));
         assert!(!text.contains("vda1"), "{text}");
-        let provisioned = KeysError::Provisioned(gatehouse_signer::KeyRef::Label("prod".into()));
+        let provisioned =
+            KeyManagerError::Provisioned(gatehouse_signer::KeyRef::Label("prod".into()));
         let (status, code, text) = status_and_code(provisioned);
         assert_eq!((status, code), (409, "provisioned_key"));
         assert!(text.contains("rotate it there"), "{text}");

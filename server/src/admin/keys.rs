@@ -15,7 +15,7 @@ pub struct KeyView {
     kid: String,
     alg: String,
     state: KeyState,
-    backend: String,
+    backend: gatehouse_token::BackendKind,
     created_at: u64,
     activated_at: Option<u64>,
     retired_at: Option<u64>,

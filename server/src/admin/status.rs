@@ -14,6 +14,6 @@ pub async fn status(State(app): State<AppState>) -> Json<serde_json::Value> {
         "reason": status.reason,
         "checked_at": status.checked_at,
         "signing_key": app.keys.ring().active().kid(),
-        "signing_backend": app.keys.backend_name(),
+        "signing_backend": app.keys.backend_kind(),
     }))
 }

@@ -61,7 +61,7 @@ impl Readiness {
             .probe()
             .await
             .err()
-            .map(|e| format!("signing backend ({}): {e}", app.keys.backend_name()));
+            .map(|e| format!("signing backend ({}): {e}", app.keys.backend_kind()));
         let reason = store.or(signer);
         let status = Status {
             ready: reason.is_none(),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gatehouse_token::{Algorithm, hex};
+use gatehouse_token::{Algorithm, BackendKind, hex};
 
 use super::{Hsm, HsmKey, KeyRef};
 use crate::backend::{Generated, KeyBackend};
@@ -42,8 +42,8 @@ impl Pkcs11Backend {
 }
 
 impl KeyBackend for Pkcs11Backend {
-    fn name(&self) -> &'static str {
-        "pkcs11"
+    fn kind(&self) -> BackendKind {
+        BackendKind::Pkcs11
     }
 
     fn generate(&self, alg: Algorithm) -> Result<Generated, KeyError> {

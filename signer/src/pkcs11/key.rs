@@ -7,7 +7,7 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
-use gatehouse_token::{Algorithm, Jwk, KeyParams, b64, hex};
+use gatehouse_token::{Algorithm, BackendKind, Jwk, KeyParams, b64, hex};
 use ring::digest;
 
 use super::{Hsm, HsmError, KeyRef};
@@ -288,8 +288,8 @@ impl SigningKey for HsmKey {
         &self.jwk
     }
 
-    fn backend(&self) -> &'static str {
-        "pkcs11"
+    fn backend(&self) -> BackendKind {
+        BackendKind::Pkcs11
     }
 
     /// One single-part `C_SignInit` + `C_Sign`. ECDSA signs a digest computed here (so any module
