@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, SecretDigest, UnixTime};
 
 use crate::client::{Client, ClientId};
 use crate::store::{
@@ -25,8 +25,8 @@ pub struct MemoryStore {
 /// Opaque tokens by digest, and the digests of each client's tokens.
 #[derive(Debug, Default)]
 struct Tokens {
-    by_digest: HashMap<TokenDigest, StoredAccessToken>,
-    by_client: HashMap<String, BTreeSet<TokenDigest>>,
+    by_digest: HashMap<SecretDigest, StoredAccessToken>,
+    by_client: HashMap<String, BTreeSet<SecretDigest>>,
 }
 
 /// Revoked `jti`s with their expiry, and the `jti`s each client revoked.
@@ -75,7 +75,7 @@ impl ClientStore for MemoryStore {
 impl AccessTokenStore for MemoryStore {
     async fn insert(
         &self,
-        digest: TokenDigest,
+        digest: SecretDigest,
         claims: AccessTokenClaims,
         limit: usize,
     ) -> Result<(), StoreError> {
@@ -96,11 +96,11 @@ impl AccessTokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError> {
+    async fn get(&self, digest: &SecretDigest) -> Result<Option<StoredAccessToken>, StoreError> {
         Ok(lock(&self.tokens).by_digest.get(digest).cloned())
     }
 
-    async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+    async fn revoke(&self, digest: &SecretDigest) -> Result<bool, StoreError> {
         Ok(lock(&self.tokens)
             .by_digest
             .get_mut(digest)
@@ -126,7 +126,7 @@ impl AccessTokenStore for MemoryStore {
 
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         let mut tokens = lock(&self.tokens);
-        let expired: Vec<(TokenDigest, String)> = tokens
+        let expired: Vec<(SecretDigest, String)> = tokens
             .by_digest
             .iter()
             .filter(|(_, t)| t.claims.exp < cutoff)

@@ -1,7 +1,7 @@
 //! Token revocation (RFC 7009). The server first validates the token (so forged tokens never
 //! reach storage), then [`revoke`] applies the rules and records the revocation durably.
 
-use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, SecretDigest, UnixTime};
 
 use crate::client::Client;
 use crate::error::TokenError;
@@ -23,7 +23,7 @@ pub enum RevokeTarget<'a> {
     /// A JWT access token: revoked by `jti` until its `exp`.
     Jwt(&'a AccessTokenClaims),
     /// An opaque access token: marked revoked in the token store.
-    Opaque(TokenDigest, &'a AccessTokenClaims),
+    Opaque(SecretDigest, &'a AccessTokenClaims),
 }
 
 impl RevokeTarget<'_> {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, Algorithm, BackendKind, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Algorithm, BackendKind, SecretDigest, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientId};
@@ -70,14 +70,14 @@ pub trait AccessTokenStore: Send + Sync {
     /// tokens not yet purged: then [`StoreError::LimitReached`] and nothing is written.
     async fn insert(
         &self,
-        digest: TokenDigest,
+        digest: SecretDigest,
         claims: AccessTokenClaims,
         limit: usize,
     ) -> Result<(), StoreError>;
     /// The token with this digest, revoked or not, until it is purged after expiry.
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError>;
+    async fn get(&self, digest: &SecretDigest) -> Result<Option<StoredAccessToken>, StoreError>;
     /// Marks the token revoked; whether it was found.
-    async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
+    async fn revoke(&self, digest: &SecretDigest) -> Result<bool, StoreError>;
     /// Deletes every token of `client_id` (the client was deleted); how many.
     async fn delete_client_tokens(&self, client_id: &str) -> Result<usize, StoreError>;
     /// How many tokens `client_id` holds (not yet purged).

@@ -5,18 +5,18 @@
 
 use std::sync::LazyLock;
 
-use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, SecretDigest, UnixTime};
 use gatehouse_validator::{
     KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
 };
 use libfuzzer_sys::fuzz_target;
 
 /// The one token in the store: `OpaqueToken::from_random([7; 32])`, also a seed.
-struct OneToken(TokenDigest);
+struct OneToken(SecretDigest);
 
 #[async_trait::async_trait]
 impl OpaqueTokens for OneToken {
-    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
         Ok((*digest == self.0).then(|| OpaqueRecord {
             claims: AccessTokenClaims {
                 iss: "https://as.example".into(),

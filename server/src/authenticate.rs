@@ -9,7 +9,7 @@ use gatehouse_core::client::auth::{self, Credentials};
 use gatehouse_core::client::{Client, MAX_CLIENT_ID_LEN};
 
 use crate::form::OAuthForm;
-use crate::state::App;
+use crate::state::ClientAuth;
 use crate::throttle::address_key;
 
 fn too_many(retry_after: u64) -> TokenError {
@@ -23,7 +23,7 @@ fn too_many(retry_after: u64) -> TokenError {
 /// (unless this address is one the client authenticated from lately), is over the limit of
 /// failed attempts, the right secret included; 401 `invalid_client` for bad credentials
 /// (counted against both).
-pub async fn client(app: &App, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
+pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
     let now = app.clock.now();
     let address = req.peer.map(address_key);
     if let Some(address) = &address {

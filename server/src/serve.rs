@@ -10,21 +10,22 @@ use std::sync::Arc;
 use gatehouse_core::events::{Events, InProcessEvents};
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random, random_bytes};
-use gatehouse_core::store::{KeyStore, RevocationStore};
+use gatehouse_core::store::{AccessTokenStore, ClientStore, KeyStore, RevocationStore};
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
 use gatehouse_store::EmbeddedStore;
-use gatehouse_token::{TokenDigest, b64};
+use gatehouse_token::{SecretDigest, b64};
 use gatehouse_validator::{KeySnapshot, Policy, Validator};
 use tokio::net::TcpListener;
 
 use crate::app;
+use crate::changes::Changes;
 use crate::config::{Backend, Config, HttpLimits};
 use crate::keys::{KeyManager, KeySettings};
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
 use crate::signing::JwtSigner;
-use crate::state::App;
+use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance};
 use crate::system::{OsRandom, SystemClock};
 use crate::throttle::AuthThrottle;
 
@@ -266,24 +267,67 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         KeyManager::start(key_store, backend, validator.clone(), settings, now, retain).await?,
     );
 
-    let app = Arc::new(App {
+    let (clients, tokens, revocations): (
+        Arc<dyn ClientStore>,
+        Arc<dyn AccessTokenStore>,
+        Arc<dyn RevocationStore>,
+    ) = (store.clone(), store.clone(), store);
+    let throttle = Arc::new(AuthThrottle::new(&config.limits));
+    let auth = || ClientAuth {
+        clients: clients.clone(),
+        throttle: throttle.clone(),
+        clock: clock.clone(),
+    };
+    let changes = Arc::new(Changes {
+        clients: clients.clone(),
+        tokens: tokens.clone(),
+        revocations: revocations.clone(),
+        validator: validator.clone(),
+        keys: keys.clone(),
+        events: events.clone(),
+        clock: clock.clone(),
+        config: config.clone(),
+    });
+    let issuance = Arc::new(Issuance {
+        auth: auth(),
         settings: IssuerSettings {
             issuer: config.issuer.clone(),
             access_token_lifetime: config.tokens.access_token_lifetime,
             opaque_tokens_per_client: config.limits.opaque_tokens_per_client,
         },
-        throttle: AuthThrottle::new(&config.limits),
-        readiness: Readiness::default(),
-        clients: store.clone(),
-        tokens: store.clone(),
-        revocations: store.clone(),
+        tokens: tokens.clone(),
         signer: JwtSigner(keys.clone()),
+        random: random.clone(),
+    });
+    let inspection = Arc::new(Inspection {
+        auth: auth(),
+        validator: validator.clone(),
+        tokens: tokens.clone(),
+        changes: changes.clone(),
+        signer: JwtSigner(keys.clone()),
+        random: random.clone(),
+        issuer: config.issuer.clone(),
+    });
+    let discovery = Arc::new(Discovery {
+        issuer: config.issuer.clone(),
+        keys: keys.clone(),
+    });
+    let app = Arc::new(App {
+        throttle,
+        readiness: Arc::new(Readiness::default()),
+        clients,
+        tokens,
+        revocations,
         keys,
         validator,
         clock,
         random,
         events,
-        admin_token_digest: TokenDigest::of(&admin_token),
+        admin_token_digest: SecretDigest::of(&admin_token),
+        changes,
+        issuance,
+        inspection,
+        discovery,
         config,
     });
     app.readiness.probe(&app).await;

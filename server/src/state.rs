@@ -1,5 +1,5 @@
-//! The state every handler shares: configuration, the stores behind `core`'s traits, the keys
-//! and the validator. Built once at start; handlers borrow what they need.
+//! The application's state: the composition root ([`App`]) and the state of each endpoint
+//! group, built once at start from the same parts.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use gatehouse_core::ports::{Clock, Random};
 use gatehouse_core::store::{AccessTokenStore, ClientStore, RevocationStore};
 use gatehouse_validator::Validator;
 
+use crate::changes::Changes;
 use crate::config::Config;
 use crate::form::BodyLimit;
 use crate::keys::KeyManager;
@@ -18,13 +19,83 @@ use crate::runtime::readiness::Readiness;
 use crate::signing::JwtSigner;
 use crate::throttle::AuthThrottle;
 
-/// Shared application state.
+/// Authenticating clients, which every form endpoint does first.
+#[allow(missing_debug_implementations)] // trait objects
+pub struct ClientAuth {
+    /// Registered clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// The credential-guessing limit.
+    pub throttle: Arc<AuthThrottle>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The token endpoint's state: what issuing a token may touch.
+#[allow(missing_debug_implementations)] // trait objects
+pub struct Issuance {
+    /// Client authentication.
+    pub auth: ClientAuth,
+    /// Issuance settings.
+    pub settings: IssuerSettings,
+    /// Opaque access tokens.
+    pub tokens: Arc<dyn AccessTokenStore>,
+    /// The signer.
+    pub signer: JwtSigner,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+}
+
+impl Issuance {
+    /// The context of a grant, borrowing this state.
+    pub fn grant_context(&self) -> GrantContext<'_> {
+        GrantContext {
+            settings: &self.settings,
+            clients: self.auth.clients.as_ref(),
+            tokens: self.tokens.as_ref(),
+            signer: &self.signer,
+            clock: self.auth.clock.as_ref(),
+            random: self.random.as_ref(),
+        }
+    }
+}
+
+/// The state of introspection and revocation: validating presented tokens, answering about
+/// them, revoking them.
+#[allow(missing_debug_implementations)] // trait objects
+pub struct Inspection {
+    /// Client authentication.
+    pub auth: ClientAuth,
+    /// The validator.
+    pub validator: Arc<Validator>,
+    /// Opaque access tokens.
+    pub tokens: Arc<dyn AccessTokenStore>,
+    /// Revocations go through here.
+    pub changes: Arc<Changes>,
+    /// Signs RFC 9701 answers.
+    pub signer: JwtSigner,
+    /// Randomness (`jti` of RFC 9701 answers).
+    pub random: Arc<dyn Random>,
+    /// The issuer (`iss` of RFC 9701 answers).
+    pub issuer: String,
+}
+
+/// The state of discovery and the JWKS.
+#[derive(Debug)]
+pub struct Discovery {
+    /// The issuer.
+    pub issuer: String,
+    /// The signing keys (the JWKS, the active algorithm).
+    pub keys: Arc<KeyManager>,
+}
+
+/// The application: the composition root, built once at start. Each endpoint group takes only
+/// its own state ([`Issuance`], [`Inspection`], [`Discovery`], the readiness), through
+/// `FromRef`, so that a node can later serve a subset of the groups; the admin API and the
+/// maintenance loop take the whole.
 #[allow(missing_debug_implementations)] // trait objects
 pub struct App {
     /// The configuration.
     pub config: Config,
-    /// Issuance settings for `core`.
-    pub settings: IssuerSettings,
     /// Registered clients.
     pub clients: Arc<dyn ClientStore>,
     /// Opaque access tokens.
@@ -33,45 +104,75 @@ pub struct App {
     pub revocations: Arc<dyn RevocationStore>,
     /// The signing keys.
     pub keys: Arc<KeyManager>,
-    /// The access-token signer.
-    pub signer: JwtSigner,
     /// The validator.
     pub validator: Arc<Validator>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub random: Arc<dyn Random>,
-    /// Where changes every node must see are published ([`crate::changes`]).
+    /// Where changes every node must see are published.
     pub events: Arc<dyn Events>,
     /// SHA-256 of the admin credential.
-    pub admin_token_digest: gatehouse_token::TokenDigest,
+    pub admin_token_digest: gatehouse_token::SecretDigest,
     /// The credential-guessing limit.
-    pub throttle: AuthThrottle,
+    pub throttle: Arc<AuthThrottle>,
     /// The last readiness probe.
-    pub readiness: Readiness,
+    pub readiness: Arc<Readiness>,
+    /// The one write path of each change ([`crate::changes`]).
+    pub changes: Arc<Changes>,
+    /// The token endpoint's state.
+    pub issuance: Arc<Issuance>,
+    /// Introspection's and revocation's state.
+    pub inspection: Arc<Inspection>,
+    /// Discovery's and the JWKS's state.
+    pub discovery: Arc<Discovery>,
 }
 
-/// The state handlers receive.
+/// The state of the routers.
 pub type AppState = Arc<App>;
 
 impl App {
-    /// The context of a grant, borrowing this state's ports.
-    pub fn grant_context(&self) -> GrantContext<'_> {
-        GrantContext {
-            settings: &self.settings,
-            clients: self.clients.as_ref(),
-            tokens: self.tokens.as_ref(),
-            signer: &self.signer,
-            clock: self.clock.as_ref(),
-            random: self.random.as_ref(),
-        }
-    }
-
     /// How long a retired key must stay published (see [`key_retention`]).
     pub async fn key_retention(&self) -> Result<u64, gatehouse_core::store::StoreError> {
         key_retention(self.clients.as_ref(), &self.config).await
     }
 }
+
+/// One endpoint group's state as its handlers extract it (`State<Part<Issuance>>`): a shared
+/// handle, cloned per request as cheaply as the whole state would be.
+#[derive(Debug)]
+pub struct Part<T>(pub Arc<T>);
+
+impl<T> Clone for Part<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> std::ops::Deref for Part<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+macro_rules! part_of_app {
+    ($($field:ident: $group:ty),* $(,)?) => {$(
+        impl FromRef<AppState> for Part<$group> {
+            fn from_ref(app: &AppState) -> Self {
+                Part(app.$field.clone())
+            }
+        }
+    )*};
+}
+
+part_of_app!(
+    issuance: Issuance,
+    inspection: Inspection,
+    discovery: Discovery,
+    readiness: Readiness,
+);
 
 impl FromRef<AppState> for BodyLimit {
     fn from_ref(app: &AppState) -> Self {

@@ -10,19 +10,19 @@ use gatehouse_core::TokenError;
 use gatehouse_core::client::Client;
 use gatehouse_core::request::TokenReference;
 use gatehouse_core::store::AccessTokenStore;
-use gatehouse_token::{TokenDigest, UnixTime};
+use gatehouse_token::{SecretDigest, UnixTime};
 use gatehouse_validator::{Invalid, LookupError, OpaqueRecord, OpaqueTokens, Rejection, Valid};
 
 use crate::form::OAuthForm;
-use crate::state::App;
+use crate::state::{ClientAuth, Inspection};
 
 /// The common start of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1): the caller
 /// authenticates as a client and names one token.
 pub async fn authenticated_token(
-    app: &App,
+    auth: &ClientAuth,
     req: &OAuthForm,
 ) -> Result<(Arc<Client>, TokenReference), TokenError> {
-    let client = crate::authenticate::client(app, req).await?;
+    let client = crate::authenticate::client(auth, req).await?;
     Ok((client, TokenReference::parse(&req.form)?))
 }
 
@@ -33,7 +33,7 @@ pub struct StoredOpaque<'a>(pub &'a dyn AccessTokenStore);
 
 #[async_trait]
 impl OpaqueTokens for StoredOpaque<'_> {
-    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
         let stored = self
             .0
             .get(digest)
@@ -61,7 +61,7 @@ pub enum Inactive {
 /// its client still exists. Only a storage failure is an error; every reason for the token to
 /// be inactive is an `Err(Inactive)` inside.
 pub async fn token(
-    app: &App,
+    app: &Inspection,
     token: &str,
     now: UnixTime,
 ) -> Result<Result<Valid, Inactive>, TokenError> {
@@ -74,7 +74,7 @@ pub async fn token(
         Err(Invalid::Rejected(reason)) => return Ok(Err(reason.into())),
         Err(Invalid::Lookup(e)) => return Err(TokenError::TemporarilyUnavailable(e.to_string())),
     };
-    if !app.clients.contains(&valid.claims().client_id).await? {
+    if !app.auth.clients.contains(&valid.claims().client_id).await? {
         return Ok(Err(Inactive::ClientDeleted));
     }
     Ok(Ok(valid))

@@ -30,5 +30,5 @@ pub use backend::BackendKind;
 pub use claims::{AccessTokenClaims, Audience};
 pub use header::JwsHeader;
 pub use jwk::{Jwk, JwkSet, KeyParams};
-pub use opaque::{OpaqueToken, TokenDigest};
+pub use opaque::{OpaqueToken, SecretDigest};
 pub use time::UnixTime;

@@ -2,7 +2,7 @@
 //!
 //! The prefix lets secret scanners find leaked tokens; the checksum lets garbage be rejected
 //! without a store lookup. The checksum is not a security measure: the 256 random bits are.
-//! Only the SHA-256 digest of a token is ever stored ([`TokenDigest`]).
+//! Only the SHA-256 digest of a token is ever stored ([`SecretDigest`]).
 
 use std::fmt;
 
@@ -70,8 +70,8 @@ impl OpaqueToken {
     }
 
     /// The digest under which the token is stored.
-    pub fn digest(&self) -> TokenDigest {
-        TokenDigest::of(&self.0)
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest::of(&self.0)
     }
 }
 
@@ -83,9 +83,9 @@ impl fmt::Debug for OpaqueToken {
 
 /// SHA-256 of a secret's text: what is stored instead of the secret.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenDigest(pub [u8; 32]);
+pub struct SecretDigest(pub [u8; 32]);
 
-impl TokenDigest {
+impl SecretDigest {
     /// The digest of `secret`.
     pub fn of(secret: &str) -> Self {
         let d = digest::digest(&digest::SHA256, secret.as_bytes());
@@ -95,19 +95,19 @@ impl TokenDigest {
     }
 }
 
-impl fmt::Debug for TokenDigest {
+impl fmt::Debug for SecretDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenDigest({})", b64::encode(&self.0[..6]))
+        write!(f, "SecretDigest({})", b64::encode(&self.0[..6]))
     }
 }
 
-impl serde::Serialize for TokenDigest {
+impl serde::Serialize for SecretDigest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&b64::encode(self.0))
     }
 }
 
-impl<'de> serde::Deserialize<'de> for TokenDigest {
+impl<'de> serde::Deserialize<'de> for SecretDigest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         let mut out = [0u8; 32];
@@ -172,6 +172,6 @@ mod tests {
         let a = OpaqueToken::from_random([1; 32]);
         let b = OpaqueToken::from_random([2; 32]);
         assert_ne!(a.digest(), b.digest());
-        assert_eq!(a.digest(), TokenDigest::of(a.as_str()));
+        assert_eq!(a.digest(), SecretDigest::of(a.as_str()));
     }
 }

@@ -2,7 +2,7 @@
 //! looked up by digest through [`OpaqueTokens`] (the store behind it belongs to the caller).
 
 use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, TokenDigest};
+use gatehouse_token::{AccessTokenClaims, SecretDigest};
 
 /// A stored opaque token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct LookupError(pub String);
 #[async_trait]
 pub trait OpaqueTokens: Send + Sync {
     /// The token with this digest, if it exists.
-    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError>;
+    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError>;
 }
 
 /// No opaque tokens at all (a resource server that only accepts JWTs).
@@ -31,7 +31,7 @@ pub struct NoOpaqueTokens;
 
 #[async_trait]
 impl OpaqueTokens for NoOpaqueTokens {
-    async fn lookup(&self, _: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+    async fn lookup(&self, _: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
         Ok(None)
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use gatehouse_token::{AccessTokenClaims, OpaqueToken, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, OpaqueToken, SecretDigest, UnixTime};
 
 use crate::cache::TokenCache;
 use crate::jwt;
@@ -65,7 +65,7 @@ pub enum Valid {
     /// A JWT access token.
     Jwt(Arc<AccessTokenClaims>),
     /// An opaque access token, with the digest it is stored under.
-    Opaque(TokenDigest, Arc<AccessTokenClaims>),
+    Opaque(SecretDigest, Arc<AccessTokenClaims>),
 }
 
 impl Valid {

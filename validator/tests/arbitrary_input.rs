@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gatehouse_signer::{KeyRing, SigningKey, SoftwareKey, jws};
-use gatehouse_token::{AccessTokenClaims, Algorithm, Audience, OpaqueToken, TokenDigest, UnixTime};
+use gatehouse_token::{
+    AccessTokenClaims, Algorithm, Audience, OpaqueToken, SecretDigest, UnixTime,
+};
 use gatehouse_validator::{
     KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
 };
@@ -30,11 +32,11 @@ fn claims(jti: &str) -> AccessTokenClaims {
 }
 
 /// One stored opaque token.
-struct OneToken(TokenDigest);
+struct OneToken(SecretDigest);
 
 #[async_trait]
 impl OpaqueTokens for OneToken {
-    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
         Ok((*digest == self.0).then(|| OpaqueRecord {
             claims: claims("opaque"),
             revoked: false,

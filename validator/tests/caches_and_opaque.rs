@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gatehouse_signer::{KeyRing, SigningKey, SoftwareKey, jws};
-use gatehouse_token::{AccessTokenClaims, Algorithm, Audience, OpaqueToken, TokenDigest, UnixTime};
+use gatehouse_token::{
+    AccessTokenClaims, Algorithm, Audience, OpaqueToken, SecretDigest, UnixTime,
+};
 use gatehouse_validator::{
     Invalid, KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Rejection, Valid,
     Validator,
@@ -85,14 +87,14 @@ fn a_cache_hit_needs_the_same_bytes() {
 
 #[derive(Default)]
 struct Store {
-    tokens: Mutex<Vec<(TokenDigest, OpaqueRecord)>>,
+    tokens: Mutex<Vec<(SecretDigest, OpaqueRecord)>>,
     lookups: AtomicUsize,
     down: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl OpaqueTokens for Store {
-    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             return Err(LookupError("connection refused".into()));

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, Audience, JwkSet, OpaqueToken, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Audience, JwkSet, OpaqueToken, SecretDigest, UnixTime};
 use gatehouse_validator::{
     KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
 };
@@ -55,11 +55,11 @@ fn jwks_corpus_replays() {
 }
 
 /// The one token of the `opaque` target's store: `OpaqueToken::from_random([7; 32])`.
-struct OneToken(TokenDigest);
+struct OneToken(SecretDigest);
 
 #[async_trait]
 impl OpaqueTokens for OneToken {
-    async fn lookup(&self, digest: &TokenDigest) -> Result<Option<OpaqueRecord>, LookupError> {
+    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
         Ok((*digest == self.0).then(|| OpaqueRecord {
             claims: AccessTokenClaims {
                 iss: "https://as.example".into(),

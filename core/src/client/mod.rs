@@ -9,7 +9,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 
-use gatehouse_token::{TokenDigest, UnixTime, b64};
+use gatehouse_token::{SecretDigest, UnixTime, b64};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -88,8 +88,8 @@ impl ClientSecret {
     }
 
     /// The digest stored in place of the secret.
-    pub fn digest(&self) -> TokenDigest {
-        TokenDigest::of(&self.0)
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest::of(&self.0)
     }
 }
 
@@ -178,7 +178,7 @@ pub enum ClientKind {
     /// `client_secret_post`).
     Confidential {
         /// SHA-256 of the secret.
-        secret_digest: TokenDigest,
+        secret_digest: SecretDigest,
     },
     /// Cannot keep one (a native or browser app): identifies itself by `client_id` alone
     /// (`token_endpoint_auth_method` `none`, RFC 7591 §2), and proves possession by other means
@@ -218,7 +218,7 @@ impl Client {
     pub fn secret_matches(&self, secret: &str) -> bool {
         match &self.kind {
             ClientKind::Confidential { secret_digest } => {
-                TokenDigest::of(secret).0.ct_eq(&secret_digest.0).into()
+                SecretDigest::of(secret).0.ct_eq(&secret_digest.0).into()
             }
             ClientKind::Public => false,
         }
@@ -238,7 +238,7 @@ struct ClientRecord {
     id: ClientId,
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    secret_digest: Option<TokenDigest>,
+    secret_digest: Option<SecretDigest>,
     grant_types: Vec<GrantType>,
     scope: Scope,
     resources: Vec<Resource>,

@@ -107,7 +107,9 @@ pub async fn delete_client(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
     let client_id = ClientId::new(&id).ok_or_else(|| not_found(&id))?;
-    let dropped = crate::changes::delete_client(&app, &client_id)
+    let dropped = app
+        .changes
+        .delete_client(&client_id)
         .await?
         .ok_or_else(|| not_found(&id))?;
     tracing::info!(client_id = %id, opaque_tokens_deleted = dropped, "client deleted");

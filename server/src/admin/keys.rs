@@ -49,6 +49,6 @@ pub async fn list_keys(State(app): State<AppState>) -> Result<Json<Vec<KeyView>>
 pub async fn rotate_keys(
     State(app): State<AppState>,
 ) -> Result<(StatusCode, Json<KeyView>), AdminError> {
-    let record = crate::changes::rotate_keys(&app).await?;
+    let record = app.changes.rotate_keys().await?;
     Ok((StatusCode::CREATED, Json(KeyView::from(record))))
 }

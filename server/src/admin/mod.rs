@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use gatehouse_token::TokenDigest;
+use gatehouse_token::SecretDigest;
 use subtle::ConstantTimeEq;
 
 use crate::catch_panic::CatchPanicLayer;
@@ -67,7 +67,7 @@ async fn require_admin(State(app): State<AppState>, req: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .and_then(bearer);
     let ok = presented
-        .is_some_and(|t| bool::from(TokenDigest::of(t).0.ct_eq(&app.admin_token_digest.0)));
+        .is_some_and(|t| bool::from(SecretDigest::of(t).0.ct_eq(&app.admin_token_digest.0)));
     if !ok {
         let mut response = AdminError::new(
             StatusCode::UNAUTHORIZED,

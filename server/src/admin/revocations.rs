@@ -57,7 +57,7 @@ pub async fn import_revocations(
         ));
     }
     let list = list.into_iter().map(|r| (r.jti, UnixTime(r.exp))).collect();
-    let count = crate::changes::import_revocations(&app, list).await?;
+    let count = app.changes.import_revocations(list).await?;
     tracing::info!(count, "revocations imported");
     Ok(Json(json!({"revoked": count})))
 }

@@ -14,7 +14,7 @@ use gatehouse_token::b64;
 
 use crate::error::{OAuthError, no_store_only};
 use crate::form::OAuthForm;
-use crate::state::AppState;
+use crate::state::{Inspection, Part};
 use crate::validate::{self, authenticated_token};
 
 /// Whether the caller asked for an RFC 9701 JWT response: the media type among its `Accept`
@@ -40,13 +40,13 @@ fn wants_jwt(headers: &HeaderMap) -> bool {
 
 /// `POST /introspect`.
 pub async fn handle(
-    State(app): State<AppState>,
+    State(app): State<Part<Inspection>>,
     headers: HeaderMap,
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let (caller, token) = authenticated_token(&app, &req).await?;
+    let (caller, token) = authenticated_token(&app.auth, &req).await?;
     introspection::authorize(&caller)?;
-    let valid = match validate::token(&app, &token.token, app.clock.now()).await? {
+    let valid = match validate::token(&app, &token.token, app.auth.clock.now()).await? {
         Ok(valid) => Some(valid),
         Err(reason) => {
             tracing::debug!(%reason, "introspected an inactive token");
@@ -58,9 +58,9 @@ pub async fn handle(
         return Ok((no_store_only(), Json(answer)).into_response());
     }
     let jwt_answer = JwtAnswer {
-        iss: &app.config.issuer,
+        iss: &app.issuer,
         aud: caller.id.as_str(),
-        iat: app.clock.now(),
+        iat: app.auth.clock.now(),
         jti: b64::encode(random_bytes::<16>(app.random.as_ref())),
         token_introspection: answer,
     };

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::AppState;
+use crate::state::{Discovery, Part};
 
 /// `GET /jwks`.
-pub async fn handle(State(app): State<AppState>) -> Response {
+pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
     let jwks = app.keys.ring().jwks();
     let cache = [(
         header::CACHE_CONTROL,

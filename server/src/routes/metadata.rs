@@ -8,14 +8,14 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::discovery::Metadata;
 
-use crate::state::AppState;
+use crate::state::{Discovery, Part};
 
 /// `GET` on any of the well-known paths.
-pub async fn handle(State(app): State<AppState>) -> Response {
+pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
     let cache = [(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     )];
     let alg = app.keys.ring().active().algorithm();
-    (cache, Json(Metadata::new(&app.config.issuer, alg.as_str()))).into_response()
+    (cache, Json(Metadata::new(&app.issuer, alg.as_str()))).into_response()
 }

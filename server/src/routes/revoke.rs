@@ -9,19 +9,21 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::revocation::Revoked;
 
-use crate::changes;
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::state::AppState;
+use crate::state::{Inspection, Part};
 use crate::validate::{self, authenticated_token};
 
 /// `POST /revoke`.
-pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
-    let (client, token) = authenticated_token(&app, &req).await?;
-    let Ok(valid) = validate::token(&app, &token.token, app.clock.now()).await? else {
+pub async fn handle(
+    State(app): State<Part<Inspection>>,
+    req: OAuthForm,
+) -> Result<Response, OAuthError> {
+    let (client, token) = authenticated_token(&app.auth, &req).await?;
+    let Ok(valid) = validate::token(&app, &token.token, app.auth.clock.now()).await? else {
         return Ok((StatusCode::OK, no_store()).into_response());
     };
-    if changes::revoke(&app, &client, &valid).await? == Revoked::NotOwner {
+    if app.changes.revoke(&client, &valid).await? == Revoked::NotOwner {
         tracing::debug!(caller = %client.id, "revocation of another client's token: answered 200, nothing changed");
     }
     Ok((StatusCode::OK, no_store()).into_response())

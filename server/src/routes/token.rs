@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
-use crate::state::AppState;
+use crate::state::{Issuance, Part};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize)]
@@ -23,8 +23,11 @@ struct TokenResponse {
 }
 
 /// `POST /token`.
-pub async fn handle(State(app): State<AppState>, req: OAuthForm) -> Result<Response, OAuthError> {
-    let client = crate::authenticate::client(&app, &req).await?;
+pub async fn handle(
+    State(app): State<Part<Issuance>>,
+    req: OAuthForm,
+) -> Result<Response, OAuthError> {
+    let client = crate::authenticate::client(&app.auth, &req).await?;
     let request = TokenRequest::parse(&req.form)?;
     let issued = grant::exchange(&app.grant_context(), &client, &request).await?;
     let body = TokenResponse {

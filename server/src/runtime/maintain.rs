@@ -46,7 +46,7 @@ pub async fn once(app: &App, now: UnixTime) {
         tracing::warn!(error = %e, "purging expired revocations failed");
     }
     app.throttle.sweep(now);
-    if let Err(e) = crate::changes::follow_key_schedule(app, now).await {
+    if let Err(e) = app.changes.follow_key_schedule(now).await {
         tracing::warn!(error = %e, "key schedule failed");
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use gatehouse_token::{TokenDigest, UnixTime};
+use gatehouse_token::{SecretDigest, UnixTime};
 use serde::Serialize;
 
 use crate::state::App;
@@ -52,7 +52,7 @@ impl Readiness {
         // A point read of a digest that cannot exist proves the database is readable.
         let store = app
             .tokens
-            .get(&TokenDigest([0; 32]))
+            .get(&SecretDigest([0; 32]))
             .await
             .err()
             .map(|e| format!("store: {e}"));

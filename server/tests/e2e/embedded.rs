@@ -38,13 +38,13 @@ fn a_resource_server_validates_gatehouse_tokens_locally() {
     let app = Router::new()
         .route("/mcp", get(|| async { "protected" }))
         .layer(layer);
+    // Bound before the first request: no wait for the server to come up.
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", rs_port)))
+        .unwrap();
     rt.spawn(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", rs_port))
-            .await
-            .unwrap();
         axum::serve(listener, app).await.unwrap();
     });
-    std::thread::sleep(Duration::from_millis(100));
     let call = |token: Option<&str>| {
         let mut req = server.http.get(&resource);
         if let Some(t) = token {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
-use gatehouse_core::client::{ClientRegistration, Introspection};
+use gatehouse_core::client::{Introspection, TokenFormat};
+use gatehouse_core::testing::ClientBuilder;
 use gatehouse_core::testing::FixedClock;
 use gatehouse_server::config::Config;
 use gatehouse_server::runtime::maintain;
@@ -26,6 +27,7 @@ struct Fixture {
     app: Arc<App>,
     clock: Arc<FixedClock>,
     client: String,
+    opaque_client: String,
     rs: String,
 }
 
@@ -37,19 +39,9 @@ fn basic(id: &str, secret: &str) -> String {
     )
 }
 
-async fn register(app: &App, introspection: Introspection, lifetime: u64) -> String {
-    let (client, secret) = ClientRegistration {
-        name: "t".into(),
-        grant_types: vec!["client_credentials".into()],
-        scope: String::new(),
-        resources: vec!["https://rs.example".into()],
-        access_token_lifetime: Some(lifetime),
-        token_format: Default::default(),
-        introspection,
-    }
-    .register(app.random.as_ref(), app.clock.now())
-    .unwrap();
-    let auth = basic(client.id.as_str(), secret.expose());
+async fn register(app: &App, builder: ClientBuilder) -> String {
+    let (client, secret) = builder.lifetime(60).created_at(app.clock.now()).build();
+    let auth = basic(client.id.as_str(), secret.unwrap().expose());
     app.clients.insert(client).await.unwrap();
     auth
 }
@@ -73,12 +65,16 @@ impl Fixture {
     async fn new(dir: &std::path::Path) -> Self {
         let clock = Arc::new(FixedClock::at(T0));
         let app = build_app_with(config(dir), ports(&clock)).await.unwrap();
-        let client = register(&app, Introspection::None, 60).await;
-        let rs = register(&app, Introspection::Resources, 60).await;
+        let client = register(&app, ClientBuilder::new()).await;
+        let opaque = ClientBuilder::new().format(TokenFormat::Opaque);
+        let opaque_client = register(&app, opaque).await;
+        let rs = ClientBuilder::new().introspection(Introspection::Resources);
+        let rs = register(&app, rs).await;
         Self {
             app,
             clock,
             client,
+            opaque_client,
             rs,
         }
     }
@@ -104,12 +100,12 @@ impl Fixture {
     }
 
     async fn token(&self) -> String {
+        self.token_of(&self.client).await
+    }
+
+    async fn token_of(&self, client: &str) -> String {
         let (status, body) = self
-            .post(
-                "/token",
-                &self.client,
-                "grant_type=client_credentials".into(),
-            )
+            .post("/token", client, "grant_type=client_credentials".into())
             .await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
@@ -133,21 +129,25 @@ impl Fixture {
 async fn introspection_ends_exactly_at_exp() {
     let dir = tempfile::tempdir().unwrap();
     let f = Fixture::new(dir.path()).await;
-    let token = f.token().await;
-    let exp = jwt_parts(&token).1["exp"].as_u64().unwrap();
-    assert_eq!(exp, T0 + 60);
-    assert!(f.active(&token).await);
-    f.at(exp - 1);
-    assert!(f.active(&token).await, "its last second (from the cache)");
-    f.at(exp);
-    assert!(
-        !f.active(&token).await,
-        "RFC 7519 §4.1.4: not on or after exp"
-    );
-    f.at(exp + 1);
-    assert!(!f.active(&token).await);
-    f.at(T0 - 1);
-    assert!(!f.active(&token).await, "not before iat either");
+    let jwt = f.token().await;
+    let opaque = f.token_of(&f.opaque_client).await;
+    assert_eq!(jwt_parts(&jwt).1["exp"].as_u64().unwrap(), T0 + 60);
+    let exp = T0 + 60;
+    for token in [&jwt, &opaque] {
+        f.at(T0);
+        assert!(f.active(token).await);
+        f.at(exp - 1);
+        assert!(f.active(token).await, "its last second (from the cache)");
+        f.at(exp);
+        assert!(
+            !f.active(token).await,
+            "RFC 7519 §4.1.4: not on or after exp"
+        );
+        f.at(exp + 1);
+        assert!(!f.active(token).await);
+        f.at(T0 - 1);
+        assert!(!f.active(token).await, "not before iat either");
+    }
 }
 
 /// Issue 8, item 2: a revocation outlives every moment at which the token could be accepted

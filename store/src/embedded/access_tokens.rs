@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use gatehouse_core::store::{AccessTokenStore, StoreError, StoredAccessToken};
-use gatehouse_token::{AccessTokenClaims, TokenDigest, UnixTime};
+use gatehouse_token::{AccessTokenClaims, SecretDigest, UnixTime};
 use redb::{ReadableMultimapTable, ReadableTable};
 
 use super::tables::{ACCESS_TOKEN_EXPIRY, ACCESS_TOKENS, CLIENT_TOKENS};
@@ -13,7 +13,7 @@ use super::{EmbeddedStore, count, decode, encode, limit_reached, unavailable, wr
 impl AccessTokenStore for EmbeddedStore {
     async fn insert(
         &self,
-        digest: TokenDigest,
+        digest: SecretDigest,
         claims: AccessTokenClaims,
         limit: usize,
     ) -> Result<(), StoreError> {
@@ -48,14 +48,14 @@ impl AccessTokenStore for EmbeddedStore {
     }
 
     /// A point read: no fsync, no blocking beyond a page read; run inline.
-    async fn get(&self, digest: &TokenDigest) -> Result<Option<StoredAccessToken>, StoreError> {
+    async fn get(&self, digest: &SecretDigest) -> Result<Option<StoredAccessToken>, StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;
         let found = table.get(&digest.0).map_err(unavailable)?;
         found.map(|v| decode(v.value())).transpose()
     }
 
-    async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+    async fn revoke(&self, digest: &SecretDigest) -> Result<bool, StoreError> {
         let digest = *digest;
         self.blocking(move |db| {
             write(db, |txn| {
