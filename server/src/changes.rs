@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::keys::{KeyManager, KeyManagerError};
 
 /// What the changes write to, apply on and publish through.
-#[allow(missing_debug_implementations)] // trait objects
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Changes {
     /// Registered clients.
     pub clients: Arc<dyn ClientStore>,

@@ -207,7 +207,7 @@ pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
 
 /// What the application takes from the world: time, randomness, and where events go. The
 /// server passes the real ones; tests pass a fixed clock (and watch the events).
-#[allow(missing_debug_implementations)] // trait objects
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Ports {
     /// The clock.
     pub clock: Arc<dyn Clock>,

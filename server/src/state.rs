@@ -20,7 +20,7 @@ use crate::signing::JwtSigner;
 use crate::throttle::AuthThrottle;
 
 /// Authenticating clients, which every form endpoint does first.
-#[allow(missing_debug_implementations)] // trait objects
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct ClientAuth {
     /// Registered clients.
     pub clients: Arc<dyn ClientStore>,
@@ -31,7 +31,7 @@ pub struct ClientAuth {
 }
 
 /// The token endpoint's state: what issuing a token may touch.
-#[allow(missing_debug_implementations)] // trait objects
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Issuance {
     /// Client authentication.
     pub auth: ClientAuth,
@@ -61,7 +61,7 @@ impl Issuance {
 
 /// The state of introspection and revocation: validating presented tokens, answering about
 /// them, revoking them.
-#[allow(missing_debug_implementations)] // trait objects
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Inspection {
     /// Client authentication.
     pub auth: ClientAuth,
@@ -92,7 +92,7 @@ pub struct Discovery {
 /// its own state ([`Issuance`], [`Inspection`], [`Discovery`], the readiness), through
 /// `FromRef`, so that a node can later serve a subset of the groups; the admin API and the
 /// maintenance loop take the whole.
-#[allow(missing_debug_implementations)] // trait objects
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct App {
     /// The configuration.
     pub config: Config,

@@ -33,7 +33,10 @@ impl Default for OsRandom {
 impl Random for OsRandom {
     fn fill(&self, out: &mut [u8]) {
         // The OS generator failing is unrecoverable: issuing a predictable secret would be worse.
-        #[allow(clippy::expect_used)]
+        #[expect(
+            clippy::expect_used,
+            reason = "a failing OS generator is unrecoverable"
+        )]
         self.0
             .fill(out)
             .expect("the operating system's random generator failed");

@@ -27,7 +27,10 @@ pub async fn authenticated_token(
 }
 
 /// The store's opaque tokens, as the validator's lookup port sees them.
-#[allow(missing_debug_implementations)] // a borrowed trait object
+#[expect(
+    missing_debug_implementations,
+    reason = "a borrowed trait object have no Debug"
+)]
 #[derive(Clone, Copy)]
 pub struct StoredOpaque<'a>(pub &'a dyn AccessTokenStore);
 

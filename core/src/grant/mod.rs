@@ -16,7 +16,10 @@ use crate::scope::Scope;
 use crate::store::{AccessTokenStore, ClientStore};
 
 /// What a grant and the issuance after it may use, borrowed for one request.
-#[allow(missing_debug_implementations)] // trait objects only
+#[expect(
+    missing_debug_implementations,
+    reason = "trait objects only have no Debug"
+)]
 pub struct GrantContext<'a> {
     /// Issuance settings.
     pub settings: &'a IssuerSettings,

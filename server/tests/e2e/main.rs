@@ -4,7 +4,10 @@
 //! another binary to link).
 
 // Test modules share helpers with `pub`; nothing here is a public API.
-#![allow(unreachable_pub)]
+#![expect(
+    unreachable_pub,
+    reason = "test modules share helpers with `pub`; nothing here is a public API"
+)]
 
 mod harness;
 

@@ -111,13 +111,19 @@ pub struct RemoteValidator {
 }
 
 /// The monotonic clock, for rate limits: read only here and in [`now`].
-#[allow(clippy::disallowed_methods)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the one place this crate reads a clock"
+)]
 fn monotonic() -> Instant {
     Instant::now()
 }
 
 /// Now, from the wall clock: the one place this crate reads it.
-#[allow(clippy::disallowed_methods)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the one place this crate reads a clock"
+)]
 fn now() -> UnixTime {
     UnixTime(
         std::time::SystemTime::now()
