@@ -11,27 +11,19 @@ use axum::http::{Request, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_benches::{claims, token};
-use gatehouse_core::client::{ClientRegistration, Introspection};
+use gatehouse_core::client::Introspection;
 use gatehouse_core::memory::MemoryStore;
-use gatehouse_core::ports::Random;
 use gatehouse_core::store::{AccessTokenStore, ClientStore};
+use gatehouse_core::testing::ClientBuilder;
 use gatehouse_server::config::Config;
 use gatehouse_signer::{SigningKey, SoftwareKey, jws};
 use gatehouse_store::EmbeddedStore;
-use gatehouse_token::{Algorithm, OpaqueToken, UnixTime};
+use gatehouse_token::{Algorithm, OpaqueToken};
 use tower::ServiceExt as _;
 
 // The server's allocator, so that in-process figures match the binary's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-struct OsRandom;
-
-impl Random for OsRandom {
-    fn fill(&self, out: &mut [u8]) {
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), out).unwrap();
-    }
-}
 
 fn basic(id: &str, secret: &str) -> String {
     format!(
@@ -58,23 +50,17 @@ fn handlers(c: &mut Criterion) {
         let app = gatehouse_server::serve::build_app(config).await.unwrap();
         let mut creds = Vec::new();
         for name in ["client", "rs"] {
-            let (client, secret) = ClientRegistration {
-                name: name.into(),
-                grant_types: vec!["client_credentials".into()],
-                scope: "read".into(),
-                resources: vec!["https://rs.example".into()],
-                access_token_lifetime: None,
-                token_format: Default::default(),
-                // The resource server introspects the tokens of its own resource.
-                introspection: if name == "rs" {
-                    Introspection::Resources
-                } else {
-                    Introspection::None
-                },
-            }
-            .register(&OsRandom, UnixTime(0))
-            .unwrap();
-            creds.push(basic(client.id.as_str(), secret.expose()));
+            // The resource server introspects the tokens of its own resource.
+            let introspection = if name == "rs" {
+                Introspection::Resources
+            } else {
+                Introspection::None
+            };
+            let (client, secret) = ClientBuilder::new()
+                .name(name)
+                .introspection(introspection)
+                .build();
+            creds.push(basic(client.id.as_str(), secret.unwrap().expose()));
             app.clients.insert(client).await.unwrap();
         }
         let router = gatehouse_server::app::router(app);

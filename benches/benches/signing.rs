@@ -13,8 +13,7 @@ use axum::http::{Request, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_benches::{rsa_pkcs8, software_key};
-use gatehouse_core::client::ClientRegistration;
-use gatehouse_core::ports::Random;
+use gatehouse_core::testing::ClientBuilder;
 use gatehouse_server::config::Config;
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Settings, TokenSelector};
 use gatehouse_signer::{SigningKey, SoftwareKey};
@@ -126,14 +125,6 @@ fn two_threads(key: &Arc<dyn SigningKey>, n: u64) -> Duration {
     start.elapsed()
 }
 
-struct OsRandom(SystemRandom);
-
-impl Random for OsRandom {
-    fn fill(&self, out: &mut [u8]) {
-        ring::rand::SecureRandom::fill(&self.0, out).unwrap();
-    }
-}
-
 /// The public router of a server built from `env` (on a temporary data directory), and the
 /// Basic credentials of a client registered on it.
 fn app(
@@ -147,18 +138,8 @@ fn app(
     let config = Config::load_from(None, env).unwrap();
     rt.block_on(async {
         let app = gatehouse_server::serve::build_app(config).await.unwrap();
-        let (client, secret) = ClientRegistration {
-            name: "bench".into(),
-            grant_types: vec!["client_credentials".into()],
-            scope: "read".into(),
-            resources: vec!["https://rs.example".into()],
-            access_token_lifetime: None,
-            token_format: Default::default(),
-            introspection: Default::default(),
-        }
-        .register(&OsRandom(SystemRandom::new()), gatehouse_token::UnixTime(0))
-        .unwrap();
-        let basic = format!("{}:{}", client.id, secret.expose());
+        let (client, secret) = ClientBuilder::new().name("bench").build();
+        let basic = format!("{}:{}", client.id, secret.unwrap().expose());
         app.clients.insert(client).await.unwrap();
         let basic = format!(
             "Basic {}",

@@ -2,20 +2,21 @@
 //! `gatehouse` binary is a thin `main` around [`cli::main`].
 //!
 //! # Layout
-//! - [`cli`]: the command line; `client` and `keys` talk to the admin API ([`admin`]).
+//! The edge only: extract, call `core`, render; the wiring, the configuration and the CLI.
+//! - [`serve`]: building the application from its ports and serving it; [`state`]: the
+//!   composition root and one state part per endpoint group; [`app`]: the public router.
+//! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
+//!   single mapping of `core` errors to HTTP; [`catch_panic`]: a panicking handler answers 500.
+//! - [`authenticate`]: client authentication under the credential-guessing limit
+//!   ([`throttle`]); [`validate`]: a presented token and its client.
 //! - [`changes`]: the one write path of each change every node must see (durable, local,
 //!   published).
-//! - [`config`]: configuration (defaults, TOML file, `GATEHOUSE_*` environment).
-//! - [`serve`]: starting and stopping the server; [`app`]: the routers; [`state`]: shared state.
-//! - [`routes`]: one module per endpoint; [`form`]: the form-request extractor; [`error`]: the
-//!   single mapping of `core` errors to HTTP.
-//! - [`validate`]: validating a presented token (JWT or opaque) and its client.
-//! - [`catch_panic`]: a panicking handler answers 500 instead of dropping the connection.
-//! - [`authenticate`]: client authentication under the credential-guessing limit
-//!   ([`throttle`]).
-//! - [`keys`]: the signing keys' lifecycle; [`signing`]: `core`'s signer port.
+//! - [`admin`]: the admin API; [`cli`]: the command line, which talks to it.
+//! - [`keys`]: carries out `core`'s key rotation plan; [`signing`]: `core`'s signer port.
 //! - [`runtime`]: the listeners and their connections (timeouts, limits, shutdown), the
 //!   periodic work and the readiness probe.
+//! - [`config`]: configuration (defaults, TOML file, `GATEHOUSE_*` environment), one module per
+//!   section.
 //! - [`system`]: the real clock and randomness.
 
 pub mod admin;

@@ -3,7 +3,6 @@
 //! `oauth2` crate. One test binary, many modules (kanidm's lesson: every file under `tests/` is
 //! another binary to link).
 
-// Test modules share helpers with `pub`; nothing here is a public API.
 #![expect(
     unreachable_pub,
     reason = "test modules share helpers with `pub`; nothing here is a public API"
