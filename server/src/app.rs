@@ -7,7 +7,6 @@ use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::catch_panic::CatchPanicLayer;
 use crate::routes::{health, introspect, jwks, metadata, paths, revoke, token};
 use crate::state::AppState;
 
@@ -43,6 +42,5 @@ pub fn router(app: AppState) -> Router {
         )
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
-        .layer(CatchPanicLayer)
         .with_state(app)
 }

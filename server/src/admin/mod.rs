@@ -22,7 +22,6 @@ use axum::routing::{get, post};
 use gatehouse_token::SecretDigest;
 use subtle::ConstantTimeEq;
 
-use crate::catch_panic::CatchPanicLayer;
 use crate::state::AppState;
 use error::AdminError;
 
@@ -47,7 +46,6 @@ pub fn router(app: AppState) -> Router {
             app.clone(),
             require_admin,
         ))
-        .layer(CatchPanicLayer)
         .with_state(app)
 }
 

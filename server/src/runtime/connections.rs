@@ -48,6 +48,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
+use crate::catch_panic::CatchPanic;
 use crate::config::HttpLimits;
 use crate::throttle::address_key;
 
@@ -395,7 +396,7 @@ async fn connection(
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         requests.request_started();
         Timed {
-            response: router.clone().oneshot(req.map(Body::new)),
+            response: CatchPanic::new(router.clone()).oneshot(req.map(Body::new)),
             activity: requests.clone(),
             limit: limits.request_timeout,
         }
