@@ -14,28 +14,32 @@ use crate::state::AppState;
 pub fn router(app: AppState) -> Router {
     let base = app.config.issuer_path();
     // Any origin, no credentials: the answer never depends on the origin, so no `Vary` either.
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .vary([])
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("mcp-protocol-version"),
-        ]);
-    let mut machine = Router::new()
+    // A preflight names the one method the route takes.
+    let cors = |method: Method| {
+        CorsLayer::new()
+            .allow_origin(Any)
+            .vary([])
+            .allow_methods([method])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("mcp-protocol-version"),
+            ])
+    };
+    let posts = Router::new()
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
-        .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
-        .route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
+        .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle));
+    let mut gets = Router::new().route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
     for path in gatehouse_core::discovery::well_known_paths(&base) {
-        machine = machine.route(&path, get(metadata::handle));
+        gets = gets.route(&path, get(metadata::handle));
     }
     // Introspection is for resource servers, never browsers (a page would have to hold a
     // resource server's credentials), so it gets no CORS.
     Router::new()
         // `route_layer`: CORS on these routes only, never on the fallback (an unknown path
         // answers a plain 404, not a preflight).
-        .merge(machine.route_layer(cors))
+        .merge(posts.route_layer(cors(Method::POST)))
+        .merge(gets.route_layer(cors(Method::GET)))
         .route(
             &format!("{base}{}", paths::INTROSPECT),
             post(introspect::handle),

@@ -22,7 +22,7 @@ fn too_many(retry_after: u64) -> TokenError {
 /// Authenticates the client of `req`, or refuses it: 429 while its address, or its client id
 /// (unless this address is one the client authenticated from lately), is over the limit of
 /// failed attempts, the right secret included; 401 `invalid_client` for bad credentials
-/// (counted against both).
+/// (counted against both, and against the pair).
 pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
     let now = app.clock.now();
     let address = req.peer.map(address_key);
@@ -42,8 +42,8 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
     let id = id.as_deref();
     if let Some(id) = id {
         if let Err(retry_after) = app.throttle.clients.check(id, now) {
-            let known = address.is_some_and(|a| app.throttle.known(id, a, now));
-            if !known {
+            let exempt = address.is_some_and(|a| app.throttle.exempt(id, a, now));
+            if !exempt {
                 return Err(too_many(retry_after));
             }
         }
@@ -62,6 +62,9 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
         tracing::debug!(client_id = ?shown, peer = ?address, "client authentication failed");
         if address.is_some_and(|a| app.throttle.addresses.fail(&a, now)) {
             tracing::warn!(peer = ?address, "too many failed client authentications from this address: refused until the window ends");
+        }
+        if let (Some(id), Some(address)) = (id, address) {
+            app.throttle.failed_from(id, address, now);
         }
         if id.is_some_and(|id| app.throttle.clients.fail(id, now)) {
             tracing::warn!(client_id = ?shown, "too many failed authentications as this client: refused (but from its known addresses) until the window ends");

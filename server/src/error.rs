@@ -38,17 +38,29 @@ impl From<gatehouse_core::form::FormError> for OAuthError {
     }
 }
 
-/// RFC 6749 §5.2: `error_description` may hold only %x20-21 / %x23-5B / %x5D-7E.
+/// The longest `error_description`, in characters: enough for every message of ours with the
+/// value it quotes, short enough that an answer never echoes a whole hostile request back.
+const MAX_DESCRIPTION: usize = 256;
+
+/// RFC 6749 §5.2: `error_description` may hold only %x20-21 / %x23-5B / %x5D-7E; anything else
+/// becomes `'`. At most [`MAX_DESCRIPTION`] characters, the last three `...` when cut.
 fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e') {
-                c
-            } else {
-                '\''
-            }
-        })
-        .collect()
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    let cut = text.chars().count() > MAX_DESCRIPTION;
+    let keep = if cut {
+        MAX_DESCRIPTION - 3
+    } else {
+        MAX_DESCRIPTION
+    };
+    let mut out: String = text
+        .chars()
+        .take(keep)
+        .map(|c| if allowed(c) { c } else { '\'' })
+        .collect();
+    if cut {
+        out.push_str("...");
+    }
+    out
 }
 
 impl IntoResponse for OAuthError {
@@ -151,5 +163,17 @@ mod tests {
     #[test]
     fn descriptions_are_printable_ascii_without_quotes() {
         assert_eq!(sanitize("a\"b\\c\nd\u{e9}"), "a'b'c'd'");
+    }
+
+    /// A probe found a 60 000-character scope echoed back whole.
+    #[test]
+    fn descriptions_are_cut_to_a_bounded_length() {
+        let exact = "a".repeat(MAX_DESCRIPTION);
+        assert_eq!(sanitize(&exact), exact);
+        let long = format!("scope \"{}\"", "\u{e9}".repeat(60_000));
+        let cut = sanitize(&long);
+        assert_eq!(cut.chars().count(), MAX_DESCRIPTION);
+        assert!(cut.starts_with("scope ''"), "{cut}");
+        assert!(cut.ends_with("''..."), "{cut}");
     }
 }

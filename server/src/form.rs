@@ -30,17 +30,31 @@ pub struct OAuthForm {
     pub peer: Option<std::net::IpAddr>,
 }
 
-/// Whether a query string carries `client_secret`, however it is written: names are
-/// percent-decoded (`client%5Fsecret`), compared without case and surrounding spaces
-/// (`CLIENT_SECRET`, `client_secret%20`), parameters split at `;` as well as `&` (as some
-/// frameworks read them), and a bare name without `=` counts.
+/// Whether a query string carries `client_secret`, however it is written. Each parameter
+/// (split at `;` as well as `&`, as some frameworks read them) is percent-decoded, `+` as a
+/// space, up to three times (so `%2563lient_secret` counts), then its name (up to the first
+/// `=`, which may itself have been encoded: `client_secret%3Ds`) is compared with its ASCII
+/// letters and digits only, in lowercase: `CLIENT_SECRET`, `client-secret`, `client secret`,
+/// `client_secret[]`, `client_secret%00` all count, and a bare name without `=` does too.
 fn query_has_client_secret(query: &str) -> bool {
     query.split(['&', ';']).any(|pair| {
-        let name = pair.split('=').next().unwrap_or("");
-        let name = url::form_urlencoded::parse(name.as_bytes())
-            .next()
-            .map_or(std::borrow::Cow::Borrowed(""), |(n, _)| n);
-        name.trim().eq_ignore_ascii_case("client_secret")
+        let mut text = std::borrow::Cow::Borrowed(pair);
+        for _ in 0..3 {
+            let plus_as_space = text.replace('+', " ");
+            let decoded = percent_encoding::percent_decode_str(&plus_as_space)
+                .decode_utf8_lossy()
+                .into_owned();
+            if decoded == text {
+                break;
+            }
+            text = std::borrow::Cow::Owned(decoded);
+        }
+        let name = text.split('=').next().unwrap_or("");
+        let mut letters = name
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| b.to_ascii_lowercase());
+        letters.by_ref().take(12).eq(*b"clientsecret") && letters.next().is_none()
     })
 }
 
@@ -60,6 +74,13 @@ fn invalid(status: StatusCode, text: &str) -> FormRejection {
     FormRejection(
         status,
         OAuthError(TokenError::InvalidRequest(text.to_owned())),
+    )
+}
+
+fn too_large(limit: usize) -> FormRejection {
+    invalid(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than {limit} bytes"),
     )
 }
 
@@ -116,14 +137,19 @@ where
                     "the Authorization header is not ASCII",
                 )
             })?;
+        // A body declared larger than the limit is refused at once (RFC 9110 §15.5.14), not
+        // after its bytes arrive or the request timeout ends: the connection is not held.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(too_large(limit));
+        }
         let body = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| {
-                invalid(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!("the request body is larger than {limit} bytes"),
-                )
-            })?;
+            .map_err(|_| too_large(limit))?;
         let form = Form::parse(&body)
             .map_err(|e| FormRejection(StatusCode::BAD_REQUEST, OAuthError::from(e)))?;
         Ok(Self {
@@ -154,10 +180,25 @@ mod tests {
             "Client_Secret=s",
             "client_secret%20=s",
             "+client_secret=s",
+            "client_secret%00=s",
+            "client_secret%3Ds",
+            "client-secret=s",
+            "client+secret=s",
+            "client_secret[]=s",
+            "%2563lient_secret=s",
+            "%252563lient_secret=s",
         ] {
             assert!(query_has_client_secret(query), "{query}");
         }
-        for query in ["", "client_secrets=s", "x=client_secret", "client_id=a"] {
+        for query in [
+            "",
+            "client_secrets=s",
+            "x=client_secret",
+            "client_id=a",
+            "clientsecretx=s",
+            "%25%25%25",
+            "a=%ZZ",
+        ] {
             assert!(!query_has_client_secret(query), "{query}");
         }
     }

@@ -6,8 +6,11 @@
 //! A client id is public (it is in every token the client holds), so anyone could lock a
 //! client out by failing on purpose. To blunt that, the addresses each client authenticated from
 //! in the last [`KNOWN_FOR`] are remembered, and keep being served for that client id while it
-//! is locked (their own address count still applies): the attacker's address and new ones are
-//! refused, the client's usual hosts are not.
+//! is locked: the attacker's address and new ones are refused, the client's usual hosts are not.
+//! A known address is not a free pass, though: its failures for that client are counted too,
+//! per (client, address), under the same limit, so an attacker sharing the owner's address (a
+//! NAT, a reverse proxy where every request has the proxy's address) is still stopped, at the
+//! cost of the owner behind that same address.
 //!
 //! Lock-free on the hot path (one map read per key per request; a write per failure, and per
 //! success only when an address is new or last seen over [`REFRESH`] ago); bounded in memory: at
@@ -156,6 +159,8 @@ pub struct AuthThrottle {
     /// When each (client, address) pair last authenticated, the client by a keyed hash of its
     /// id (a lookup allocates nothing; the per-process key keeps collisions out of reach).
     known: papaya::HashMap<(u64, IpAddr), UnixTime>,
+    /// Failures per (client, address) pair: what still limits a known address.
+    pairs: Throttle<(u64, IpAddr)>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -166,6 +171,7 @@ impl AuthThrottle {
             clients: Throttle::new(limits.auth_failures_per_client, limits.auth_failure_window),
             addresses: Throttle::new(limits.auth_failures_per_address, limits.auth_failure_window),
             known: papaya::HashMap::new(),
+            pairs: Throttle::new(limits.auth_failures_per_client, limits.auth_failure_window),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
@@ -185,18 +191,33 @@ impl AuthThrottle {
         known.insert(pair, now);
     }
 
-    /// Whether `address` authenticated as `client_id` in the last [`KNOWN_FOR`].
-    pub fn known(&self, client_id: &str, address: IpAddr, now: UnixTime) -> bool {
+    /// Whether `address` keeps service for `client_id` while the id is locked: it
+    /// authenticated as the client in the last [`KNOWN_FOR`], and its own failures for the
+    /// client have not reached the limit.
+    pub fn exempt(&self, client_id: &str, address: IpAddr, now: UnixTime) -> bool {
+        let pair = self.pair(client_id, address);
         self.known
             .pin()
-            .get(&self.pair(client_id, address))
+            .get(&pair)
             .is_some_and(|at| now < at.plus(KNOWN_FOR))
+            && self.pairs.check(&pair, now).is_ok()
+    }
+
+    /// Counts a failed authentication as `client_id` from `address` against the pair, when the
+    /// address is one the client is known at (only those can be exempt, see [`Self::exempt`];
+    /// the id's and the address's own counts are [`Self::clients`] and [`Self::addresses`]).
+    pub fn failed_from(&self, client_id: &str, address: IpAddr, now: UnixTime) {
+        let pair = self.pair(client_id, address);
+        if self.known.pin().contains_key(&pair) {
+            self.pairs.fail(&pair, now);
+        }
     }
 
     /// Sweeps every map.
     pub fn sweep(&self, now: UnixTime) {
         self.clients.sweep(now);
         self.addresses.sweep(now);
+        self.pairs.sweep(now);
         self.known.pin().retain(|_, at| now < at.plus(KNOWN_FOR));
     }
 }
@@ -253,16 +274,39 @@ mod tests {
             "198.51.100.7".parse().unwrap(),
         );
         t.succeeded("rs", usual, UnixTime(10));
-        assert!(t.known("rs", usual, UnixTime(10 + KNOWN_FOR - 1)));
-        assert!(!t.known("rs", other, UnixTime(11)));
-        assert!(!t.known("other-client", usual, UnixTime(11)));
+        assert!(t.exempt("rs", usual, UnixTime(10 + KNOWN_FOR - 1)));
+        assert!(!t.exempt("rs", other, UnixTime(11)));
+        assert!(!t.exempt("other-client", usual, UnixTime(11)));
         // A success within REFRESH writes nothing; after it, the pair is refreshed.
         t.succeeded("rs", usual, UnixTime(10 + REFRESH - 1));
-        assert!(!t.known("rs", usual, UnixTime(10 + KNOWN_FOR)));
+        assert!(!t.exempt("rs", usual, UnixTime(10 + KNOWN_FOR)));
         t.succeeded("rs", usual, UnixTime(10 + REFRESH));
-        assert!(t.known("rs", usual, UnixTime(10 + KNOWN_FOR)));
+        assert!(t.exempt("rs", usual, UnixTime(10 + KNOWN_FOR)));
         t.sweep(UnixTime(10 + REFRESH + KNOWN_FOR));
-        assert!(!t.known("rs", usual, UnixTime(10)));
+        assert!(!t.exempt("rs", usual, UnixTime(10)));
+    }
+
+    /// A probe found that behind a proxy (every request from one known address) guessing went
+    /// on for ever once the owner had authenticated through it.
+    #[test]
+    fn a_known_address_that_keeps_failing_loses_its_exemption() {
+        let limits = crate::config::Limits {
+            auth_failures_per_client: 3,
+            ..Default::default()
+        };
+        let t = AuthThrottle::new(&limits);
+        let proxy: IpAddr = "192.0.2.1".parse().unwrap();
+        t.succeeded("rs", proxy, UnixTime(10));
+        for _ in 0..2 {
+            t.failed_from("rs", proxy, UnixTime(11));
+        }
+        assert!(t.exempt("rs", proxy, UnixTime(11)));
+        t.failed_from("rs", proxy, UnixTime(11));
+        assert!(!t.exempt("rs", proxy, UnixTime(11)));
+        // Only for that client, and only for the window.
+        t.succeeded("other", proxy, UnixTime(11));
+        assert!(t.exempt("other", proxy, UnixTime(11)));
+        assert!(t.exempt("rs", proxy, UnixTime(11 + 60)));
     }
 
     #[test]

@@ -59,6 +59,22 @@ fn bearer(value: &str) -> Option<&str> {
 }
 
 async fn require_admin(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    // Single-valued (RFC 9110 §11.6.2): with two, which one counts would depend on who reads
+    // them (a proxy may read the last), as on the public endpoints.
+    if req
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return AdminError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the authorization header is sent more than once",
+        )
+        .into_response();
+    }
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)

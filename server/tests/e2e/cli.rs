@@ -447,6 +447,26 @@ fn a_closed_stdout_is_reported_not_a_panic() {
     assert!(err.contains("cannot write the answer"), "{err}");
 }
 
+/// Two `Authorization` headers are 400 whichever comes first, as on the public endpoints (a
+/// probe found the first one counted).
+#[test]
+fn the_admin_api_refuses_two_authorization_headers() {
+    let server = Server::start();
+    let good = format!("Bearer {}", server.admin_token());
+    for pair in [[good.as_str(), "Bearer x"], ["Bearer x", good.as_str()]] {
+        let r = server
+            .http
+            .get(format!("{}/admin/status", server.admin_url()))
+            .header("authorization", pair[0])
+            .header("authorization", pair[1])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{pair:?}");
+        let body: serde_json::Value = r.json().unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+    }
+}
+
 /// An admin body over the limit is 413, not 400.
 #[test]
 fn an_oversized_admin_body_is_413() {

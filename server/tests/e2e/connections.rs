@@ -189,6 +189,37 @@ fn a_slow_body_gets_408_at_the_request_timeout() {
     assert!(closed.is_some(), "the connection is closed after the 408");
 }
 
+/// A body declared larger than `http.max_body` is refused at once, not held until the request
+/// timeout (a probe found the connection held for the whole 30 s, then answered 408).
+#[test]
+fn a_body_declared_too_large_is_413_at_once() {
+    let server = server(&[("GATEHOUSE_HTTP__REQUEST_TIMEOUT", "30")]);
+    for length in ["65537", "99999999999"] {
+        let mut stream = connect(&server);
+        let started = Instant::now();
+        stream
+            .write_all(
+                format!(
+                    "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\ngrant_type"
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        let (answer, closed) = read_to_close(&mut stream);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{length}: {answer}");
+        assert!(answer.contains(r#""error":"invalid_request""#), "{answer}");
+        assert!(
+            closed.is_some(),
+            "{length}: the connection is closed after the 413"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{length}: answered after {:?}, not at once",
+            started.elapsed()
+        );
+    }
+}
+
 #[test]
 fn beyond_the_connection_limit_clients_wait_and_the_admin_api_still_answers() {
     let server = server(&[

@@ -73,6 +73,26 @@ fn machine_endpoints_allow_cross_origin_calls() {
         .unwrap()
         .to_owned();
     assert!(allowed.contains("mcp-protocol-version"), "{allowed}");
+    // A preflight names the one method each route takes (a probe found GET,POST everywhere).
+    for (path, method) in [
+        ("/token", "POST"),
+        ("/revoke", "POST"),
+        ("/jwks", "GET"),
+        ("/.well-known/oauth-authorization-server", "GET"),
+    ] {
+        let r = server
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", server.base))
+            .header("Origin", "http://localhost:6274")
+            .header("Access-Control-Request-Method", method)
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.headers()["access-control-allow-methods"],
+            method,
+            "{path}"
+        );
+    }
     let r = server
         .http
         .get(format!(

@@ -175,6 +175,40 @@ fn the_owner_of_a_client_id_under_attack_keeps_being_served() {
     );
 }
 
+/// Behind a reverse proxy (no per-address limit; every request has the proxy's address) the
+/// proxy's address is known for every client that authenticated through it; a probe found that
+/// this exempted all guessing through the proxy for ever. The pair is counted: after the limit
+/// of failures from it, the id is refused there too, right secret included.
+#[test]
+fn a_known_address_that_keeps_failing_is_throttled_too() {
+    let server = Server::start_with(&[
+        ("GATEHOUSE_LIMITS__AUTH_FAILURES_PER_CLIENT", "5"),
+        ("GATEHOUSE_LIMITS__AUTH_FAILURES_PER_ADDRESS", "0"),
+    ]);
+    let (id, secret) = server.client(&[]);
+    let (other_id, other_secret) = server.client(&[]);
+    let proxy = from("127.0.0.1");
+    assert_eq!(
+        token_request(&server, &proxy, &other_id, &other_secret).status(),
+        200
+    );
+    assert_eq!(token_request(&server, &proxy, &id, &secret).status(), 200);
+    for n in 0..5 {
+        let r = token_request(&server, &proxy, &id, &format!("gcs_guess{n}"));
+        assert_eq!(r.status(), 401, "guess {n}");
+    }
+    for guess in ["gcs_guess5", secret.as_str()] {
+        let r = token_request(&server, &proxy, &id, guess);
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().get("retry-after").is_some());
+    }
+    // Another client behind the same proxy is not affected.
+    assert_eq!(
+        token_request(&server, &proxy, &other_id, &other_secret).status(),
+        200
+    );
+}
+
 /// Spelling the same client id in other encodings (Basic credentials are form-encoded, RFC 6749
 /// §2.3.1) does not make it another id for the limit.
 #[test]
