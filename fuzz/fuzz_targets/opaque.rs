@@ -5,37 +5,15 @@
 
 use std::sync::LazyLock;
 
-use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, SecretDigest, UnixTime};
-use gatehouse_validator::{
-    KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
-};
+use gatehouse_token::{OpaqueToken, UnixTime};
+use gatehouse_validator::{KeySnapshot, Policy, Validator};
 use libfuzzer_sys::fuzz_target;
 
-/// The one token in the store: `OpaqueToken::from_random([7; 32])`, also a seed.
-struct OneToken(SecretDigest);
+#[path = "support/one_token.rs"]
+mod one_token;
+use one_token::OneToken;
 
-#[async_trait::async_trait]
-impl OpaqueTokens for OneToken {
-    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
-        Ok((*digest == self.0).then(|| OpaqueRecord {
-            claims: AccessTokenClaims {
-                iss: "https://as.example".into(),
-                sub: "c".into(),
-                aud: Audience::One("https://rs.example".into()),
-                client_id: "c".into(),
-                scope: None,
-                iat: UnixTime(1_000),
-                nbf: None,
-                exp: UnixTime(2_000),
-                jti: "j".into(),
-            },
-            revoked: false,
-        }))
-    }
-}
-
-static STORE: LazyLock<OneToken> =
-    LazyLock::new(|| OneToken(OpaqueToken::from_random([7; 32]).digest()));
+static STORE: LazyLock<OneToken> = LazyLock::new(OneToken::default);
 static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
     let mut policy = Policy::for_issuer("https://as.example");
     policy.cache_size = 64;

@@ -2,34 +2,18 @@
 //! characters and control bytes in every position of a valid JWT and of a valid opaque token.
 //! The validator must answer every one of them, never panic, and accept only the exact token.
 
+mod common;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use common::{ISS, NOW, claims};
 use gatehouse_signer::{KeyRing, SigningKey, SoftwareKey, jws};
-use gatehouse_token::{
-    AccessTokenClaims, Algorithm, Audience, OpaqueToken, SecretDigest, UnixTime,
-};
+use gatehouse_token::{Algorithm, OpaqueToken, SecretDigest};
 use gatehouse_validator::{
     KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
 };
 use proptest::prelude::*;
-
-const ISS: &str = "https://as.example";
-const NOW: UnixTime = UnixTime(1_000_000);
-
-fn claims(jti: &str) -> AccessTokenClaims {
-    AccessTokenClaims {
-        iss: ISS.into(),
-        sub: "c".into(),
-        aud: Audience::One("https://rs.example".into()),
-        client_id: "c".into(),
-        scope: Some("read".into()),
-        iat: NOW,
-        nbf: None,
-        exp: NOW.plus(300),
-        jti: jti.into(),
-    }
-}
 
 /// One stored opaque token.
 struct OneToken(SecretDigest);

@@ -1,33 +1,25 @@
 //! The validated-token caches never vouch for more than a fresh validation would, and opaque
 //! tokens reach the store only when their checksum holds.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use common::{ISS, NOW};
 use gatehouse_signer::{KeyRing, SigningKey, SoftwareKey, jws};
-use gatehouse_token::{
-    AccessTokenClaims, Algorithm, Audience, OpaqueToken, SecretDigest, UnixTime,
-};
+use gatehouse_token::{AccessTokenClaims, Algorithm, OpaqueToken, SecretDigest};
 use gatehouse_validator::{
     Invalid, KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Rejection, Valid,
     Validator,
 };
 
-const ISS: &str = "https://as.example";
-const NOW: UnixTime = UnixTime(1_000_000);
-
+/// The shared claims without a scope.
 fn claims(jti: &str) -> AccessTokenClaims {
     AccessTokenClaims {
-        iss: ISS.into(),
-        sub: "c".into(),
-        aud: Audience::One("https://rs.example".into()),
-        client_id: "c".into(),
         scope: None,
-        iat: NOW,
-        nbf: None,
-        exp: NOW.plus(300),
-        jti: jti.into(),
+        ..common::claims(jti)
     }
 }
 

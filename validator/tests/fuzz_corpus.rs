@@ -2,14 +2,14 @@
 //! fuzz targets make, so every input the fuzzer found interesting stays a regression test.
 
 mod common;
+#[path = "../../fuzz/fuzz_targets/support/one_token.rs"]
+mod one_token;
 
 use std::path::PathBuf;
 
-use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, Audience, JwkSet, OpaqueToken, SecretDigest, UnixTime};
-use gatehouse_validator::{
-    KeySnapshot, LookupError, OpaqueRecord, OpaqueTokens, Policy, Validator,
-};
+use gatehouse_token::{JwkSet, OpaqueToken, UnixTime};
+use gatehouse_validator::{KeySnapshot, Policy, Validator};
+use one_token::OneToken;
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -54,32 +54,9 @@ fn jwks_corpus_replays() {
     assert!(parsed >= 1);
 }
 
-/// The one token of the `opaque` target's store: `OpaqueToken::from_random([7; 32])`.
-struct OneToken(SecretDigest);
-
-#[async_trait]
-impl OpaqueTokens for OneToken {
-    async fn lookup(&self, digest: &SecretDigest) -> Result<Option<OpaqueRecord>, LookupError> {
-        Ok((*digest == self.0).then(|| OpaqueRecord {
-            claims: AccessTokenClaims {
-                iss: "https://as.example".into(),
-                sub: "c".into(),
-                aud: Audience::One("https://rs.example".into()),
-                client_id: "c".into(),
-                scope: None,
-                iat: UnixTime(1_000),
-                nbf: None,
-                exp: UnixTime(2_000),
-                jti: "j".into(),
-            },
-            revoked: false,
-        }))
-    }
-}
-
 #[tokio::test]
 async fn opaque_corpus_replays() {
-    let store = OneToken(OpaqueToken::from_random([7; 32]).digest());
+    let store = OneToken::default();
     let validator = Validator::new(
         Policy::for_issuer("https://as.example"),
         KeySnapshot::default(),

@@ -1,29 +1,15 @@
 //! shared/reference/security-matrix.md §3, case by case: every token here must be refused, for
 //! the reason named, without a panic. Numbers refer to the matrix.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{ISS, NOW, claims};
 use gatehouse_signer::{KeyRing, SigningKey, SoftwareKey, jws};
-use gatehouse_token::{AccessTokenClaims, Algorithm, Audience, Jwk, KeyParams, UnixTime, b64};
+use gatehouse_token::{Algorithm, Jwk, KeyParams, b64};
 use gatehouse_validator::{KeySnapshot, Policy, Rejection, Validator, VerifyingKey};
 use ring::hmac;
-
-const ISS: &str = "https://as.example";
-const NOW: UnixTime = UnixTime(1_000_000);
-
-fn claims() -> AccessTokenClaims {
-    AccessTokenClaims {
-        iss: ISS.into(),
-        sub: "c".into(),
-        aud: Audience::One("https://rs.example".into()),
-        client_id: "c".into(),
-        scope: Some("read".into()),
-        iat: NOW,
-        nbf: None,
-        exp: NOW.plus(300),
-        jti: "j".into(),
-    }
-}
 
 struct F {
     key: Arc<dyn SigningKey>,
@@ -52,7 +38,7 @@ impl F {
         )
     }
     fn payload(&self) -> String {
-        serde_json::to_string(&claims()).unwrap()
+        serde_json::to_string(&claims("j")).unwrap()
     }
     /// Signs raw header and payload bytes with the real key.
     fn sign_raw(&self, header: &[u8], payload: &[u8]) -> String {
@@ -445,7 +431,7 @@ fn m29_encoding() {
 #[test]
 fn m31_signature_failure_dominates() {
     let f = f();
-    let mut c = claims();
+    let mut c = claims("j");
     c.exp = NOW.minus(1000);
     let token = jws::sign_compact(f.key.as_ref(), "at+jwt", &c).unwrap();
     assert_eq!(f.check(&token), Err(Rejection::Expired));

@@ -1,6 +1,27 @@
 //! Fixtures shared by the validator's test files.
+#![allow(dead_code, reason = "each test file uses a part of it")]
 
-use gatehouse_token::{Algorithm, Jwk, KeyParams};
+use gatehouse_token::{AccessTokenClaims, Algorithm, Audience, Jwk, KeyParams, UnixTime};
+
+/// The issuer of every token in these tests.
+pub(crate) const ISS: &str = "https://as.example";
+/// The time the tests validate at.
+pub(crate) const NOW: UnixTime = UnixTime(1_000_000);
+
+/// Claims valid at [`NOW`] for five minutes, for `https://rs.example`, scope `read`.
+pub(crate) fn claims(jti: &str) -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: ISS.into(),
+        sub: "c".into(),
+        aud: Audience::One("https://rs.example".into()),
+        client_id: "c".into(),
+        scope: Some("read".into()),
+        iat: NOW,
+        nbf: None,
+        exp: NOW.plus(300),
+        jti: jti.into(),
+    }
+}
 
 /// The public key of RFC 7515 Appendix A.3 (ES256), as a JWK with the given `kid`.
 pub(crate) fn rfc7515_a3_jwk(kid: &str) -> Jwk {
