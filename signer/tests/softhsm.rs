@@ -384,3 +384,39 @@ fn a_saturated_pool_refuses_at_once_instead_of_queueing() {
     assert!(ok > 0, "some signatures go through");
     assert!(refused > 0, "excess load is refused, not queued");
 }
+
+/// The readiness check takes no operation's place: with one session and no waiting room, a
+/// check counted like a signature turned signatures away whenever the two met (a review found
+/// the server's HSM test flaky for it, and a busy node reported itself unready).
+#[test]
+fn a_readiness_check_never_turns_a_signature_away() {
+    let narrow = Hsm::connect(&settings(1, 0)).unwrap();
+    let key = Arc::new(narrow.generate(Algorithm::ES256).unwrap());
+    let backend = Pkcs11Backend::new(narrow);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (signed, checks) = std::thread::scope(|s| {
+        let signer = s.spawn(|| {
+            let mut signed = 0;
+            for _ in 0..2_000 {
+                key.sign(b"load").expect("no signature is turned away");
+                signed += 1;
+            }
+            done.store(true, std::sync::atomic::Ordering::Release);
+            signed
+        });
+        let checker = s.spawn(|| {
+            let mut checks = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                backend.probe().expect("a busy token is a working token");
+                checks += 1;
+            }
+            checks
+        });
+        (signer.join().unwrap(), checker.join().unwrap())
+    });
+    assert_eq!(signed, 2_000);
+    assert!(
+        checks > 100,
+        "the checks ran beside the signatures: {checks}"
+    );
+}

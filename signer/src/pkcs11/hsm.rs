@@ -60,10 +60,11 @@ impl Hsm {
         self.pool.slot()
     }
 
-    /// Checks that a logged-in session works (for readiness).
+    /// Checks that a logged-in session works (for readiness), without turning an operation away
+    /// (see `Pool::check`).
     pub(super) fn probe_session(&self) -> Result<(), HsmError> {
         self.pool
-            .run("check the session", |s, _| s.get_session_info().map(|_| ()))
+            .check("check the session", |s, _| s.get_session_info().map(|_| ()))
     }
 
     /// Generates a key pair for `alg` on the token: the private key sensitive, not extractable,

@@ -254,6 +254,30 @@ impl Pool {
             return Err(HsmError::Saturated);
         }
         let _admitted = Admission(&self.admitted);
+        self.run_admitted(what, op)
+    }
+
+    /// Runs a health check of a session without taking an operation's place: a check counted
+    /// against `size + max_waiting` could turn a signature away (with one session and no
+    /// waiting room, every probe would). When every session exists and none is idle, they are
+    /// all in use, which is proof enough that the token answers: nothing is run.
+    pub(super) fn check(
+        &self,
+        what: &'static str,
+        op: impl FnMut(&Session, bool) -> Result<(), Error>,
+    ) -> Result<(), HsmError> {
+        if self.idle().is_empty() && self.open.load(Ordering::Acquire) >= self.size {
+            return Ok(());
+        }
+        self.run_admitted(what, op)
+    }
+
+    /// [`Self::run`] once admitted.
+    fn run_admitted<T>(
+        &self,
+        what: &'static str,
+        mut op: impl FnMut(&Session, bool) -> Result<T, Error>,
+    ) -> Result<T, HsmError> {
         let session = self.take()?;
         let first = match op(&session, false) {
             Ok(value) => {
