@@ -247,7 +247,7 @@ impl Pool {
     pub(super) fn run<T>(
         &self,
         what: &'static str,
-        mut op: impl FnMut(&Session, bool) -> Result<T, Error>,
+        op: impl FnMut(&Session, bool) -> Result<T, Error>,
     ) -> Result<T, HsmError> {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.size + self.max_waiting {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
