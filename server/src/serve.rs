@@ -411,7 +411,8 @@ fn announce(line: &str) {
 pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// Raises the soft limit of open files to the hard limit, and warns when even that leaves too
-/// few descriptors for `connections` (plus the database, the HSM and the logs).
+/// few descriptors for `connections` (two each: the socket and its watchdog's handle, see
+/// [`crate::runtime::connections`]) plus the database, the HSM and the logs.
 fn file_descriptor_budget(connections: usize) {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
@@ -420,7 +421,7 @@ fn file_descriptor_budget(connections: usize) {
             return;
         }
     };
-    let needed = connections as u64 + 64;
+    let needed = 2 * connections as u64 + 64;
     if limit < needed {
         tracing::warn!(
             open_files = limit,

@@ -30,7 +30,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -39,6 +39,8 @@ use atomic_waker::AtomicWaker;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::response::IntoResponse as _;
+use gatehouse_core::TokenError;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -50,6 +52,7 @@ use tower::ServiceExt as _;
 
 use crate::catch_panic::CatchPanic;
 use crate::config::HttpLimits;
+use crate::error::OAuthError;
 use crate::throttle::address_key;
 
 tokio::task_local! {
@@ -79,8 +82,10 @@ struct Activity {
     in_flight: AtomicU32,
     /// When the request being handled was handed to the router.
     request_started: AtomicU64,
-    /// Set by the watchdog when the request in flight is past the request timeout.
-    request_expired: AtomicBool,
+    /// The start (as in `request_started`) of the request the watchdog found past the request
+    /// timeout (0: none). A stamp, not a flag: a request that began after the watchdog looked
+    /// never takes its predecessor's 408.
+    request_expired: AtomicU64,
     /// The request in flight, woken when it expires.
     request: AtomicWaker,
     /// Wakes the watchdog when the connection ends.
@@ -95,7 +100,7 @@ impl Activity {
             head_started: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             request_started: AtomicU64::new(0),
-            request_expired: AtomicBool::new(false),
+            request_expired: AtomicU64::new(0),
             request: AtomicWaker::new(),
             ended: tokio::sync::Notify::new(),
         }
@@ -120,13 +125,15 @@ impl Activity {
         }
     }
 
-    fn request_started(&self) {
-        // The headers were complete at the last read: no clock read needed.
+    /// A request was handed to the router; returns its start stamp. The headers were complete
+    /// at the last read, so no clock is read. (A request pipelined behind a slow one starts
+    /// from when its bytes arrived: it may get less than the whole request timeout.)
+    fn request_started(&self) -> u64 {
         let at = self.last_read.load(Ordering::Relaxed);
         self.request_started.store(at, Ordering::Relaxed);
-        self.request_expired.store(false, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.head_started.store(0, Ordering::Relaxed);
+        at
     }
 
     /// What is due next and when: the request timeout while a request is handled, the header
@@ -134,7 +141,10 @@ impl Activity {
     fn deadline(&self, limits: &HttpLimits) -> (u64, Due) {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             let started = self.request_started.load(Ordering::Relaxed);
-            return (started + limits.request_timeout * 1000, Due::Request);
+            return (
+                started + limits.request_timeout * 1000,
+                Due::Request { started },
+            );
         }
         match self.head_started.load(Ordering::Relaxed) {
             0 => (
@@ -151,7 +161,10 @@ impl Activity {
 enum Due {
     Idle,
     Headers,
-    Request,
+    /// The request timeout of the request that started at `started`.
+    Request {
+        started: u64,
+    },
 }
 
 pin_project_lite::pin_project! {
@@ -162,6 +175,8 @@ pin_project_lite::pin_project! {
         #[pin]
         response: F,
         activity: Arc<Activity>,
+        // This request's start stamp.
+        started: u64,
         limit: u64,
     }
 
@@ -184,7 +199,7 @@ where
             return Poll::Ready(answer);
         }
         this.activity.request.register(cx.waker());
-        if this.activity.request_expired.load(Ordering::Acquire) {
+        if this.activity.request_expired.load(Ordering::Acquire) == *this.started {
             return Poll::Ready(Ok(request_timeout(*this.limit)));
         }
         Poll::Pending
@@ -245,18 +260,14 @@ impl AsyncWrite for Watched {
 /// The answer to a request not completed within the request timeout (RFC 9110 §15.5.9), in
 /// the shape of an OAuth error; the connection is closed after it.
 fn request_timeout(limit: u64) -> Response<Body> {
-    let body = format!(
-        r#"{{"error":"invalid_request","error_description":"the request was not completed within {limit} s"}}"#
-    );
-    let mut response = Response::new(Body::from(body));
+    let mut response = OAuthError(TokenError::InvalidRequest(format!(
+        "the request was not completed within {limit} s"
+    )))
+    .into_response();
     *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
@@ -341,8 +352,8 @@ async fn watchdog(
         let now = activity.now();
         if now >= at {
             match due {
-                Due::Request => {
-                    activity.request_expired.store(true, Ordering::Release);
+                Due::Request { started } => {
+                    activity.request_expired.store(started, Ordering::Release);
                     activity.request.wake();
                 }
                 Due::Idle | Due::Headers => {
@@ -392,21 +403,37 @@ async fn connection(
         stream,
         activity: activity.clone(),
     });
+    // However this connection ends (closed, aborted at the shutdown deadline), its watchdog
+    // hears of it and lets go of its handle on the socket.
+    let _ended = Ended(activity.clone());
     let requests = activity.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        requests.request_started();
+        let started = requests.request_started();
         Timed {
             response: CatchPanic::new(router.clone()).oneshot(req.map(Body::new)),
             activity: requests.clone(),
+            started,
             limit: limits.request_timeout,
         }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.header_read_timeout(None);
+    // At shutdown the socket is shut for reading: the end of the stream must not cancel a
+    // request being handled (hyper's default treats it as an aborted request); its answer is
+    // written, then the connection closes.
+    http.half_close(true);
     if let Err(e) = http.serve_connection(io, service).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
-    activity.ended.notify_one();
+}
+
+/// Tells the watchdog that its connection ended, when dropped.
+struct Ended(Arc<Activity>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.ended.notify_one();
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` turns true, then drains the connections for
@@ -491,3 +518,6 @@ pub async fn serve(
         connections.abort_all();
     }
 }
+
+#[cfg(test)]
+mod tests;
