@@ -36,12 +36,6 @@ struct Revoked {
     by_client: HashMap<String, BTreeSet<String>>,
 }
 
-fn limit_reached(client_id: &str, what: &str, limit: usize) -> StoreError {
-    StoreError::LimitReached(format!(
-        "client {client_id} already holds {limit} {what} (the limit)"
-    ))
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means another test thread panicked; the data is still usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -85,7 +79,11 @@ impl AccessTokenStore for MemoryStore {
             .entry(claims.client_id.clone())
             .or_default();
         if owned.len() >= limit {
-            return Err(limit_reached(&claims.client_id, "opaque tokens", limit));
+            return Err(StoreError::limit_reached(
+                &claims.client_id,
+                "opaque tokens",
+                limit,
+            ));
         }
         owned.insert(digest);
         let record = StoredAccessToken {
@@ -146,7 +144,12 @@ impl AccessTokenStore for MemoryStore {
 #[async_trait]
 impl RevocationStore for MemoryStore {
     async fn revoke_many(&self, revoked: Vec<(String, UnixTime)>) -> Result<(), StoreError> {
-        lock(&self.revoked).by_jti.extend(revoked);
+        let mut by_jti = lock(&self.revoked);
+        for (jti, exp) in revoked {
+            // A jti revoked already keeps the later expiry.
+            let kept = by_jti.by_jti.entry(jti).or_insert(exp);
+            *kept = (*kept).max(exp);
+        }
         Ok(())
     }
 
@@ -158,12 +161,17 @@ impl RevocationStore for MemoryStore {
         limit: usize,
     ) -> Result<(), StoreError> {
         let mut revoked = lock(&self.revoked);
-        let owned = revoked.by_client.entry(client_id.to_owned()).or_default();
-        if owned.contains(jti) {
+        // Revoked already (by this client, another or the operator): nothing changes.
+        if revoked.by_jti.contains_key(jti) {
             return Ok(());
         }
+        let owned = revoked.by_client.entry(client_id.to_owned()).or_default();
         if owned.len() >= limit {
-            return Err(limit_reached(client_id, "outstanding revocations", limit));
+            return Err(StoreError::limit_reached(
+                client_id,
+                "outstanding revocations",
+                limit,
+            ));
         }
         owned.insert(jti.to_owned());
         revoked.by_jti.insert(jti.to_owned(), exp);

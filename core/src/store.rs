@@ -32,6 +32,15 @@ pub enum StoreError {
     LimitReached(String),
 }
 
+impl StoreError {
+    /// [`StoreError::LimitReached`]: `client_id` holds `limit` of `what` already.
+    pub fn limit_reached(client_id: &str, what: &str, limit: usize) -> Self {
+        Self::LimitReached(format!(
+            "client {client_id} already holds {limit} {what} (the limit)"
+        ))
+    }
+}
+
 /// Registered clients.
 #[async_trait]
 pub trait ClientStore: Send + Sync {

@@ -188,6 +188,42 @@ pub async fn revocations(store: &dyn RevocationStore) {
         .revoke_owned("a", "a-3", UnixTime(500), 2)
         .await
         .unwrap();
+
+    // A jti revoked twice keeps the later expiry, whoever revoked it and in whichever order.
+    store
+        .revoke_many(vec![("twice".into(), UnixTime(5_000))])
+        .await
+        .unwrap();
+    store
+        .revoke_many(vec![("twice".into(), UnixTime(1_000))])
+        .await
+        .unwrap();
+    assert!(page(4_000, None, 10).await.contains(&"twice".to_owned()));
+    // A jti the operator revoked already costs a client none of its quota.
+    store
+        .revoke_owned("c", "twice", UnixTime(6_000), 1)
+        .await
+        .unwrap();
+    store
+        .revoke_owned("c", "c-1", UnixTime(1_000), 1)
+        .await
+        .unwrap();
+    // A client's revocation the operator extends is still the client's, and frees its quota
+    // when it is purged at its new expiry (a review found the quota held for ever).
+    store
+        .revoke_many(vec![("c-1".into(), UnixTime(7_000))])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.revoke_owned("c", "c-2", UnixTime(1_000), 1).await,
+        Err(StoreError::LimitReached(_))
+    ));
+    store.purge_expired(UnixTime(8_000)).await.unwrap();
+    assert!(page(0, None, 10).await.is_empty());
+    store
+        .revoke_owned("c", "c-2", UnixTime(9_000), 1)
+        .await
+        .unwrap();
 }
 
 /// Key records: put (insert or replace), list in creation order, delete.

@@ -7,7 +7,7 @@ use gatehouse_token::{AccessTokenClaims, SecretDigest, UnixTime};
 use redb::{ReadableMultimapTable, ReadableTable};
 
 use super::tables::{ACCESS_TOKEN_EXPIRY, ACCESS_TOKENS, CLIENT_TOKENS};
-use super::{EmbeddedStore, count, decode, encode, limit_reached, unavailable, write};
+use super::{EmbeddedStore, count, decode, encode, unavailable, write};
 
 #[async_trait]
 impl AccessTokenStore for EmbeddedStore {
@@ -28,7 +28,11 @@ impl AccessTokenStore for EmbeddedStore {
                     .open_multimap_table(CLIENT_TOKENS)
                     .map_err(unavailable)?;
                 if count(owned.get(client_id.as_str()).map_err(unavailable)?.len()) >= limit {
-                    return Err(limit_reached(&client_id, "opaque tokens", limit));
+                    return Err(StoreError::limit_reached(
+                        &client_id,
+                        "opaque tokens",
+                        limit,
+                    ));
                 }
                 owned
                     .insert(client_id.as_str(), (exp, &digest.0))

@@ -73,12 +73,6 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn limit_reached(client_id: &str, what: &str, limit: usize) -> StoreError {
-    StoreError::LimitReached(format!(
-        "client {client_id} already holds {limit} {what} (the limit)"
-    ))
-}
-
 /// A count from redb as a `usize`.
 fn count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)

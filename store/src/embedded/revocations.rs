@@ -6,7 +6,7 @@ use gatehouse_token::UnixTime;
 use redb::{ReadableMultimapTable, ReadableTable, WriteTransaction};
 
 use super::tables::{CLIENT_REVOCATIONS, REVOCATION_EXPIRY, REVOKED_JTIS};
-use super::{EmbeddedStore, count, limit_reached, unavailable, write};
+use super::{EmbeddedStore, count, unavailable, write};
 
 /// Records `jti` as revoked until `exp`, for `owner` ("" for an operator's import). A `jti`
 /// revoked already keeps the later of the two expiries, and its index entry moves with it.
@@ -20,8 +20,21 @@ fn record(txn: &WriteTransaction, jti: &str, exp: u64, owner: &str) -> Result<()
             return Ok(());
         }
         if let Some(was) = expiry.remove((old, jti)).map_err(unavailable)? {
+            let was = was.value().to_owned();
+            if !was.is_empty() {
+                // Still the client's, at its new expiry: the purge frees its quota then.
+                let mut owned = txn
+                    .open_multimap_table(CLIENT_REVOCATIONS)
+                    .map_err(unavailable)?;
+                owned
+                    .remove(was.as_str(), (old, jti))
+                    .map_err(unavailable)?;
+                owned
+                    .insert(was.as_str(), (exp, jti))
+                    .map_err(unavailable)?;
+            }
             if owner.is_empty() {
-                owner = was.value().to_owned();
+                owner = was;
             }
         }
     }
@@ -65,11 +78,16 @@ impl RevocationStore for EmbeddedStore {
                     .open_multimap_table(CLIENT_REVOCATIONS)
                     .map_err(unavailable)?;
                 if count(owned.get(client_id.as_str()).map_err(unavailable)?.len()) >= limit {
-                    return Err(limit_reached(&client_id, "outstanding revocations", limit));
+                    return Err(StoreError::limit_reached(
+                        &client_id,
+                        "outstanding revocations",
+                        limit,
+                    ));
                 }
                 owned
                     .insert(client_id.as_str(), (exp.0, jti.as_str()))
                     .map_err(unavailable)?;
+                drop(owned); // `record` may open the table again
                 record(txn, &jti, exp.0, &client_id)
             })
         })
