@@ -68,6 +68,14 @@ impl Form {
     }
 }
 
+/// [`decode`] of text, borrowing it when there is nothing to decode (no allocation).
+pub fn decode_str(raw: &str) -> Result<std::borrow::Cow<'_, str>, FormError> {
+    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_none() {
+        return Ok(std::borrow::Cow::Borrowed(raw));
+    }
+    decode(raw.as_bytes()).map(std::borrow::Cow::Owned)
+}
+
 /// Decodes one form component: `+` is a space, `%XX` a byte, and the result must be UTF-8.
 pub fn decode(raw: &[u8]) -> Result<String, FormError> {
     // Most components (tokens, ids, grant types) have nothing to decode: one copy and one check.

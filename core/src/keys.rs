@@ -68,7 +68,7 @@ pub fn plan(records: &[KeyRecord], now: UnixTime, rotation: &Rotation) -> Vec<St
 
 /// Retires `record` at `now`: it stops signing and stays published for `retain` seconds (the
 /// longest token lifetime in force plus the leeway).
-pub fn retire(record: &mut KeyRecord, now: UnixTime, retain: u64) {
+fn retire(record: &mut KeyRecord, now: UnixTime, retain: u64) {
     record.state = KeyState::Retired;
     record.retired_at = Some(now);
     record.publish_until = Some(now.plus(retain));
@@ -87,17 +87,13 @@ pub fn promote(
     promoted.state = KeyState::Active;
     promoted.activated_at = Some(now);
     let mut writes = vec![promoted];
-    writes.extend(retire_others(records, &next.kid, now, retain));
+    writes.extend(settle(records, &next.kid, now, retain));
     writes
 }
 
 /// The records to write so that `keep` is the only active key (after an interrupted rotation,
 /// or when a key of another backend takes over): every other active key retired.
 pub fn settle(records: &[KeyRecord], keep: &str, now: UnixTime, retain: u64) -> Vec<KeyRecord> {
-    retire_others(records, keep, now, retain)
-}
-
-fn retire_others(records: &[KeyRecord], keep: &str, now: UnixTime, retain: u64) -> Vec<KeyRecord> {
     records
         .iter()
         .filter(|r| r.state == KeyState::Active && r.kid != keep)

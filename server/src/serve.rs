@@ -322,7 +322,6 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         validator,
         clock,
         random,
-        events,
         admin_token_digest: SecretDigest::of(&admin_token),
         changes,
         issuance,

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use gatehouse_core::events::Events;
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
@@ -110,8 +109,6 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Randomness.
     pub random: Arc<dyn Random>,
-    /// Where changes every node must see are published.
-    pub events: Arc<dyn Events>,
     /// SHA-256 of the admin credential.
     pub admin_token_digest: gatehouse_token::SecretDigest,
     /// The credential-guessing limit.
@@ -130,13 +127,6 @@ pub struct App {
 
 /// The state of the routers.
 pub type AppState = Arc<App>;
-
-impl App {
-    /// How long a retired key must stay published (see [`key_retention`]).
-    pub async fn key_retention(&self) -> Result<u64, gatehouse_core::store::StoreError> {
-        key_retention(self.clients.as_ref(), &self.config).await
-    }
-}
 
 /// One endpoint group's state as its handlers extract it (`State<Part<Issuance>>`): a shared
 /// handle, cloned per request as cheaply as the whole state would be.

@@ -31,10 +31,7 @@ pub enum KeyRef {
 impl std::fmt::Display for KeyRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Id(id) => {
-                f.write_str("id ")?;
-                id.iter().try_for_each(|b| write!(f, "{b:02x}"))
-            }
+            Self::Id(id) => write!(f, "id {}", gatehouse_token::hex::encode(id)),
             Self::Label(label) => write!(f, "label {label:?}"),
         }
     }

@@ -11,9 +11,8 @@
 //! - [`software`]: keys held in process memory (ring). For development and the embedded quick
 //!   start; the server says so loudly in its logs.
 //! - `pkcs11` (feature `pkcs11`): keys born and kept in an HSM, used through a pool of logged-in
-//!   PKCS#11 sessions with bounded concurrency and back-pressure: the settings in its `mod.rs`,
-//!   then `error`, `context` (the process-wide module registry), `hsm` (the token handle),
-//!   `pool`, `key`, and `backend` (its [`KeyBackend`]).
+//!   PKCS#11 sessions with bounded concurrency and back-pressure (its own Layout is in its
+//!   module docs).
 //! - [`jws`]: JWS compact serialisation (RFC 7515 §7.1) of a header and claims.
 //! - [`keyring`]: the active key and the retired keys still published, as one immutable value.
 #![cfg_attr(

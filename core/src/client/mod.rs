@@ -213,6 +213,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// The `token_endpoint_auth_method` it registered with (RFC 7591 §2): a confidential
+    /// client's default, `client_secret_basic` (it may use `client_secret_post` as well), or
+    /// `none`.
+    pub fn auth_method(&self) -> auth::AuthMethod {
+        match self.kind {
+            ClientKind::Confidential { .. } => auth::AuthMethod::ClientSecretBasic,
+            ClientKind::Public => auth::AuthMethod::None,
+        }
+    }
+
     /// Whether `secret` is this client's secret, compared in constant time; a public client
     /// has none, so never.
     pub fn secret_matches(&self, secret: &str) -> bool {

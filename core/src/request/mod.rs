@@ -11,8 +11,3 @@ pub mod token_reference;
 
 pub use token::TokenRequest;
 pub use token_reference::{TokenReference, TokenTypeHint};
-
-/// The introspection request (RFC 7662 §2.1).
-pub type IntrospectionRequest = TokenReference;
-/// The revocation request (RFC 7009 §2.1).
-pub type RevocationRequest = TokenReference;

@@ -37,11 +37,6 @@ impl FixedClock {
     pub fn advance(&self, secs: u64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }
-
-    /// Puts the clock at `secs`.
-    pub fn set(&self, secs: u64) {
-        self.0.store(secs, Ordering::SeqCst);
-    }
 }
 
 impl Clock for FixedClock {
@@ -118,12 +113,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Its grant types.
-    pub fn grant_types(mut self, grants: &[&str]) -> Self {
-        self.registration.grant_types = grants.iter().map(|g| g.to_string()).collect();
-        self
-    }
-
     /// Its access-token lifetime, seconds.
     pub fn lifetime(mut self, secs: u64) -> Self {
         self.registration.access_token_lifetime = Some(secs);
@@ -152,11 +141,6 @@ impl ClientBuilder {
     pub fn created_at(mut self, at: UnixTime) -> Self {
         self.created_at = at;
         self
-    }
-
-    /// The registration this builder would submit.
-    pub fn registration(&self) -> ClientRegistration {
-        self.registration.clone()
     }
 
     /// The client, and its secret unless it is public. Panics if the registration is invalid

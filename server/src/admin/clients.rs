@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::client::{Client, ClientId, ClientKind, ClientRegistration};
+use gatehouse_core::client::{Client, ClientId, ClientRegistration};
 use serde::Serialize;
 use serde_json::json;
 
@@ -38,10 +38,7 @@ impl ClientView {
             resources: c.resources.iter().map(ToString::to_string).collect(),
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
-            token_endpoint_auth_method: match c.kind {
-                ClientKind::Confidential { .. } => "client_secret_basic",
-                ClientKind::Public => "none",
-            },
+            token_endpoint_auth_method: c.auth_method().as_str(),
             introspection: c.introspection.as_str(),
             created_at: c.created_at.0,
             client_secret: secret,

@@ -82,9 +82,9 @@ pub enum Presented<'a> {
 }
 
 impl Credentials {
-    /// What a request carried: its `Authorization` header (when it uses the Basic scheme;
-    /// other schemes are not client authentication) and its form body. A repeated `client_id`
-    /// or `client_secret` is `invalid_request` (RFC 6749 §3.2).
+    /// What a request carried: its `Authorization` header (anything but well-formed Basic
+    /// credentials, another scheme included, ends as `invalid_client`) and its form body. A
+    /// repeated `client_id` or `client_secret` is `invalid_request` (RFC 6749 §3.2).
     pub fn from_request(authorization: Option<&str>, form: &Form) -> Result<Self, TokenError> {
         Ok(Self {
             basic: authorization.map(|h| secret::parse_basic(h).ok_or(())),
@@ -124,7 +124,7 @@ impl Credentials {
     pub fn client_id(&self) -> Option<Cow<'_, str>> {
         match self.presented().ok()? {
             Presented::SecretBasic { id, .. } => {
-                Some(form::decode(id.as_bytes()).map_or(Cow::Borrowed(id), Cow::Owned))
+                Some(form::decode_str(id).unwrap_or(Cow::Borrowed(id)))
             }
             Presented::SecretPost { id, .. } | Presented::None { id } => Some(Cow::Borrowed(id)),
         }

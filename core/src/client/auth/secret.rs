@@ -1,6 +1,7 @@
 //! `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1): a confidential client
 //! proves itself with its secret, compared by digest in constant time.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -23,11 +24,15 @@ pub(super) fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
-/// The forms a Basic credential may mean: form-decoded, as RFC 6749 §2.3.1 requires, and raw,
-/// as many clients send it. Generated ids and secrets read the same either way.
-pub(super) fn candidates(raw: &str) -> impl Iterator<Item = String> + '_ {
-    let decoded = form::decode(raw.as_bytes()).ok().filter(|d| d != raw);
-    std::iter::once(raw.to_owned()).chain(decoded)
+/// The forms a Basic credential may mean: as sent, as many clients send it, and form-decoded,
+/// as RFC 6749 §2.3.1 requires, when that differs. Generated ids and secrets read the same
+/// either way, and then nothing is copied.
+pub(super) fn candidates(raw: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    let decoded = match form::decode_str(raw) {
+        Ok(Cow::Owned(decoded)) if decoded != raw => Some(Cow::Owned(decoded)),
+        _ => None,
+    };
+    std::iter::once(Cow::Borrowed(raw)).chain(decoded)
 }
 
 /// `client_secret_basic`: the id and secret from the header, each as sent or form-decoded.
@@ -36,9 +41,8 @@ pub(super) async fn basic(
     secret: &str,
     clients: &dyn ClientStore,
 ) -> Result<Arc<Client>, TokenError> {
-    let secrets: Vec<String> = candidates(secret).collect();
     for id in candidates(id) {
-        if let Some(client) = confidential(&id, &secrets, clients).await? {
+        if let Some(client) = confidential(&id, candidates(secret), clients).await? {
             return Ok(client);
         }
     }
@@ -51,15 +55,15 @@ pub(super) async fn post(
     secret: &str,
     clients: &dyn ClientStore,
 ) -> Result<Arc<Client>, TokenError> {
-    confidential(id, &[secret.to_owned()], clients)
+    confidential(id, [Cow::Borrowed(secret)], clients)
         .await?
         .ok_or(TokenError::InvalidClient)
 }
 
 /// The client `id` if it is confidential and one of `secrets` is its secret.
-async fn confidential(
+async fn confidential<'s>(
     id: &str,
-    secrets: &[String],
+    secrets: impl IntoIterator<Item = Cow<'s, str>>,
     clients: &dyn ClientStore,
 ) -> Result<Option<Arc<Client>>, TokenError> {
     let Some(id) = ClientId::new(id) else {
@@ -68,5 +72,5 @@ async fn confidential(
     Ok(clients
         .get(&id)
         .await?
-        .filter(|client| secrets.iter().any(|s| client.secret_matches(s))))
+        .filter(|client| secrets.into_iter().any(|s| client.secret_matches(&s))))
 }
