@@ -4,18 +4,28 @@
 
 use serde::Serialize;
 
+use crate::authorize::ResponseMode;
 use crate::client::GrantType;
 use crate::client::auth::AuthMethod;
+use crate::id_token;
 
 /// Endpoint paths, relative to the issuer's path: the router serves them, the metadata names
 /// them.
 pub mod paths {
+    /// RFC 6749 §3.1.
+    pub const AUTHORIZE: &str = "/authorize";
     /// RFC 6749 §3.2.
     pub const TOKEN: &str = "/token";
+    /// RFC 9126 §2.
+    pub const PAR: &str = "/par";
     /// RFC 7662 §2.
     pub const INTROSPECT: &str = "/introspect";
     /// RFC 7009 §2.
     pub const REVOKE: &str = "/revoke";
+    /// OIDC Core §5.3.
+    pub const USERINFO: &str = "/userinfo";
+    /// OIDC RP-Initiated Logout 1.0 §2.
+    pub const END_SESSION: &str = "/logout";
     /// RFC 7517 §5, published as `jwks_uri`.
     pub const JWKS: &str = "/jwks";
     /// RFC 8414 §3.
@@ -25,45 +35,74 @@ pub mod paths {
 }
 
 /// PKCE methods (RFC 7636 §4.2): `S256` only, ever (OAuth 2.1 §4.1.1; `plain` is refused).
-/// Advertised even before the code flow exists, as MCP clients look for it.
-pub const CODE_CHALLENGE_METHODS: [&str; 1] = ["S256"];
+pub const CODE_CHALLENGE_METHODS: [&str; 1] = [crate::authorize::pkce::METHOD];
 
 /// The metadata document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Metadata {
     issuer: String,
+    authorization_endpoint: String,
+    pushed_authorization_request_endpoint: String,
+    require_pushed_authorization_requests: bool,
     token_endpoint: String,
+    userinfo_endpoint: String,
+    end_session_endpoint: String,
     jwks_uri: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
     grant_types_supported: Vec<&'static str>,
     response_types_supported: Vec<&'static str>,
+    response_modes_supported: Vec<&'static str>,
+    authorization_response_iss_parameter_supported: bool,
     token_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_signing_alg_values_supported: Vec<&'static str>,
     code_challenge_methods_supported: Vec<&'static str>,
+    scopes_supported: Vec<&'static str>,
+    claims_supported: Vec<&'static str>,
+    subject_types_supported: Vec<&'static str>,
+    id_token_signing_alg_values_supported: Vec<&'static str>,
 }
 
 impl Metadata {
-    /// The document for `issuer`, whose RFC 9701 introspection answers are signed with
-    /// `signing_alg` (the active key's algorithm).
-    pub fn new(issuer: &str, signing_alg: &'static str) -> Self {
+    /// The document for `issuer`, whose RFC 9701 introspection answers and ID tokens are
+    /// signed with `signing_alg` (the active key's algorithm), and which requires pushed
+    /// authorization requests of every client when `require_par`.
+    pub fn new(issuer: &str, signing_alg: &'static str, require_par: bool) -> Self {
         let auth_methods: Vec<&str> = AuthMethod::SUPPORTED.iter().map(|m| m.as_str()).collect();
+        // Introspection is for resource servers, which hold a secret (RFC 7662 §2.1).
+        let secret_methods: Vec<&str> = auth_methods
+            .iter()
+            .copied()
+            .filter(|m| *m != AuthMethod::None.as_str())
+            .collect();
         Self {
             issuer: issuer.to_owned(),
+            authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),
+            pushed_authorization_request_endpoint: format!("{issuer}{}", paths::PAR),
+            require_pushed_authorization_requests: require_par,
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
+            userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
+            end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
             introspection_endpoint: format!("{issuer}{}", paths::INTROSPECT),
             revocation_endpoint: format!("{issuer}{}", paths::REVOKE),
             grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
-            // No authorization endpoint yet: no response type.
-            response_types_supported: Vec::new(),
+            response_types_supported: vec!["code"],
+            response_modes_supported: ResponseMode::ALL.iter().map(|m| m.as_str()).collect(),
+            // RFC 9207 §3: `iss` is on every authorization response.
+            authorization_response_iss_parameter_supported: true,
             token_endpoint_auth_methods_supported: auth_methods.clone(),
-            introspection_endpoint_auth_methods_supported: auth_methods.clone(),
+            introspection_endpoint_auth_methods_supported: secret_methods,
             revocation_endpoint_auth_methods_supported: auth_methods,
             introspection_signing_alg_values_supported: vec![signing_alg],
             code_challenge_methods_supported: CODE_CHALLENGE_METHODS.to_vec(),
+            scopes_supported: id_token::SCOPES.to_vec(),
+            claims_supported: id_token::CLAIMS.to_vec(),
+            // OIDC Core §8: every client sees a user's same `sub`.
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: vec![signing_alg],
         }
     }
 }
@@ -89,15 +128,40 @@ mod tests {
 
     #[test]
     fn the_document_lists_what_is_implemented() {
-        let doc = serde_json::to_value(Metadata::new("https://as.example/t", "ES256")).unwrap();
+        let doc =
+            serde_json::to_value(Metadata::new("https://as.example/t", "ES256", false)).unwrap();
         assert_eq!(doc["issuer"], "https://as.example/t");
         assert_eq!(doc["token_endpoint"], "https://as.example/t/token");
         assert_eq!(
-            doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            doc["authorization_endpoint"],
+            "https://as.example/t/authorize"
         );
         assert_eq!(
+            doc["pushed_authorization_request_endpoint"],
+            "https://as.example/t/par"
+        );
+        assert_eq!(doc["require_pushed_authorization_requests"], false);
+        assert_eq!(doc["userinfo_endpoint"], "https://as.example/t/userinfo");
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256"])
+        );
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        );
+        assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(
+            doc["response_modes_supported"],
+            serde_json::json!(["query", "form_post"])
+        );
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
             doc["token_endpoint_auth_methods_supported"],
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        );
+        assert_eq!(
+            doc["introspection_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post"])
         );
         assert_eq!(

@@ -19,6 +19,10 @@ pub enum TokenError {
     /// RFC 6749 §5.2 `unauthorized_client`: the client may not use this grant or operation.
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
+    /// RFC 6749 §5.2 `invalid_grant`: the code, refresh token or PKCE verifier is invalid,
+    /// expired, revoked, used, or another client's.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
     /// RFC 6749 §5.2 `unsupported_grant_type`.
     #[error("unsupported_grant_type: {0}")]
     UnsupportedGrantType(String),

@@ -59,6 +59,13 @@ impl Form {
         Ok(first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()))
     }
 
+    /// The form written back as `application/x-www-form-urlencoded`, every pair in order.
+    pub fn encode(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .finish()
+    }
+
     /// Every non-empty value of `name`, for parameters that may repeat (RFC 8707 `resource`).
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs

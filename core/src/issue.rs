@@ -1,7 +1,9 @@
 //! Issuing access tokens: RFC 9068 JWTs signed through the signer port, or opaque tokens
 //! stored by digest in the access-token store.
 
-use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, b64};
+use std::fmt;
+
+use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, SecretDigest, UnixTime, b64};
 
 use crate::client::{Client, TokenFormat};
 use crate::error::TokenError;
@@ -18,6 +20,34 @@ pub struct IssuerSettings {
     pub access_token_lifetime: u64,
     /// The most opaque tokens one client may hold at once (until they expire and are purged).
     pub opaque_tokens_per_client: usize,
+    /// Refresh-token lifetimes and rotation.
+    pub refresh: RefreshSettings,
+}
+
+/// Refresh-token lifetimes and rotation (RFC 9700 §4.14.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshSettings {
+    /// A token unused this long expires, seconds.
+    pub idle_lifetime: u64,
+    /// A family ends this long after the sign-in, seconds.
+    pub lifetime: u64,
+    /// A rotated token used again within this many seconds gets the same successor.
+    pub grace: u64,
+    /// Whether confidential clients' tokens rotate too (public clients' always do).
+    pub rotate_confidential: bool,
+    /// The key that derives a token's successor from the token (so a repeat within the grace
+    /// window gets the same successor without the successor ever being stored).
+    pub rotation_key: RotationKey,
+}
+
+/// A 256-bit HMAC key; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RotationKey(pub [u8; 32]);
+
+impl fmt::Debug for RotationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RotationKey([redacted])")
+    }
 }
 
 /// The type of an issued access token (RFC 6749 §7.1): how a resource server must check it.
@@ -48,6 +78,16 @@ pub struct IssuedToken {
     pub expires_in: u64,
     /// The granted scope.
     pub scope: Scope,
+    /// A refresh token, when the grant gives one.
+    pub refresh_token: Option<String>,
+    /// An ID token, for an OpenID Connect request.
+    pub id_token: Option<String>,
+    /// The access token's `jti`.
+    pub jti: String,
+    /// When the access token expires.
+    pub expires_at: UnixTime,
+    /// The digest of an opaque access token.
+    pub opaque_digest: Option<SecretDigest>,
 }
 
 /// Issues an access token for what `client` was granted, in the client's token format: an RFC
@@ -73,8 +113,9 @@ pub async fn issue(
         exp: now.plus(lifetime),
         jti: b64::encode(random_bytes::<16>(ctx.random)),
     };
-    let access_token = match client.token_format {
-        TokenFormat::Jwt => ctx.signer.sign(&claims).await?,
+    let (jti, expires_at) = (claims.jti.clone(), claims.exp);
+    let (access_token, opaque_digest) = match client.token_format {
+        TokenFormat::Jwt => (ctx.signer.sign(&claims).await?, None),
         TokenFormat::Opaque => {
             let token = OpaqueToken::from_random(random_bytes::<32>(ctx.random));
             ctx.tokens
@@ -84,7 +125,7 @@ pub async fn issue(
                     ctx.settings.opaque_tokens_per_client,
                 )
                 .await?;
-            token.as_str().to_owned()
+            (token.as_str().to_owned(), Some(token.digest()))
         }
     };
     Ok(IssuedToken {
@@ -92,6 +133,11 @@ pub async fn issue(
         token_type: TokenType::Bearer,
         expires_in: lifetime,
         scope: granted.scope,
+        refresh_token: None,
+        id_token: None,
+        jti,
+        expires_at,
+        opaque_digest,
     })
 }
 
@@ -110,6 +156,14 @@ mod tests {
     #[async_trait::async_trait]
     impl AccessTokenSigner for FailingSigner {
         async fn sign(&self, _: &AccessTokenClaims) -> Result<String, SignFailure> {
+            Err(SignFailure::Unavailable("HSM saturated".into()))
+        }
+
+        async fn sign_id_token(
+            &self,
+            _: crate::id_token::IdTokenClaims,
+            _: &str,
+        ) -> Result<String, SignFailure> {
             Err(SignFailure::Unavailable("HSM saturated".into()))
         }
     }

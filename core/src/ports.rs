@@ -1,7 +1,12 @@
-//! The ports `core` needs from the outside world: time, randomness and signing.
+//! The ports `core` needs from the outside world: time, randomness, signing, and what to do
+//! when a grant sees an attack.
 
 use async_trait::async_trait;
 use gatehouse_token::{AccessTokenClaims, UnixTime};
+
+use crate::client::ClientId;
+use crate::id_token::IdTokenClaims;
+use crate::store::IssuedForCode;
 
 /// The current time. The server passes the system clock; tests pass a fixed one.
 pub trait Clock: Send + Sync {
@@ -33,9 +38,30 @@ pub enum SignFailure {
     Failed(String),
 }
 
-/// Turns access-token claims into a signed JWT (RFC 9068) with the active key.
+/// Turns claims into signed JWTs with the active key: access tokens (RFC 9068) and ID tokens
+/// (OIDC Core §2).
 #[async_trait]
 pub trait AccessTokenSigner: Send + Sync {
     /// Signs `claims` as a compact JWS with `typ: at+jwt`.
     async fn sign(&self, claims: &AccessTokenClaims) -> Result<String, SignFailure>;
+    /// Signs an ID token for `access_token`, setting its `at_hash` with the hash of the
+    /// signing key's algorithm ([`crate::id_token::at_hash`]).
+    async fn sign_id_token(
+        &self,
+        claims: IdTokenClaims,
+        access_token: &str,
+    ) -> Result<String, SignFailure>;
+}
+
+/// What the server does when a grant sees the signs of an attack: a stolen code or refresh
+/// token used twice. `core` has already refused the request and changed what its stores hold;
+/// the server revokes what lives outside them (JWT access tokens in every validator) and
+/// records a security event.
+#[async_trait]
+pub trait Alarms: Send + Sync {
+    /// A used authorization code came back (RFC 9700 §4.5): revoke what it was exchanged for.
+    async fn code_replayed(&self, client: &ClientId, issued: Option<&IssuedForCode>);
+    /// A rotated refresh token came back after its grace window (RFC 9700 §4.14.2); its
+    /// family is revoked already.
+    async fn refresh_reused(&self, client: &ClientId, family: &str);
 }

@@ -46,6 +46,16 @@ impl Scope {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
+
+    /// Whether `token` is in the scope.
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.contains(token)
+    }
+
+    /// The tokens of `self` and `other` together.
+    pub fn union(&self, other: &Self) -> Self {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
 }
 
 fn is_scope_char(c: char) -> bool {

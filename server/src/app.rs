@@ -1,5 +1,6 @@
 //! The routers: the OAuth endpoints under the issuer's path (with CORS for browser-based
-//! clients on discovery, JWKS, token and revocation, shared/reference/mcp-auth.md §7.10), the
+//! clients on discovery, JWKS, token, revocation, PAR and UserInfo, shared/reference/mcp-auth.md
+//! §7.10), the sign-in pages and sign-out (same-origin, no CORS), the
 //! probes at the root. The admin API's router is [`crate::admin::router`].
 
 use axum::Router;
@@ -7,7 +8,9 @@ use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::routes::{health, introspect, jwks, metadata, paths, revoke, token};
+use crate::routes::{
+    authorize, health, introspect, jwks, logout, metadata, par, paths, revoke, token, userinfo,
+};
 use crate::state::AppState;
 
 /// The public router.
@@ -15,11 +18,12 @@ pub fn router(app: AppState) -> Router {
     let base = app.config.issuer_path();
     // Any origin, no credentials: the answer never depends on the origin, so no `Vary` either.
     // A preflight names the one method the route takes.
-    let cors = |method: Method| {
+    let cors = |methods: &[Method]| {
         CorsLayer::new()
             .allow_origin(Any)
             .vary([])
-            .allow_methods([method])
+            .allow_methods(methods.to_vec())
+            .expose_headers([header::WWW_AUTHENTICATE])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
@@ -28,18 +32,51 @@ pub fn router(app: AppState) -> Router {
     };
     let posts = Router::new()
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
-        .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle));
+        .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
+        .route(&format!("{base}{}", paths::PAR), post(par::handle));
     let mut gets = Router::new().route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
     for path in gatehouse_core::discovery::well_known_paths(&base) {
         gets = gets.route(&path, get(metadata::handle));
     }
+    // The browser's side of the flow: same-origin pages, no CORS.
+    let sign_in = Router::new()
+        .route(
+            &format!("{base}{}", paths::AUTHORIZE),
+            get(authorize::start).post(authorize::start_post),
+        )
+        .route(
+            &format!("{base}{}", authorize::LOGIN_PATH),
+            post(authorize::login),
+        )
+        .route(
+            &format!("{base}{}", authorize::CONSENT_PATH),
+            post(authorize::decide),
+        )
+        .route(
+            &format!("{base}{}", paths::END_SESSION),
+            get(logout::start).post(logout::start_post),
+        )
+        .route(
+            &format!("{base}{}", logout::CONFIRM_PATH),
+            post(logout::confirm),
+        )
+        .merge(crate::pages::router(&base, app.assets.clone()));
     // Introspection is for resource servers, never browsers (a page would have to hold a
     // resource server's credentials), so it gets no CORS.
     Router::new()
         // `route_layer`: CORS on these routes only, never on the fallback (an unknown path
         // answers a plain 404, not a preflight).
-        .merge(posts.route_layer(cors(Method::POST)))
-        .merge(gets.route_layer(cors(Method::GET)))
+        .merge(posts.route_layer(cors(&[Method::POST])))
+        .merge(gets.route_layer(cors(&[Method::GET])))
+        .merge(
+            Router::new()
+                .route(
+                    &format!("{base}{}", paths::USERINFO),
+                    get(userinfo::handle).post(userinfo::handle),
+                )
+                .route_layer(cors(&[Method::GET, Method::POST])),
+        )
+        .merge(sign_in)
         .route(
             &format!("{base}{}", paths::INTROSPECT),
             post(introspect::handle),

@@ -1,8 +1,10 @@
 //! The one write path of each change every node must see: a revocation, a deleted client, new
-//! signing keys. Each goes the same way: durable write first (a failed write is an error, never
-//! a success), then applied on this node at once, then published through the events port so
-//! that other nodes apply it too. A publication that fails is logged: the change is durable and
-//! local, and other nodes catch up at their next full resync.
+//! signing keys, a user disabled, deleted or given a new password. Each goes the same way:
+//! durable write first (a failed write is an error, never a success), then applied on this node
+//! at once, then published through the events port so that other nodes apply it too. A
+//! publication that fails is logged: the change is durable and local, and other nodes catch up
+//! at their next full resync. (A user's changes end sessions and refresh tokens, which live in
+//! the store that every node reads: there is nothing node-local to apply, nor to publish.)
 
 use std::sync::Arc;
 
@@ -12,8 +14,10 @@ use gatehouse_core::events::{Event, Events};
 use gatehouse_core::ports::Clock;
 use gatehouse_core::revocation::{self, RevokeTarget, Revoked};
 use gatehouse_core::store::{
-    AccessTokenStore, ClientStore, KeyRecord, RevocationStore, StoreError,
+    AccessTokenStore, ClientStore, ConsentStore, KeyRecord, RefreshTokenStore, RevocationStore,
+    SessionStore, StoreError, UserStore,
 };
+use gatehouse_core::user::{PasswordHash, User, UserId, Username};
 use gatehouse_token::{AccessTokenClaims, UnixTime};
 use gatehouse_validator::{Valid, Validator};
 
@@ -29,6 +33,14 @@ pub struct Changes {
     pub tokens: Arc<dyn AccessTokenStore>,
     /// Revoked JWT ids.
     pub revocations: Arc<dyn RevocationStore>,
+    /// User accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Browser sessions (ended when their user is disabled or deleted).
+    pub sessions: Arc<dyn SessionStore>,
+    /// Remembered consents (forgotten with their user or client).
+    pub consents: Arc<dyn ConsentStore>,
+    /// Refresh tokens (revoked with their user or client).
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     /// This node's validator (its revocation set).
     pub validator: Arc<Validator>,
     /// The signing keys.
@@ -39,6 +51,15 @@ pub struct Changes {
     pub clock: Arc<dyn Clock>,
     /// The configuration (leeway, quotas, lifetimes).
     pub config: Config,
+}
+
+/// What ending a user's grants ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ended {
+    /// Browser sessions ended.
+    pub sessions: usize,
+    /// Refresh-token families revoked.
+    pub refresh_token_families: usize,
 }
 
 impl Changes {
@@ -108,17 +129,107 @@ impl Changes {
     }
 
     /// Deletes a client, and with it every token issued to it: the tokens are dead the moment the
-    /// client is gone (introspection checks the client set), and its stored opaque tokens are
-    /// dropped. `None` if there was no such client; else how many opaque tokens were dropped.
+    /// client is gone (introspection checks the client set), its stored opaque tokens are
+    /// dropped, its refresh-token families revoked and the consents given to it forgotten.
+    /// `None` if there was no such client; else how many opaque tokens were dropped.
+    ///
+    /// The client goes first, so that nothing new can be issued to it while the rest is swept;
+    /// the sweep runs even when the client was gone already, so that a retry after a failed
+    /// sweep finishes it.
     pub async fn delete_client(&self, id: &ClientId) -> Result<Option<usize>, StoreError> {
-        if !self.clients.delete(id).await? {
+        let existed = self.clients.delete(id).await?;
+        let dropped = self.tokens.delete_client_tokens(id.as_str()).await?;
+        let families = self.refresh_tokens.revoke_client(id).await?;
+        let consents = self.consents.delete_client(id).await?;
+        if !existed {
+            if dropped + families + consents > 0 {
+                tracing::info!(client_id = %id, opaque_tokens_deleted = dropped, refresh_token_families_revoked = families, consents_forgotten = consents, "swept what a deleted client left");
+            }
             return Ok(None);
         }
-        let dropped = self.tokens.delete_client_tokens(id.as_str()).await?;
+        tracing::info!(client_id = %id, refresh_token_families_revoked = families, consents_forgotten = consents, "client's grants ended");
         self.publish(&Event::ClientDeleted {
             client_id: id.clone(),
         });
         Ok(Some(dropped))
+    }
+
+    /// Ends what a user is signed in with: every browser session and every refresh-token
+    /// family (the access tokens already issued live out their short lifetimes).
+    async fn end_user_grants(&self, user: &UserId) -> Result<Ended, StoreError> {
+        let sessions = self.sessions.delete_user_sessions(user).await?;
+        let refresh_token_families = self.refresh_tokens.revoke_user(user).await?;
+        Ok(Ended {
+            sessions,
+            refresh_token_families,
+        })
+    }
+
+    /// Writes `change` to the user named `username` (read, change, replace); the user as
+    /// written, or `None` if there is no such user.
+    async fn update_user(
+        &self,
+        username: &Username,
+        change: impl FnOnce(&mut User),
+    ) -> Result<Option<User>, StoreError> {
+        let Some(mut user) = self.users.get(username).await? else {
+            return Ok(None);
+        };
+        change(&mut user);
+        Ok(self.users.update(user.clone()).await?.then_some(user))
+    }
+
+    /// Replaces a user's password with `hash` (already computed, off the async workers), then
+    /// ends their sessions and refresh tokens: whoever knew the old password is signed out.
+    /// `None` if there is no such user.
+    pub async fn set_password(
+        &self,
+        username: &Username,
+        hash: PasswordHash,
+    ) -> Result<Option<(User, Ended)>, StoreError> {
+        let Some(user) = self.update_user(username, |u| u.password = hash).await? else {
+            return Ok(None);
+        };
+        let ended = self.end_user_grants(&user.id).await?;
+        Ok(Some((user, ended)))
+    }
+
+    /// Disables a user (they can no longer sign in: durable first), then ends their sessions
+    /// and refresh tokens. Disabling a disabled user ends whatever is left again. `None` if
+    /// there is no such user.
+    pub async fn disable_user(
+        &self,
+        username: &Username,
+    ) -> Result<Option<(User, Ended)>, StoreError> {
+        let Some(user) = self.update_user(username, |u| u.disabled = true).await? else {
+            return Ok(None);
+        };
+        let ended = self.end_user_grants(&user.id).await?;
+        Ok(Some((user, ended)))
+    }
+
+    /// Lets a disabled user sign in again (nothing of theirs was kept to come back). `None` if
+    /// there is no such user.
+    pub async fn enable_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.update_user(username, |u| u.disabled = false).await
+    }
+
+    /// Deletes a user: disabled first (durable, so nothing new is granted to them while the
+    /// rest goes), then their sessions and refresh tokens are ended and their consents
+    /// forgotten, and only then the account removed, so that a failure on the way leaves a
+    /// disabled account that a retry deletes. `None` if there is no such user.
+    pub async fn delete_user(
+        &self,
+        username: &Username,
+    ) -> Result<Option<(User, Ended, usize)>, StoreError> {
+        let Some(user) = self.update_user(username, |u| u.disabled = true).await? else {
+            return Ok(None);
+        };
+        let ended = self.end_user_grants(&user.id).await?;
+        let consents = self.consents.delete_user(&user.id).await?;
+        // Gone meanwhile (a concurrent delete): it is deleted all the same.
+        let user = self.users.delete(username).await?.unwrap_or(user);
+        Ok(Some((user, ended, consents)))
     }
 
     /// Forces a key rotation now (the keys manager writes the records and swaps the key ring and the
@@ -140,3 +251,6 @@ impl Changes {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

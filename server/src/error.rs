@@ -84,6 +84,9 @@ impl IntoResponse for OAuthError {
                 "unsupported_grant_type",
                 Some(d.as_str()),
             ),
+            TokenError::InvalidGrant(d) => {
+                (StatusCode::BAD_REQUEST, "invalid_grant", Some(d.as_str()))
+            }
             TokenError::InvalidScope(d) => {
                 (StatusCode::BAD_REQUEST, "invalid_scope", Some(d.as_str()))
             }

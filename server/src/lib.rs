@@ -20,6 +20,7 @@
 //! - [`system`]: the real clock and randomness.
 
 pub mod admin;
+pub mod alarms;
 pub mod app;
 pub mod authenticate;
 pub mod catch_panic;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod form;
 pub mod keys;
+pub mod pages;
 pub mod routes;
 pub mod runtime;
 pub mod serve;

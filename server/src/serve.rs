@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gatehouse_core::events::{Events, InProcessEvents};
-use gatehouse_core::issue::IssuerSettings;
+use gatehouse_core::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use gatehouse_core::ports::{Clock, Random, random_bytes};
-use gatehouse_core::store::{AccessTokenStore, ClientStore, KeyStore, RevocationStore};
+use gatehouse_core::store::{
+    AccessTokenStore, ClientStore, CodeStore, ConsentStore, KeyStore, ParStore, RefreshTokenStore,
+    RevocationStore, SecretStore, SessionStore, UserStore,
+};
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
 use gatehouse_store::EmbeddedStore;
@@ -22,12 +25,14 @@ use crate::app;
 use crate::changes::Changes;
 use crate::config::{Backend, Config, HttpLimits};
 use crate::keys::{KeyManager, KeySettings};
+use crate::pages::session::Cookies;
+use crate::pages::{Assets, Look};
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
 use crate::signing::JwtSigner;
-use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance};
+use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance, SignIn};
 use crate::system::{OsRandom, SystemClock};
-use crate::throttle::AuthThrottle;
+use crate::throttle::{AuthThrottle, LoginThrottle};
 
 /// The admin credential's file name inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -271,7 +276,13 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         Arc<dyn ClientStore>,
         Arc<dyn AccessTokenStore>,
         Arc<dyn RevocationStore>,
-    ) = (store.clone(), store.clone(), store);
+    ) = (store.clone(), store.clone(), store.clone());
+    let users: Arc<dyn UserStore> = store.clone();
+    let sessions: Arc<dyn SessionStore> = store.clone();
+    let consents: Arc<dyn ConsentStore> = store.clone();
+    let codes: Arc<dyn CodeStore> = store.clone();
+    let pushed: Arc<dyn ParStore> = store.clone();
+    let refresh_tokens: Arc<dyn RefreshTokenStore> = store.clone();
     let throttle = Arc::new(AuthThrottle::new(&config.limits));
     let auth = || ClientAuth {
         clients: clients.clone(),
@@ -282,20 +293,44 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         clients: clients.clone(),
         tokens: tokens.clone(),
         revocations: revocations.clone(),
+        users: users.clone(),
+        sessions: sessions.clone(),
+        consents: consents.clone(),
+        refresh_tokens: refresh_tokens.clone(),
         validator: validator.clone(),
         keys: keys.clone(),
         events: events.clone(),
         clock: clock.clone(),
         config: config.clone(),
     });
+    // Keys that must outlive a restart: the refresh-token rotation key and the forms' CSRF key.
+    let secrets: &dyn SecretStore = store.as_ref();
+    let rotation_key = secrets
+        .get_or_create("refresh_rotation", random_bytes::<32>(random.as_ref()))
+        .await?;
+    let csrf_key = secrets
+        .get_or_create("csrf", random_bytes::<32>(random.as_ref()))
+        .await?;
     let issuance = Arc::new(Issuance {
         auth: auth(),
         settings: IssuerSettings {
             issuer: config.issuer.clone(),
             access_token_lifetime: config.tokens.access_token_lifetime,
             opaque_tokens_per_client: config.limits.opaque_tokens_per_client,
+            refresh: RefreshSettings {
+                idle_lifetime: config.tokens.refresh_token_idle_lifetime,
+                lifetime: config.tokens.refresh_token_lifetime,
+                grace: config.tokens.refresh_token_grace,
+                rotate_confidential: config.tokens.rotate_confidential_refresh,
+                rotation_key: RotationKey(rotation_key),
+            },
         },
         tokens: tokens.clone(),
+        codes: codes.clone(),
+        pushed: pushed.clone(),
+        refresh_tokens: refresh_tokens.clone(),
+        users: users.clone(),
+        changes: changes.clone(),
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
     });
@@ -303,6 +338,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         auth: auth(),
         validator: validator.clone(),
         tokens: tokens.clone(),
+        users: users.clone(),
         changes: changes.clone(),
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
@@ -311,13 +347,42 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let discovery = Arc::new(Discovery {
         issuer: config.issuer.clone(),
         keys: keys.clone(),
+        require_par: config.authorize.require_pushed_authorization_requests,
     });
+    let base = config.issuer_path();
+    let sign_in = Arc::new(SignIn {
+        issuer: config.issuer.clone(),
+        base: base.clone(),
+        clients: clients.clone(),
+        users: users.clone(),
+        sessions: sessions.clone(),
+        consents: consents.clone(),
+        codes: codes.clone(),
+        pushed: pushed.clone(),
+        require_par: config.authorize.require_pushed_authorization_requests,
+        cookies: Cookies::new(&config.issuer, config.pages.session_lifetime, csrf_key),
+        look: Look::new(&config.pages, &base),
+        throttle: LoginThrottle::new(),
+        validator: validator.clone(),
+        session_lifetime: config.pages.session_lifetime,
+        clock: clock.clone(),
+        random: random.clone(),
+    });
+    let assets = Arc::new(Assets::new(&config.pages));
     let app = Arc::new(App {
+        sign_in,
+        assets,
         throttle,
         readiness: Arc::new(Readiness::default()),
         clients,
         tokens,
         revocations,
+        users,
+        sessions,
+        consents,
+        codes,
+        pushed,
+        refresh_tokens,
         keys,
         validator,
         clock,

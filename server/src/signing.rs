@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use gatehouse_core::id_token::{self, ID_TOKEN_TYP, IdTokenClaims};
 use gatehouse_core::ports::{AccessTokenSigner, SignFailure};
-use gatehouse_signer::{SignError, jws};
+use gatehouse_signer::{SignError, SigningKey, jws};
 use gatehouse_token::AccessTokenClaims;
 use gatehouse_token::header::ACCESS_TOKEN_TYP;
 use serde::Serialize;
@@ -31,8 +32,16 @@ impl JwtSigner {
         typ: &'static str,
         claims: &C,
     ) -> Result<String, SignFailure> {
-        let ring = self.0.ring();
-        let key = ring.active().clone();
+        let key = self.0.ring().active().clone();
+        Self::sign_with(key, typ, claims).await
+    }
+
+    /// Signs `claims` with `key`, on the blocking pool when the key's backend may block.
+    async fn sign_with<C: Serialize + Clone + Send + 'static>(
+        key: Arc<dyn SigningKey>,
+        typ: &'static str,
+        claims: &C,
+    ) -> Result<String, SignFailure> {
         if !key.backend().blocks() {
             return jws::sign_compact(key.as_ref(), typ, claims).map_err(failure);
         }
@@ -48,5 +57,16 @@ impl JwtSigner {
 impl AccessTokenSigner for JwtSigner {
     async fn sign(&self, claims: &AccessTokenClaims) -> Result<String, SignFailure> {
         self.sign_jwt(ACCESS_TOKEN_TYP, claims).await
+    }
+
+    async fn sign_id_token(
+        &self,
+        mut claims: IdTokenClaims,
+        access_token: &str,
+    ) -> Result<String, SignFailure> {
+        // One key for both: `at_hash` uses the hash of the algorithm that signs.
+        let key = self.0.ring().active().clone();
+        claims.at_hash = Some(id_token::at_hash(key.algorithm(), access_token));
+        Self::sign_with(key, ID_TOKEN_TYP, &claims).await
     }
 }

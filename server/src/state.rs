@@ -7,7 +7,10 @@ use axum::extract::FromRef;
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
-use gatehouse_core::store::{AccessTokenStore, ClientStore, RevocationStore};
+use gatehouse_core::store::{
+    AccessTokenStore, ClientStore, CodeStore, ConsentStore, ParStore, RefreshTokenStore,
+    RevocationStore, SessionStore, UserStore,
+};
 use gatehouse_validator::Validator;
 
 use crate::changes::Changes;
@@ -38,6 +41,16 @@ pub struct Issuance {
     pub settings: IssuerSettings,
     /// Opaque access tokens.
     pub tokens: Arc<dyn AccessTokenStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn CodeStore>,
+    /// Pushed authorization requests.
+    pub pushed: Arc<dyn ParStore>,
+    /// Refresh tokens.
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// User accounts.
+    pub users: Arc<dyn UserStore>,
+    /// What a replayed code or a reused refresh token sets off.
+    pub changes: Arc<Changes>,
     /// The signer.
     pub signer: JwtSigner,
     /// Randomness.
@@ -51,6 +64,10 @@ impl Issuance {
             settings: &self.settings,
             clients: self.auth.clients.as_ref(),
             tokens: self.tokens.as_ref(),
+            codes: self.codes.as_ref(),
+            refresh_tokens: self.refresh_tokens.as_ref(),
+            users: self.users.as_ref(),
+            alarms: self.changes.as_ref(),
             signer: &self.signer,
             clock: self.auth.clock.as_ref(),
             random: self.random.as_ref(),
@@ -68,6 +85,8 @@ pub struct Inspection {
     pub validator: Arc<Validator>,
     /// Opaque access tokens.
     pub tokens: Arc<dyn AccessTokenStore>,
+    /// User accounts (UserInfo).
+    pub users: Arc<dyn UserStore>,
     /// Revocations go through here.
     pub changes: Arc<Changes>,
     /// Signs RFC 9701 answers.
@@ -78,6 +97,43 @@ pub struct Inspection {
     pub issuer: String,
 }
 
+/// The state of the sign-in flow: the authorization endpoint and its pages.
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
+pub struct SignIn {
+    /// The issuer (`iss` of every authorization response).
+    pub issuer: String,
+    /// The issuer's path, which the pages' form actions start with.
+    pub base: String,
+    /// Registered clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// User accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Browser sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Remembered consents.
+    pub consents: Arc<dyn ConsentStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn CodeStore>,
+    /// Pushed authorization requests.
+    pub pushed: Arc<dyn ParStore>,
+    /// Whether every client must push its authorization requests.
+    pub require_par: bool,
+    /// The session cookie and CSRF tokens.
+    pub cookies: crate::pages::session::Cookies,
+    /// What the pages look like.
+    pub look: crate::pages::Look,
+    /// Failed sign-ins per account and per address.
+    pub throttle: crate::throttle::LoginThrottle,
+    /// Verifies `id_token_hint`s at sign-out.
+    pub validator: Arc<Validator>,
+    /// How long a sign-in lasts, seconds.
+    pub session_lifetime: u64,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+}
+
 /// The state of discovery and the JWKS.
 #[derive(Debug)]
 pub struct Discovery {
@@ -85,6 +141,8 @@ pub struct Discovery {
     pub issuer: String,
     /// The signing keys (the JWKS, the active algorithm).
     pub keys: Arc<KeyManager>,
+    /// Whether every client must push its authorization requests (RFC 9126 §5).
+    pub require_par: bool,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only
@@ -101,6 +159,18 @@ pub struct App {
     pub tokens: Arc<dyn AccessTokenStore>,
     /// Revoked JWT ids.
     pub revocations: Arc<dyn RevocationStore>,
+    /// User accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Browser sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Remembered consents.
+    pub consents: Arc<dyn ConsentStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn CodeStore>,
+    /// Pushed authorization requests.
+    pub pushed: Arc<dyn ParStore>,
+    /// Refresh tokens.
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     /// The signing keys.
     pub keys: Arc<KeyManager>,
     /// The validator.
@@ -123,6 +193,10 @@ pub struct App {
     pub inspection: Arc<Inspection>,
     /// Discovery's and the JWKS's state.
     pub discovery: Arc<Discovery>,
+    /// The sign-in flow's state.
+    pub sign_in: Arc<SignIn>,
+    /// The pages' stylesheet and script.
+    pub assets: Arc<crate::pages::Assets>,
 }
 
 /// The state of the routers.
@@ -162,6 +236,7 @@ part_of_app!(
     inspection: Inspection,
     discovery: Discovery,
     readiness: Readiness,
+    sign_in: SignIn,
 );
 
 impl FromRef<AppState> for BodyLimit {

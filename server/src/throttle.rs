@@ -341,3 +341,35 @@ mod tests {
         assert_eq!(address_key(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
     }
 }
+
+/// The limits on failed sign-ins (a person's password): per account, so one account cannot be
+/// guessed from many addresses, and per address, so one address cannot try many accounts.
+#[derive(Debug)]
+pub struct LoginThrottle {
+    /// Failures per username.
+    pub accounts: Throttle<String>,
+    /// Failures per address.
+    pub addresses: Throttle<IpAddr>,
+}
+
+impl LoginThrottle {
+    /// At most 5 failures per account and 20 per address in 5 minutes.
+    pub fn new() -> Self {
+        Self {
+            accounts: Throttle::new(5, 300),
+            addresses: Throttle::new(20, 300),
+        }
+    }
+
+    /// Forgets windows that have ended.
+    pub fn sweep(&self, now: UnixTime) {
+        self.accounts.sweep(now);
+        self.addresses.sweep(now);
+    }
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -3,12 +3,16 @@
 
 use gatehouse_core::client::ClientId;
 use gatehouse_core::store::{
-    AccessTokenStore, ClientStore, KeyRecord, KeyState, KeyStore, RevocationStore, StoreError,
+    AccessTokenStore, AuthorizationCode, ClientStore, CodeStore, Consent, ConsentStore, KeyRecord,
+    KeyState, KeyStore, Redemption, RefreshToken, RefreshTokenStore, RevocationStore, Rotation,
+    SecretStore, Session, SessionStore, StoreError, UserStore,
 };
 use gatehouse_core::testing::{ClientBuilder, suite};
 use gatehouse_store::embedded::FILE_NAME;
 use gatehouse_store::{EmbeddedStore, OpenError};
-use gatehouse_token::{AccessTokenClaims, Algorithm, Audience, OpaqueToken, UnixTime};
+use gatehouse_token::{
+    AccessTokenClaims, Algorithm, Audience, OpaqueToken, SecretDigest, UnixTime,
+};
 
 fn store() -> (tempfile::TempDir, EmbeddedStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -22,6 +26,13 @@ async fn the_store_suite() {
     suite::access_tokens(&store().1).await;
     suite::revocations(&store().1).await;
     suite::keys(&store().1).await;
+    suite::users(&store().1).await;
+    suite::sessions(&store().1).await;
+    suite::consents(&store().1).await;
+    suite::codes(&store().1).await;
+    suite::refresh_tokens(&store().1).await;
+    suite::par(&store().1).await;
+    suite::secrets(&store().1).await;
 }
 
 fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
@@ -115,6 +126,119 @@ async fn everything_survives_a_reopen() {
     );
     let unknown = ClientId::new("nope").unwrap();
     assert!(ClientStore::get(&store, &unknown).await.unwrap().is_none());
+}
+
+/// Users, sessions, consents, codes, refresh tokens and secrets survive a reopen, with their
+/// indexes (by id, by user, by client, by time).
+#[tokio::test(flavor = "multi_thread")]
+async fn people_and_single_use_items_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = gatehouse_core::testing::user("alice");
+    let client = ClientId::new("c").unwrap();
+    let session = Session {
+        user: alice.id.clone(),
+        auth_time: UnixTime(1),
+        expires_at: UnixTime(100),
+    };
+    let consent = Consent {
+        scope: "read".parse().unwrap(),
+        resources: vec!["https://rs.example".parse().unwrap()],
+        granted_at: UnixTime(1),
+    };
+    let code = AuthorizationCode {
+        client_id: client.clone(),
+        redirect_uri: None,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        user: alice.id.clone(),
+        auth_time: UnixTime(1),
+        scope: "read".parse().unwrap(),
+        resource: "https://rs.example".parse().unwrap(),
+        nonce: None,
+        session: SecretDigest([1; 32]),
+        expires_at: UnixTime(60),
+    };
+    let refresh = RefreshToken {
+        family: "f".into(),
+        client_id: client.clone(),
+        user: alice.id.clone(),
+        scope: "read".parse().unwrap(),
+        resources: vec!["https://rs.example".parse().unwrap()],
+        auth_time: UnixTime(1),
+        issued_at: UnixTime(1),
+        idle_expires_at: UnixTime(50),
+        expires_at: UnixTime(500),
+    };
+    let (old, new) = (SecretDigest([2; 32]), SecretDigest([3; 32]));
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        UserStore::insert(&store, alice.clone()).await.unwrap();
+        SessionStore::insert(&store, SecretDigest([1; 32]), session.clone())
+            .await
+            .unwrap();
+        ConsentStore::put(&store, &alice.id, &client, consent.clone())
+            .await
+            .unwrap();
+        CodeStore::insert(&store, SecretDigest([4; 32]), code.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.redeem(&SecretDigest([4; 32])).await.unwrap(),
+            Redemption::Fresh(code.clone())
+        );
+        RefreshTokenStore::insert(&store, old, refresh.clone())
+            .await
+            .unwrap();
+        let rotated = store
+            .rotate(&old, new, refresh.clone(), UnixTime(10), 5)
+            .await
+            .unwrap();
+        assert_eq!(rotated, Rotation::Rotated(refresh.clone()));
+        assert_eq!(store.get_or_create("csrf", [7; 32]).await.unwrap(), [7; 32]);
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.get_by_id(&alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        SessionStore::get(&store, &SecretDigest([1; 32]))
+            .await
+            .unwrap(),
+        Some(session)
+    );
+    assert_eq!(
+        store.list_user(&alice.id).await.unwrap(),
+        [(client.clone(), consent)]
+    );
+    assert_eq!(
+        store.redeem(&SecretDigest([4; 32])).await.unwrap(),
+        Redemption::Replayed(code, None),
+        "used stays used"
+    );
+    assert_eq!(
+        store
+            .rotate(&old, new, refresh.clone(), UnixTime(12), 5)
+            .await
+            .unwrap(),
+        Rotation::Grace(refresh.clone()),
+        "the rotation is remembered"
+    );
+    assert_eq!(store.get_or_create("csrf", [8; 32]).await.unwrap(), [7; 32]);
+    assert_eq!(store.delete_user_sessions(&alice.id).await.unwrap(), 1);
+    assert_eq!(store.delete_client(&client).await.unwrap(), 1);
+    assert_eq!(store.revoke_user(&alice.id).await.unwrap(), 1);
+    assert_eq!(
+        CodeStore::purge_expired(&store, UnixTime(61))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        RefreshTokenStore::purge_expired(&store, UnixTime(501))
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 /// A database written before the time indexes existed gets them at open, so its expired rows

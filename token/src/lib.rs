@@ -7,7 +7,8 @@
 //! - [`jwk`]: public JSON Web Keys and key sets (RFC 7517), with RFC 7638 thumbprints as `kid`.
 //! - [`header`]: the protected header Gatehouse writes on its access tokens (RFC 9068 §2.1).
 //! - [`claims`]: the access-token claims (RFC 9068 §2.2), shared by JWTs and opaque-token records.
-//! - [`opaque`]: opaque access tokens: prefix, 256 random bits, checksum; stored only as a digest.
+//! - [`opaque`]: opaque access and refresh tokens: prefix, 256 random bits, checksum; stored
+//!   only as a digest.
 //! - [`time`]: seconds since the Unix epoch; nothing here reads a clock.
 //! - [`backend`]: where a signing key's private part lives (recorded with each stored key).
 #![cfg_attr(
@@ -30,5 +31,5 @@ pub use backend::BackendKind;
 pub use claims::{AccessTokenClaims, Audience};
 pub use header::JwsHeader;
 pub use jwk::{Jwk, JwkSet, KeyParams};
-pub use opaque::{OpaqueToken, SecretDigest};
+pub use opaque::{OpaqueToken, RefreshTokenText, SecretDigest};
 pub use time::UnixTime;

@@ -1,4 +1,5 @@
-//! Opaque access tokens: `gat_` + 256 random bits (base64url) + a CRC-32 checksum (base64url).
+//! Opaque access tokens: `gat_` + 256 random bits (base64url) + a CRC-32 checksum (base64url);
+//! refresh tokens, the same under `grt_`.
 //!
 //! The prefix lets secret scanners find leaked tokens; the checksum lets garbage be rejected
 //! without a store lookup. The checksum is not a security measure: the 256 random bits are.
@@ -30,12 +31,7 @@ pub struct Malformed;
 impl OpaqueToken {
     /// A token from 32 bytes of CSPRNG output.
     pub fn from_random(random: [u8; RANDOM_BYTES]) -> Self {
-        let mut text = String::with_capacity(LEN);
-        text.push_str(PREFIX);
-        b64::encode_into(random, &mut text);
-        let checksum = crc32fast::hash(text.as_bytes()).to_be_bytes();
-        b64::encode_into(checksum, &mut text);
-        Self(text)
+        Self(mint(PREFIX, random))
     }
 
     /// Whether `text` looks like an opaque token at all (by prefix), before any other check.
@@ -44,24 +40,8 @@ impl OpaqueToken {
     }
 
     /// Parses a token, checking length, alphabet and checksum; no lookup is involved.
-    ///
-    /// Works on bytes: the text is untrusted, so no slice of it may land inside a multi-byte
-    /// character (a non-ASCII byte anywhere fails the base64url alphabet instead).
     pub fn parse(text: &str) -> Result<Self, Malformed> {
-        let bytes = text.as_bytes();
-        if bytes.len() != LEN || !bytes.starts_with(PREFIX.as_bytes()) {
-            return Err(Malformed);
-        }
-        let (body, checksum) = bytes.split_at(LEN - CHECKSUM_CHARS);
-        let random_text = body.get(PREFIX.len()..).ok_or(Malformed)?;
-        let mut random = [0u8; RANDOM_BYTES];
-        let n = b64::decode_into(random_text, &mut random).map_err(|_| Malformed)?;
-        let mut sum = [0u8; 4];
-        let m = b64::decode_into(checksum, &mut sum).map_err(|_| Malformed)?;
-        if n != RANDOM_BYTES || m != 4 || u32::from_be_bytes(sum) != crc32fast::hash(body) {
-            return Err(Malformed);
-        }
-        Ok(Self(text.to_owned()))
+        check(PREFIX, text).map(|()| Self(text.to_owned()))
     }
 
     /// The token text, to hand to the client once.
@@ -73,6 +53,73 @@ impl OpaqueToken {
     pub fn digest(&self) -> SecretDigest {
         SecretDigest::of(&self.0)
     }
+}
+
+/// A refresh token: the same format as an opaque access token under its own prefix, `grt_`, so
+/// that one is never taken for the other and secret scanners tell them apart.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshTokenText(String);
+
+/// The prefix of every refresh token.
+pub const REFRESH_PREFIX: &str = "grt_";
+
+impl RefreshTokenText {
+    /// A token from 32 bytes of CSPRNG (or keyed-derivation) output.
+    pub fn from_random(random: [u8; RANDOM_BYTES]) -> Self {
+        Self(mint(REFRESH_PREFIX, random))
+    }
+
+    /// Parses a token, checking length, alphabet and checksum; no lookup is involved.
+    pub fn parse(text: &str) -> Result<Self, Malformed> {
+        check(REFRESH_PREFIX, text).map(|()| Self(text.to_owned()))
+    }
+
+    /// The token text, to hand to the client.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digest under which the token is stored.
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest::of(&self.0)
+    }
+}
+
+impl fmt::Debug for RefreshTokenText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshTokenText([redacted])")
+    }
+}
+
+/// `prefix` + base64url of `random` + base64url of the CRC-32 of what precedes it.
+fn mint(prefix: &str, random: [u8; RANDOM_BYTES]) -> String {
+    let mut text = String::with_capacity(LEN);
+    text.push_str(prefix);
+    b64::encode_into(random, &mut text);
+    let checksum = crc32fast::hash(text.as_bytes()).to_be_bytes();
+    b64::encode_into(checksum, &mut text);
+    text
+}
+
+/// Checks length, prefix, alphabet and checksum of a token minted with `prefix`.
+///
+/// Works on bytes: the text is untrusted, so no slice of it may land inside a multi-byte
+/// character (a non-ASCII byte anywhere fails the base64url alphabet instead).
+fn check(prefix: &str, text: &str) -> Result<(), Malformed> {
+    let bytes = text.as_bytes();
+    if bytes.len() != LEN || !bytes.starts_with(prefix.as_bytes()) {
+        return Err(Malformed);
+    }
+    let (body, checksum) = bytes.split_at(LEN - CHECKSUM_CHARS);
+    let random_text = body.get(prefix.len()..).ok_or(Malformed)?;
+    let mut random = [0u8; RANDOM_BYTES];
+    let n = b64::decode_into(random_text, &mut random).map_err(|_| Malformed)?;
+    let mut sum = [0u8; 4];
+    let m = b64::decode_into(checksum, &mut sum).map_err(|_| Malformed)?;
+    if n != RANDOM_BYTES || m != 4 || u32::from_be_bytes(sum) != crc32fast::hash(body) {
+        return Err(Malformed);
+    }
+    Ok(())
 }
 
 impl fmt::Debug for OpaqueToken {
@@ -165,6 +212,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn refresh_tokens_have_their_own_prefix_and_never_parse_as_access_tokens() {
+        let refresh = RefreshTokenText::from_random([7; 32]);
+        assert!(refresh.as_str().starts_with("grt_"));
+        assert_eq!(refresh.as_str().len(), LEN);
+        assert_eq!(RefreshTokenText::parse(refresh.as_str()).unwrap(), refresh);
+        assert_eq!(OpaqueToken::parse(refresh.as_str()), Err(Malformed));
+        let access = OpaqueToken::from_random([7; 32]);
+        assert_eq!(RefreshTokenText::parse(access.as_str()), Err(Malformed));
+        let swapped = refresh.as_str().replacen("grt_", "gat_", 1);
+        assert_eq!(
+            OpaqueToken::parse(&swapped),
+            Err(Malformed),
+            "the checksum covers the prefix"
+        );
+        assert_eq!(format!("{refresh:?}"), "RefreshTokenText([redacted])");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use gatehouse_token::{AccessTokenClaims, b64};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::json::{MAX_DEPTH, has_unique_members, within_depth};
 use crate::keys::KeySnapshot;
@@ -39,6 +40,47 @@ pub fn verify(
     token: &str,
     max_len: usize,
 ) -> Result<(AccessTokenClaims, String), Rejection> {
+    verify_typed(keys, token, max_len, is_access_token_typ)
+}
+
+/// OIDC Core §2: Gatehouse writes `typ: JWT` on its ID tokens.
+fn is_id_token_typ(typ: &str) -> bool {
+    typ == "JWT"
+}
+
+/// The claims of an ID token that an `id_token_hint` is read for (OIDC RP-Initiated Logout
+/// 1.0 §2): who, for which client, in which session.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IdTokenHint {
+    /// The issuer.
+    pub iss: String,
+    /// The user.
+    pub sub: String,
+    /// The client.
+    pub aud: String,
+    /// The session, if the token named one.
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// Verifies an ID token of ours, as an `id_token_hint`: signature, key and algorithm binding as
+/// for access tokens, `typ: JWT`; its expiry is not checked (a hint may have expired, OIDC
+/// RP-Initiated Logout 1.0 §2).
+pub fn verify_id_token_hint(
+    keys: &KeySnapshot,
+    token: &str,
+    max_len: usize,
+) -> Result<IdTokenHint, Rejection> {
+    verify_typed(keys, token, max_len, is_id_token_typ).map(|(claims, _)| claims)
+}
+
+/// [`verify`] for a token whose `typ` passes `typ_ok`, with claims of type `C`.
+fn verify_typed<C: DeserializeOwned>(
+    keys: &KeySnapshot,
+    token: &str,
+    max_len: usize,
+    typ_ok: fn(&str) -> bool,
+) -> Result<(C, String), Rejection> {
     if token.len() > max_len {
         return Err(Rejection::TooLarge);
     }
@@ -53,7 +95,7 @@ pub fn verify(
         return Err(Rejection::Header);
     }
     let header: Header = serde_json::from_slice(&header_json).map_err(|_| Rejection::Header)?;
-    if !header.typ.as_deref().is_some_and(is_access_token_typ) {
+    if !header.typ.as_deref().is_some_and(typ_ok) {
         return Err(Rejection::WrongType);
     }
     let kid = header.kid.ok_or(Rejection::Header)?;

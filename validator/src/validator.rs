@@ -137,6 +137,16 @@ impl Validator {
         self.revoked.purge(now.minus(self.policy.leeway));
     }
 
+    /// Verifies an ID token of this issuer presented as an `id_token_hint` (its expiry is not
+    /// checked, OIDC RP-Initiated Logout 1.0 §2); an access token never passes (`typ`).
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<jwt::IdTokenHint, Rejection> {
+        let hint = jwt::verify_id_token_hint(&self.keys.load(), token, self.policy.max_token_len)?;
+        if hint.iss != self.policy.issuer {
+            return Err(Rejection::WrongIssuer);
+        }
+        Ok(hint)
+    }
+
     /// Validates a JWT access token at `now`; with `audience`, also requires it in `aud`.
     pub fn validate_jwt(
         &self,

@@ -363,3 +363,43 @@ fn a_purge_keeps_revocations_until_exp_plus_leeway() {
     f.validator.purge_revocations(c.exp.plus(leeway + 1));
     assert!(f.validator.revocations().is_empty(), "then it goes");
 }
+
+/// OIDC RP-Initiated Logout 1.0 §2: an `id_token_hint` is one of our ID tokens (`typ: JWT`),
+/// verified like an access token, its expiry not checked; an access token is never a hint and
+/// an ID token never an access token.
+#[test]
+fn id_token_hints_are_our_id_tokens_only() {
+    let f = fixture(Algorithm::ES256);
+    let id = serde_json::json!({"iss": ISS, "sub": "u1", "aud": "client-a", "sid": "s1", "exp": 1, "iat": 0});
+    let hint = jws::sign_compact(f.key.as_ref(), "JWT", &id).unwrap();
+    let read = f.validator.verify_id_token_hint(&hint).unwrap();
+    assert_eq!((read.sub.as_str(), read.aud.as_str()), ("u1", "client-a"));
+    assert_eq!(read.sid.as_deref(), Some("s1"));
+    assert_eq!(f.check(&hint), Err(Rejection::WrongType));
+    let access = f.sign(&claims());
+    assert_eq!(
+        f.validator.verify_id_token_hint(&access),
+        Err(Rejection::WrongType)
+    );
+    let other = fixture(Algorithm::ES256);
+    let foreign = jws::sign_compact(other.key.as_ref(), "JWT", &id).unwrap();
+    assert_eq!(
+        f.validator.verify_id_token_hint(&foreign),
+        Err(Rejection::UnknownKey)
+    );
+    let mut tampered = hint.clone();
+    tampered.replace_range(hint.len() - 3.., "AAA");
+    assert_eq!(
+        f.validator.verify_id_token_hint(&tampered),
+        Err(Rejection::BadSignature)
+    );
+    let elsewhere =
+        serde_json::json!({"iss": "https://evil.example", "sub": "u1", "aud": "client-a"});
+    let hint = jws::sign_compact(f.key.as_ref(), "JWT", &elsewhere).unwrap();
+    assert_eq!(
+        f.validator.verify_id_token_hint(&hint),
+        Err(Rejection::WrongIssuer)
+    );
+    let none = f.sign_raw(r#"{"alg":"none","typ":"JWT"}"#, &id.to_string());
+    assert!(f.validator.verify_id_token_hint(&none).is_err());
+}

@@ -4,6 +4,7 @@
 //! # Layout
 //! - this module: [`Client`] and the values it is made of.
 //! - [`registration`]: what an operator asks for, validated into a new client.
+//! - [`redirect`]: which redirect URIs may be registered, and when a requested one matches.
 //! - [`auth`]: authenticating a client from what a request presented, one module per method.
 
 use std::borrow::Borrow;
@@ -103,6 +104,10 @@ impl fmt::Debug for ClientSecret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
+    /// RFC 6749 §4.1, with PKCE (OAuth 2.1 §4.1).
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
     /// RFC 6749 §4.4.
     ClientCredentials,
 }
@@ -111,12 +116,18 @@ impl GrantType {
     /// The registered `grant_type` value.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
         }
     }
 
     /// Every grant type Gatehouse implements.
-    pub const ALL: [Self; 1] = [Self::ClientCredentials];
+    pub const ALL: [Self; 3] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+    ];
 
     /// Parses a registered grant type name.
     pub fn parse(text: &str) -> Option<Self> {
@@ -202,6 +213,13 @@ pub struct Client {
     pub scope: Scope,
     /// The resources it may get tokens for; the first is the default (RFC 8707).
     pub resources: Vec<Resource>,
+    /// Where authorization responses may be sent (RFC 6749 §3.1.2).
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Where a person may be sent after signing out at its request (OIDC RP-Initiated Logout
+    /// 1.0 §3.1), matched exactly.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Whether its authorization requests must be pushed first (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
     /// Its access-token lifetime in seconds, overriding the server's default.
     pub access_token_lifetime: Option<u64>,
     /// The format of its access tokens.
@@ -238,6 +256,36 @@ impl Client {
     pub fn default_resource(&self) -> Option<&Resource> {
         self.resources.first()
     }
+
+    /// Whether the client's identity is assured when it asks for authorization (OAuth 2.1
+    /// §7.3.1): a confidential client authenticates at the token endpoint; a public client only
+    /// when its redirect URI is an https one (a loopback listener or a private-use scheme can be
+    /// claimed by any app on the device). Only for such clients is a remembered consent
+    /// honoured without asking.
+    pub fn identity_assured(&self, redirect_uri: &str) -> bool {
+        match self.kind {
+            ClientKind::Confidential { .. } => true,
+            ClientKind::Public => redirect_uri.starts_with("https://"),
+        }
+    }
+
+    /// The registered redirect URI that `requested` matches ([`RedirectUri::matches`]); with
+    /// none requested, the one registered URI if there is exactly one (OAuth 2.1 §4.1.1).
+    pub fn redirect_uri(&self, requested: Option<&str>) -> Option<&RedirectUri> {
+        match requested {
+            Some(text) => self.redirect_uris.iter().find(|r| r.matches(text)),
+            None => match self.redirect_uris.as_slice() {
+                [only] if loopback_free(only) => Some(only),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Whether a URI can be used without being named in the request: not a loopback one, whose
+/// port the app chooses each time (RFC 8252 §7.3).
+fn loopback_free(uri: &RedirectUri) -> bool {
+    !uri.as_str().starts_with("http:")
 }
 
 /// A client as stored: flat JSON, readable by any tool, that grows by optional members. A
@@ -252,6 +300,12 @@ struct ClientRecord {
     grant_types: Vec<GrantType>,
     scope: Scope,
     resources: Vec<Resource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    redirect_uris: Vec<RedirectUri>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    post_logout_redirect_uris: Vec<RedirectUri>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    require_pushed_authorization_requests: bool,
     access_token_lifetime: Option<u64>,
     token_format: TokenFormat,
     #[serde(default)]
@@ -271,6 +325,9 @@ impl From<ClientRecord> for Client {
             grant_types: r.grant_types,
             scope: r.scope,
             resources: r.resources,
+            redirect_uris: r.redirect_uris,
+            post_logout_redirect_uris: r.post_logout_redirect_uris,
+            require_pushed_authorization_requests: r.require_pushed_authorization_requests,
             access_token_lifetime: r.access_token_lifetime,
             token_format: r.token_format,
             introspection: r.introspection,
@@ -291,6 +348,9 @@ impl From<Client> for ClientRecord {
             grant_types: c.grant_types,
             scope: c.scope,
             resources: c.resources,
+            redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format,
             introspection: c.introspection,
@@ -300,6 +360,8 @@ impl From<Client> for ClientRecord {
 }
 
 pub mod auth;
+pub mod redirect;
 pub mod registration;
 
+pub use redirect::RedirectUri;
 pub use registration::{ClientRegistration, RegistrationError};

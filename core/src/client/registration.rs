@@ -4,6 +4,7 @@
 use gatehouse_token::UnixTime;
 use serde::{Deserialize, Serialize};
 
+use super::redirect::{MAX_REDIRECT_URIS, RedirectUri};
 use super::{
     Client, ClientId, ClientKind, ClientSecret, GrantType, Introspection, LIFETIME_RANGE,
     MAX_RESOURCES, MAX_SCOPE_LEN, TokenFormat,
@@ -36,6 +37,20 @@ pub struct ClientRegistration {
     /// `none` (default), `resources` or `any`.
     #[serde(default)]
     pub introspection: Introspection,
+    /// `client_secret_basic` (default: a confidential client with a secret) or `none` (a
+    /// public client: no secret, PKCE on every code flow).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Where authorization responses may be sent (required with `authorization_code`).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where a person may be sent after signing out at its request (OIDC RP-Initiated Logout
+    /// 1.0 §3.1); the same rules as redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether its authorization requests must be pushed first (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Why a registration was refused; each message names the field and what to do.
@@ -56,12 +71,13 @@ fn refuse(field: &'static str, message: impl Into<String>) -> RegistrationError 
 }
 
 impl ClientRegistration {
-    /// Validates the registration and creates the client with a fresh id and secret.
+    /// Validates the registration and creates the client with a fresh id and, for a
+    /// confidential client, a fresh secret.
     pub fn register(
         self,
         random: &dyn Random,
         now: UnixTime,
-    ) -> Result<(Client, ClientSecret), RegistrationError> {
+    ) -> Result<(Client, Option<ClientSecret>), RegistrationError> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(refuse("name", "give 1 to 200 printable characters"));
@@ -69,20 +85,78 @@ impl ClientRegistration {
         if self.grant_types.is_empty() {
             return Err(refuse(
                 "grant_types",
-                "name at least one grant type (client_credentials)",
+                "name at least one grant type (authorization_code, refresh_token, client_credentials)",
             ));
         }
+        let public = match self.token_endpoint_auth_method.as_deref() {
+            None | Some("client_secret_basic" | "client_secret_post") => false,
+            Some("none") => true,
+            Some(other) => {
+                return Err(refuse(
+                    "token_endpoint_auth_method",
+                    format!("{other:?} is not supported; use client_secret_basic or none"),
+                ));
+            }
+        };
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
             let grant = GrantType::parse(g).ok_or_else(|| {
                 refuse(
                     "grant_types",
-                    format!("{g:?} is not supported; use client_credentials"),
+                    format!(
+                        "{g:?} is not supported; use authorization_code, refresh_token or client_credentials"
+                    ),
                 )
             })?;
             if !grant_types.contains(&grant) {
                 grant_types.push(grant);
             }
+        }
+        if public && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(refuse(
+                "grant_types",
+                "a public client cannot use client_credentials (OAuth 2.1 §4.2): it has no secret",
+            ));
+        }
+        if grant_types == [GrantType::RefreshToken] {
+            return Err(refuse(
+                "grant_types",
+                "refresh_token comes with authorization_code: add it",
+            ));
+        }
+        if self.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(refuse(
+                "redirect_uris",
+                format!("at most {MAX_REDIRECT_URIS}"),
+            ));
+        }
+        let mut redirect_uris: Vec<RedirectUri> = Vec::new();
+        for text in &self.redirect_uris {
+            let uri = RedirectUri::register(text)
+                .map_err(|e| refuse("redirect_uris", format!("{text:?}: {e}")))?;
+            if !redirect_uris.contains(&uri) {
+                redirect_uris.push(uri);
+            }
+        }
+        if self.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(refuse(
+                "post_logout_redirect_uris",
+                format!("at most {MAX_REDIRECT_URIS}"),
+            ));
+        }
+        let mut post_logout_redirect_uris: Vec<RedirectUri> = Vec::new();
+        for text in &self.post_logout_redirect_uris {
+            let uri = RedirectUri::register(text)
+                .map_err(|e| refuse("post_logout_redirect_uris", format!("{text:?}: {e}")))?;
+            if !post_logout_redirect_uris.contains(&uri) {
+                post_logout_redirect_uris.push(uri);
+            }
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(refuse(
+                "redirect_uris",
+                "authorization_code needs at least one redirect URI",
+            ));
         }
         if self.scope.len() > MAX_SCOPE_LEN {
             return Err(refuse(
@@ -125,16 +199,22 @@ impl ClientRegistration {
                 ));
             }
         }
-        let secret = ClientSecret::generate(random);
+        let secret = (!public).then(|| ClientSecret::generate(random));
         let client = Client {
             id: ClientId::generate(random),
             name: name.to_owned(),
-            kind: ClientKind::Confidential {
-                secret_digest: secret.digest(),
+            kind: match &secret {
+                Some(secret) => ClientKind::Confidential {
+                    secret_digest: secret.digest(),
+                },
+                None => ClientKind::Public,
             },
             grant_types,
             scope,
             resources,
+            redirect_uris,
+            post_logout_redirect_uris,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             access_token_lifetime: self.access_token_lifetime,
             token_format: self.token_format,
             introspection: self.introspection,
@@ -158,7 +238,40 @@ mod tests {
             access_token_lifetime: Some(300),
             token_format: TokenFormat::Jwt,
             introspection: Introspection::None,
+            token_endpoint_auth_method: None,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            require_pushed_authorization_requests: false,
         }
+    }
+
+    #[test]
+    fn public_clients_have_no_secret_and_need_redirect_uris_for_the_code_flow() {
+        let random = CountingRandom::default();
+        let mut reg = registration();
+        reg.token_endpoint_auth_method = Some("none".into());
+        reg.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+        assert_eq!(
+            reg.clone()
+                .register(&random, UnixTime(0))
+                .unwrap_err()
+                .field,
+            "redirect_uris"
+        );
+        reg.redirect_uris = vec!["http://127.0.0.1/cb".into(), "http://127.0.0.1/cb".into()];
+        let (client, secret) = reg.clone().register(&random, UnixTime(0)).unwrap();
+        assert!(secret.is_none());
+        assert_eq!(client.kind, ClientKind::Public);
+        assert_eq!(client.redirect_uris.len(), 1, "duplicates collapse");
+        assert!(!client.secret_matches(""));
+        let json = serde_json::to_value(&client).unwrap();
+        assert!(json.get("secret_digest").is_none());
+        assert_eq!(serde_json::from_value::<Client>(json).unwrap(), client);
+        reg.grant_types.push("client_credentials".into());
+        assert_eq!(
+            reg.register(&random, UnixTime(0)).unwrap_err().field,
+            "grant_types"
+        );
     }
 
     #[test]
@@ -166,6 +279,7 @@ mod tests {
         let (client, secret) = registration()
             .register(&CountingRandom::default(), UnixTime(5))
             .unwrap();
+        let secret = secret.unwrap();
         assert!(secret.expose().starts_with("gcs_"));
         assert_eq!(secret.expose().len(), 4 + 43);
         assert!(client.secret_matches(secret.expose()));
@@ -199,7 +313,27 @@ mod tests {
     fn refuses_bad_fields_by_name() {
         let random = CountingRandom::default();
         type Mutation = fn(&mut ClientRegistration);
-        let cases: [(Mutation, &str); 8] = [
+        let cases: [(Mutation, &str); 13] = [
+            (
+                |r| r.post_logout_redirect_uris = vec!["javascript:alert(1)".into()],
+                "post_logout_redirect_uris",
+            ),
+            (
+                |r| r.redirect_uris = vec!["javascript:alert(1)".into()],
+                "redirect_uris",
+            ),
+            (
+                |r| r.token_endpoint_auth_method = Some("private_key_jwt".into()),
+                "token_endpoint_auth_method",
+            ),
+            (
+                |r| r.grant_types = vec!["refresh_token".into()],
+                "grant_types",
+            ),
+            (
+                |r| r.redirect_uris = (0..17).map(|i| format!("https://a.example/{i}")).collect(),
+                "redirect_uris",
+            ),
             (|r| r.scope = "s ".repeat(1100).trim_end().into(), "scope"),
             (
                 |r| r.resources = (0..33).map(|i| format!("https://r{i}.example")).collect(),

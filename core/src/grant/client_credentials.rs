@@ -24,11 +24,11 @@ pub async fn grant(
             "the client may not use the client_credentials grant".into(),
         ));
     }
-    Ok(Granted {
-        subject: client.id.as_str().to_owned(),
-        scope: granted_scope(client, req.scope.as_ref())?,
-        resource: granted_resource(client, req.resource.as_ref())?,
-    })
+    Ok(Granted::access(
+        client.id.as_str().to_owned(),
+        granted_scope(client, req.scope.as_ref())?,
+        granted_resource(client, req.resource.as_ref())?,
+    ))
 }
 
 #[cfg(test)]

@@ -4,16 +4,23 @@
 //! code, rotate a refresh token or check a replay cache. [`grant`] dispatches on the typed
 //! request with an exhaustive match: a new grant type does not compile until it is handled.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
+
+use gatehouse_token::SecretDigest;
 
 use crate::client::Client;
 use crate::error::TokenError;
+use crate::id_token::IdTokenClaims;
 use crate::issue::{IssuedToken, IssuerSettings};
-use crate::ports::{AccessTokenSigner, Clock, Random};
+use crate::ports::{AccessTokenSigner, Alarms, Clock, Random};
 use crate::request::TokenRequest;
 use crate::resource::Resource;
 use crate::scope::Scope;
-use crate::store::{AccessTokenStore, ClientStore};
+use crate::store::{
+    AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, UserStore,
+};
 
 /// What a grant and the issuance after it may use, borrowed for one request.
 #[expect(
@@ -27,6 +34,14 @@ pub struct GrantContext<'a> {
     pub clients: &'a dyn ClientStore,
     /// Opaque access tokens.
     pub tokens: &'a dyn AccessTokenStore,
+    /// Authorization codes.
+    pub codes: &'a dyn CodeStore,
+    /// Refresh tokens.
+    pub refresh_tokens: &'a dyn RefreshTokenStore,
+    /// User accounts (a token for a disabled user is refused).
+    pub users: &'a dyn UserStore,
+    /// What to do on a replayed code or a reused refresh token.
+    pub alarms: &'a dyn Alarms,
     /// Signs JWT access tokens.
     pub signer: &'a dyn AccessTokenSigner,
     /// The time.
@@ -44,6 +59,27 @@ pub struct Granted {
     pub scope: Scope,
     /// The token's one audience.
     pub resource: Resource,
+    /// A refresh token to hand out with the access token.
+    pub refresh_token: Option<String>,
+    /// The code redeemed, and the refresh-token family started, to record what was issued
+    /// for the code (so that a replay can revoke it).
+    pub code: Option<(SecretDigest, Option<String>)>,
+    /// An ID token to sign with the access token (an OpenID Connect request).
+    pub id_token: Option<IdTokenClaims>,
+}
+
+impl Granted {
+    /// An access token alone, for `subject`.
+    pub fn access(subject: String, scope: Scope, resource: Resource) -> Self {
+        Self {
+            subject,
+            scope,
+            resource,
+            refresh_token: None,
+            code: None,
+            id_token: None,
+        }
+    }
 }
 
 /// The token endpoint (RFC 6749 §3.2): applies the grant of `request` for the authenticated
@@ -53,8 +89,29 @@ pub async fn exchange(
     client: &Client,
     request: &TokenRequest,
 ) -> Result<IssuedToken, TokenError> {
-    let granted = grant(ctx, client, request).await?;
-    crate::issue::issue(ctx, client, granted).await
+    let mut granted = grant(ctx, client, request).await?;
+    let refresh_token = granted.refresh_token.take();
+    let code = granted.code.take();
+    let id_token = granted.id_token.take();
+    let mut issued = crate::issue::issue(ctx, client, granted).await?;
+    if let Some(claims) = id_token {
+        let signed = ctx
+            .signer
+            .sign_id_token(claims, &issued.access_token)
+            .await?;
+        issued.id_token = Some(signed);
+    }
+    if let Some((digest, refresh_family)) = code {
+        let record = IssuedForCode {
+            access_jti: issued.jti.clone(),
+            access_exp: issued.expires_at,
+            access_digest: issued.opaque_digest,
+            refresh_family,
+        };
+        ctx.codes.record_issued(&digest, record).await?;
+    }
+    issued.refresh_token = refresh_token;
+    Ok(issued)
 }
 
 /// Applies the grant of `request` for the authenticated `client`.
@@ -64,6 +121,8 @@ pub async fn grant(
     request: &TokenRequest,
 ) -> Result<Granted, TokenError> {
     match request {
+        TokenRequest::AuthorizationCode(req) => authorization_code::grant(ctx, client, req).await,
+        TokenRequest::RefreshToken(req) => refresh_token::grant(ctx, client, req).await,
         TokenRequest::ClientCredentials(req) => client_credentials::grant(ctx, client, req).await,
         TokenRequest::Unsupported(name) => Err(TokenError::UnsupportedGrantType(format!(
             "grant_type {name:?} is not supported"

@@ -9,6 +9,10 @@ use crate::scope::Scope;
 /// A parsed token request; client authentication is separate ([`crate::client::auth`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    AuthorizationCode(AuthorizationCodeRequest),
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    RefreshToken(RefreshTokenRequest),
     /// `grant_type=client_credentials` (RFC 6749 §4.4.2).
     ClientCredentials(ClientCredentialsRequest),
     /// Any other grant type, by name.
@@ -24,6 +28,55 @@ pub struct ClientCredentialsRequest {
     pub resource: Option<Resource>,
 }
 
+/// The parameters of an authorization-code request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthorizationCodeRequest {
+    /// The code.
+    pub code: String,
+    /// The redirect URI, repeated from the authorization request.
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier (RFC 7636 §4.5).
+    pub code_verifier: String,
+    /// A resource to narrow the token to (RFC 8707 §2.2).
+    pub resource: Option<Resource>,
+}
+
+impl std::fmt::Debug for AuthorizationCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationCodeRequest")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parameters of a refresh request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshTokenRequest {
+    /// The refresh token.
+    pub refresh_token: String,
+    /// A narrower scope (RFC 6749 §6).
+    pub scope: Option<Scope>,
+    /// A resource among those granted (RFC 8707 §2.2).
+    pub resource: Option<Resource>,
+}
+
+impl std::fmt::Debug for RefreshTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshTokenRequest")
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A required parameter.
+fn required(form: &Form, name: &'static str) -> Result<String, TokenError> {
+    form.single(name)?
+        .map(str::to_owned)
+        .ok_or_else(|| TokenError::InvalidRequest(format!("missing {name}")))
+}
+
 impl TokenRequest {
     /// Parses the grant-specific parameters of a token request.
     pub fn parse(form: &Form) -> Result<Self, TokenError> {
@@ -31,6 +84,17 @@ impl TokenRequest {
             .single("grant_type")?
             .ok_or_else(|| TokenError::InvalidRequest("missing grant_type".into()))?;
         Ok(match grant_type {
+            "authorization_code" => Self::AuthorizationCode(AuthorizationCodeRequest {
+                code: required(form, "code")?,
+                redirect_uri: form.single("redirect_uri")?.map(str::to_owned),
+                code_verifier: required(form, "code_verifier")?,
+                resource: parse_resource(form)?,
+            }),
+            "refresh_token" => Self::RefreshToken(RefreshTokenRequest {
+                refresh_token: required(form, "refresh_token")?,
+                scope: parse_scope(form)?,
+                resource: parse_resource(form)?,
+            }),
             "client_credentials" => Self::ClientCredentials(ClientCredentialsRequest {
                 scope: parse_scope(form)?,
                 resource: parse_resource(form)?,
@@ -88,6 +152,40 @@ mod tests {
         };
         assert_eq!(cc.scope.unwrap().to_string(), "a b");
         assert_eq!(cc.resource.unwrap().as_str(), "https://rs.example");
+    }
+
+    #[test]
+    fn code_and_refresh_requests_need_their_parameters() {
+        let code =
+            parse("grant_type=authorization_code&code=c&code_verifier=v&redirect_uri=x").unwrap();
+        let TokenRequest::AuthorizationCode(code) = code else {
+            panic!("{code:?}")
+        };
+        assert_eq!(
+            (code.code.as_str(), code.code_verifier.as_str()),
+            ("c", "v")
+        );
+        assert_eq!(code.redirect_uri.as_deref(), Some("x"));
+        assert!(
+            !format!("{code:?}").contains("\"c\""),
+            "Debug hides the code"
+        );
+        for bad in [
+            "grant_type=authorization_code&code_verifier=v",
+            "grant_type=authorization_code&code=c",
+            "grant_type=authorization_code&code=c&code=d&code_verifier=v",
+            "grant_type=refresh_token",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(TokenError::InvalidRequest(_))),
+                "{bad}"
+            );
+        }
+        let refresh = parse("grant_type=refresh_token&refresh_token=r&scope=a").unwrap();
+        let TokenRequest::RefreshToken(refresh) = refresh else {
+            panic!("{refresh:?}")
+        };
+        assert_eq!(refresh.scope.unwrap().to_string(), "a");
     }
 
     #[test]

@@ -15,13 +15,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use gatehouse_token::{AccessTokenClaims, UnixTime};
 
+use crate::client::ClientId;
 use crate::client::{
     Client, ClientKind, ClientRegistration, ClientSecret, Introspection, TokenFormat,
 };
 use crate::grant::GrantContext;
-use crate::issue::IssuerSettings;
+use crate::id_token::IdTokenClaims;
+use crate::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use crate::memory::MemoryStore;
-use crate::ports::{AccessTokenSigner, Clock, Random, SignFailure};
+use crate::ports::{AccessTokenSigner, Alarms, Clock, Random, SignFailure};
+use crate::store::IssuedForCode;
 
 /// A clock stopped where the test puts it.
 #[derive(Debug)]
@@ -58,6 +61,9 @@ impl Random for CountingRandom {
     }
 }
 
+/// The redirect URI of [`ClientBuilder::code_flow`] clients.
+pub const REDIRECT_URI: &str = "https://app.example/cb";
+
 /// One counter for every built client, so that two clients of one test never share an id.
 static BUILT: CountingRandom = CountingRandom(AtomicU64::new(1 << 32));
 
@@ -82,6 +88,10 @@ impl Default for ClientBuilder {
                 access_token_lifetime: None,
                 token_format: TokenFormat::Jwt,
                 introspection: Introspection::None,
+                token_endpoint_auth_method: None,
+                redirect_uris: vec![],
+                post_logout_redirect_uris: vec![],
+                require_pushed_authorization_requests: false,
             },
             public: false,
             created_at: UnixTime(0),
@@ -131,6 +141,26 @@ impl ClientBuilder {
         self
     }
 
+    /// A client of the code flow: `authorization_code` and `refresh_token`, redirect URI
+    /// [`REDIRECT_URI`].
+    pub fn code_flow(mut self) -> Self {
+        self.registration.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+        self.registration.redirect_uris = vec![REDIRECT_URI.into()];
+        self
+    }
+
+    /// Its grant types.
+    pub fn grants(mut self, grants: &[&str]) -> Self {
+        self.registration.grant_types = grants.iter().map(|g| g.to_string()).collect();
+        self
+    }
+
+    /// Its redirect URIs.
+    pub fn redirect_uris(mut self, uris: &[&str]) -> Self {
+        self.registration.redirect_uris = uris.iter().map(|u| u.to_string()).collect();
+        self
+    }
+
     /// A public client (no secret).
     pub fn public(mut self) -> Self {
         self.public = true;
@@ -154,7 +184,7 @@ impl ClientBuilder {
             client.kind = ClientKind::Public;
             return (client, None);
         }
-        (client, Some(secret))
+        (client, secret)
     }
 
     /// The client, for tests that need no secret.
@@ -163,11 +193,20 @@ impl ClientBuilder {
     }
 }
 
-/// A signer that records the claims it is asked to sign and returns `signed:<jti>`.
+/// A signer that records the claims it is asked to sign and returns `signed:<jti>` (ID
+/// tokens: `id:<sub>`, recorded with `at_hash` set as for ES256).
 #[derive(Debug, Default)]
-pub struct RecordingSigner(Mutex<Vec<AccessTokenClaims>>);
+pub struct RecordingSigner(Mutex<Vec<AccessTokenClaims>>, Mutex<Vec<IdTokenClaims>>);
 
 impl RecordingSigner {
+    /// The ID token claims signed so far, oldest first.
+    pub fn id_tokens(&self) -> Vec<IdTokenClaims> {
+        self.1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The claims signed so far, oldest first.
     pub fn signed(&self) -> Vec<AccessTokenClaims> {
         self.0
@@ -186,6 +225,50 @@ impl AccessTokenSigner for RecordingSigner {
             .push(claims.clone());
         Ok(format!("signed:{}", claims.jti))
     }
+
+    async fn sign_id_token(
+        &self,
+        mut claims: IdTokenClaims,
+        access_token: &str,
+    ) -> Result<String, SignFailure> {
+        claims.at_hash = Some(crate::id_token::at_hash(
+            gatehouse_token::Algorithm::ES256,
+            access_token,
+        ));
+        let sub = claims.sub.clone();
+        self.1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(claims);
+        Ok(format!("id:{sub}"))
+    }
+}
+
+/// What the alarms heard: replayed codes (with what was issued for them) and reused refresh
+/// families.
+#[derive(Debug, Default)]
+pub struct RecordingAlarms {
+    /// Replayed codes: the client and what was issued.
+    pub replayed: Mutex<Vec<(ClientId, Option<IssuedForCode>)>>,
+    /// Reused refresh tokens: the client and the family.
+    pub reused: Mutex<Vec<(ClientId, String)>>,
+}
+
+#[async_trait]
+impl Alarms for RecordingAlarms {
+    async fn code_replayed(&self, client: &ClientId, issued: Option<&IssuedForCode>) {
+        self.replayed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((client.clone(), issued.cloned()));
+    }
+
+    async fn refresh_reused(&self, client: &ClientId, family: &str) {
+        self.reused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((client.clone(), family.to_owned()));
+    }
 }
 
 /// Everything a grant needs, in memory: issuer `https://as.example`, a one-hour default
@@ -203,6 +286,8 @@ pub struct Harness {
     pub clock: FixedClock,
     /// The randomness.
     pub random: CountingRandom,
+    /// The alarms.
+    pub alarms: RecordingAlarms,
 }
 
 impl Harness {
@@ -213,11 +298,19 @@ impl Harness {
                 issuer: "https://as.example".into(),
                 access_token_lifetime: 3600,
                 opaque_tokens_per_client: 2,
+                refresh: RefreshSettings {
+                    idle_lifetime: 1_000,
+                    lifetime: 10_000,
+                    grace: 30,
+                    rotate_confidential: true,
+                    rotation_key: RotationKey([9; 32]),
+                },
             },
             store: MemoryStore::default(),
             signer: RecordingSigner::default(),
             clock: FixedClock::at(now),
             random: CountingRandom::default(),
+            alarms: RecordingAlarms::default(),
         }
     }
 
@@ -227,9 +320,34 @@ impl Harness {
             settings: &self.settings,
             clients: &self.store,
             tokens: &self.store,
+            codes: &self.store,
+            refresh_tokens: &self.store,
+            users: &self.store,
+            alarms: &self.alarms,
             signer: &self.signer,
             clock: &self.clock,
             random: &self.random,
         }
+    }
+}
+
+/// A user named `name` (id `id-<name>`, created at time 0, enabled), whose password is
+/// `correct horse`. The argon2 hash is computed once per process and shared: hashing costs
+/// 19 MiB and tens of milliseconds.
+pub fn user(name: &str) -> crate::user::User {
+    use crate::user::{PasswordHash, User, UserId, Username};
+    static HASH: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
+    let password = HASH
+        .get_or_init(|| PasswordHash::new("correct horse", &CountingRandom::default()).unwrap())
+        .clone();
+    User {
+        id: UserId::from_stored(format!("id-{name}")),
+        username: Username::new(name).unwrap(),
+        password,
+        name: None,
+        email: None,
+        email_verified: false,
+        disabled: false,
+        created_at: UnixTime(0),
     }
 }

@@ -19,6 +19,12 @@ pub struct ClientView {
     grant_types: Vec<&'static str>,
     scope: String,
     resources: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    require_pushed_authorization_requests: bool,
     access_token_lifetime: Option<u64>,
     token_format: &'static str,
     token_endpoint_auth_method: &'static str,
@@ -36,6 +42,13 @@ impl ClientView {
             grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
             scope: c.scope.to_string(),
             resources: c.resources.iter().map(ToString::to_string).collect(),
+            redirect_uris: c.redirect_uris.iter().map(ToString::to_string).collect(),
+            post_logout_redirect_uris: c
+                .post_logout_redirect_uris
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
             token_endpoint_auth_method: c.auth_method().as_str(),
@@ -64,7 +77,7 @@ pub async fn create_client(
         })?;
     app.clients.insert(client.clone()).await?;
     tracing::info!(client_id = %client.id, name = %client.name, "client created");
-    let view = ClientView::of(&client, Some(secret.expose().to_owned()));
+    let view = ClientView::of(&client, secret.map(|s| s.expose().to_owned()));
     Ok((StatusCode::CREATED, crate::error::no_store(), Json(view)).into_response())
 }
 

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::store::StoreError;
+use gatehouse_core::user::UserError;
 use gatehouse_signer::key::KeyError;
 use serde_json::json;
 
@@ -29,7 +30,11 @@ impl AdminError {
     }
 
     /// A failure of the server: the detail goes to the log, the answer says where to look.
-    fn internal(status: StatusCode, code: &'static str, detail: impl std::fmt::Display) -> Self {
+    pub(super) fn internal(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl std::fmt::Display,
+    ) -> Self {
         tracing::error!(%detail, "admin request failed");
         Self::new(
             status,
@@ -84,6 +89,26 @@ impl From<StoreError> for AdminError {
     }
 }
 
+impl From<UserError> for AdminError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::BadUsername => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("username: {e}"),
+            ),
+            UserError::BadPassword => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("password: {e}"),
+            ),
+            UserError::Hash(_) => {
+                Self::internal(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e)
+            }
+        }
+    }
+}
+
 impl From<KeyManagerError> for AdminError {
     fn from(e: KeyManagerError) -> Self {
         match e {
@@ -128,5 +153,11 @@ mod tests {
         let (status, code, text) = status_and_code(provisioned);
         assert_eq!((status, code), (409, "provisioned_key"));
         assert!(text.contains("rotate it there"), "{text}");
+        let (status, code, text) = status_and_code(UserError::BadPassword);
+        assert_eq!((status, code), (400, "invalid_request"));
+        assert!(text.starts_with("password: a password is 8 to"), "{text}");
+        let (status, code, text) = status_and_code(UserError::Hash("params".into()));
+        assert_eq!((status, code), (500, "server_error"));
+        assert!(!text.contains("params"), "{text}");
     }
 }

@@ -1,17 +1,18 @@
-//! The admin API: manage clients, keys and revocations while the server runs. Listens on its
-//! own address (loopback by default) and requires `Authorization: Bearer <admin token>`,
+//! The admin API: manage clients, users, keys and revocations while the server runs. Listens on
+//! its own address (loopback by default) and requires `Authorization: Bearer <admin token>`,
 //! compared by digest in constant time. The CLI is its main user.
 //!
 //! # Layout
 //! - this module: the router and the credential check.
 //! - [`error`]: the one mapping of failures to answers.
-//! - one module per resource: [`clients`], [`keys`], [`revocations`], [`status`].
+//! - one module per resource: [`clients`], [`users`], [`keys`], [`revocations`], [`status`].
 
 pub mod clients;
 pub mod error;
 pub mod keys;
 pub mod revocations;
 pub mod status;
+pub mod users;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -36,6 +37,20 @@ pub fn router(app: AppState) -> Router {
             "/admin/clients/{id}",
             get(clients::show_client).delete(clients::delete_client),
         )
+        .route(
+            "/admin/users",
+            post(users::create_user).get(users::list_users),
+        )
+        .route(
+            "/admin/users/{username}",
+            get(users::show_user).delete(users::delete_user),
+        )
+        .route(
+            "/admin/users/{username}/password",
+            post(users::set_password),
+        )
+        .route("/admin/users/{username}/disable", post(users::disable_user))
+        .route("/admin/users/{username}/enable", post(users::enable_user))
         .route("/admin/keys", get(keys::list_keys))
         .route("/admin/keys/rotate", post(keys::rotate_keys))
         .route("/admin/revocations", post(revocations::import_revocations))

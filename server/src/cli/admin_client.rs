@@ -25,6 +25,9 @@ pub(super) enum CliError {
         /// Why.
         reason: String,
     },
+    /// The password could not be read.
+    #[error("password: {0}")]
+    Password(String),
     /// The answer could not be written to stdout.
     #[error("cannot write the answer: {0}")]
     Output(String),

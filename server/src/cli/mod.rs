@@ -1,8 +1,9 @@
-//! The command line: `gatehouse serve`, and `client` / `keys` commands that talk to a running
-//! server's admin API. Every command prints JSON with `--json`.
+//! The command line: `gatehouse serve`, and `client` / `user` / `keys` commands that talk to a
+//! running server's admin API. Every command prints JSON with `--json`.
 
 mod admin_client;
 mod output;
+mod users;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,9 @@ enum Command {
     /// Manage clients (through the running server's admin API).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage user accounts (through the running server's admin API).
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Manage signing keys (through the running server's admin API).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -44,7 +48,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
-    /// Register a client and print its id and secret (the secret is shown only this once).
+    /// Register a client and print its id and secret (the secret is shown only this once; a
+    /// public client has none).
     Create(CreateArgs),
     /// List clients.
     List,
@@ -65,9 +70,19 @@ struct CreateArgs {
     /// A human-readable name.
     #[arg(long)]
     name: String,
-    /// A grant type the client may use (repeatable).
-    #[arg(long = "grant-type", default_value = "client_credentials")]
+    /// A grant type the client may use (repeatable): client_credentials, authorization_code,
+    /// refresh_token. Default: authorization_code and refresh_token for a public client or one
+    /// with redirect URIs, else client_credentials.
+    #[arg(long = "grant-type", value_name = "GRANT_TYPE")]
     grant_types: Vec<String>,
+    /// A public client (a browser or native app, an MCP client): no secret; it proves each
+    /// code flow with PKCE instead (`token_endpoint_auth_method` `none`).
+    #[arg(long)]
+    public: bool,
+    /// Where authorization responses may be sent (repeatable; required with
+    /// authorization_code); matched exactly, except the port of a loopback URI.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
     /// The scope the client may be granted, space-delimited.
     #[arg(long, default_value = "")]
     scope: String,
@@ -120,6 +135,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Serve => crate::run_server(config, cli.json),
         Command::Client(cmd) => report(client(cmd, &config, cli.admin_url, cli.json)),
+        Command::User(cmd) => report(users::run(cmd, &config, cli.admin_url, cli.json)),
         Command::Keys(cmd) => report(keys(cmd, &config, cli.admin_url, cli.json)),
     }
 }
@@ -164,9 +180,16 @@ fn client(
     let admin = AdminClient::new(config, url)?;
     match cmd {
         ClientCommand::Create(args) => {
-            let body = json!({
+            let grant_types = if !args.grant_types.is_empty() {
+                args.grant_types
+            } else if args.public || !args.redirect_uris.is_empty() {
+                vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+            } else {
+                vec!["client_credentials".to_owned()]
+            };
+            let mut body = json!({
                 "name": args.name,
-                "grant_types": args.grant_types,
+                "grant_types": grant_types,
                 "scope": args.scope,
                 "resources": args.resources,
                 "access_token_lifetime": args.access_token_lifetime,
@@ -177,6 +200,13 @@ fn client(
                     Some(IntrospectArg::Any) => "any",
                 },
             });
+            // Only what was asked for: a server that predates these members refuses them.
+            if args.public {
+                body["token_endpoint_auth_method"] = json!("none");
+            }
+            if !args.redirect_uris.is_empty() {
+                body["redirect_uris"] = json!(args.redirect_uris);
+            }
             let created = admin.post("/admin/clients", &body)?;
             // The secret exists only in this answer: if it cannot be shown, say how to recover.
             print(json_mode, &created, output::created_client).map_err(|e| {

@@ -4,6 +4,11 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+/// A value as text: a string as it is, `null` as `-`, a list joined with commas.
+pub(super) fn text(v: &Value) -> String {
+    s(v)
+}
+
 fn s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -28,8 +33,13 @@ fn date(v: &Value) -> String {
 pub(super) fn created_client(c: &Value) -> String {
     let mut out = format!("Created client {:?}\n", s(&c["name"]));
     let _ = writeln!(out, "  client_id:     {}", s(&c["client_id"]));
-    let _ = writeln!(out, "  client_secret: {}", s(&c["client_secret"]));
-    out.push_str("  (the secret is shown only now: store it safely)\n");
+    match c.get("client_secret") {
+        Some(secret) if !secret.is_null() => {
+            let _ = writeln!(out, "  client_secret: {}", s(secret));
+            out.push_str("  (the secret is shown only now: store it safely)\n");
+        }
+        _ => out.push_str("  (a public client: no secret; it proves each code flow with PKCE)\n"),
+    }
     out
 }
 
@@ -45,10 +55,15 @@ pub(super) fn client_details(c: &Value) -> String {
         "access_token_lifetime",
         "token_format",
         "introspection",
+        "token_endpoint_auth_method",
+        "redirect_uris",
     ] {
-        let _ = writeln!(out, "{field:<22} {}", s(&c[field]));
+        // A member the server does not send (an older server) is left out, not shown as `-`.
+        if let Some(value) = c.get(field) {
+            let _ = writeln!(out, "{field:<26} {}", s(value));
+        }
     }
-    let _ = writeln!(out, "{:<22} {}", "created_at", date(&c["created_at"]));
+    let _ = writeln!(out, "{:<26} {}", "created_at", date(&c["created_at"]));
     out
 }
 
@@ -131,4 +146,96 @@ pub(super) fn key_table(keys: &Value) -> String {
         ]);
     }
     table(&rows)
+}
+
+/// After `user create`.
+pub(super) fn created_user(u: &Value) -> String {
+    format!(
+        "Created user {:?} (user id {})\n",
+        s(&u["username"]),
+        s(&u["user_id"])
+    )
+}
+
+/// `user show`.
+pub(super) fn user_details(u: &Value) -> String {
+    let mut out = String::new();
+    for field in [
+        "username",
+        "user_id",
+        "name",
+        "email",
+        "email_verified",
+        "disabled",
+    ] {
+        let _ = writeln!(out, "{field:<15} {}", s(&u[field]));
+    }
+    let _ = writeln!(out, "{:<15} {}", "created_at", date(&u["created_at"]));
+    out
+}
+
+/// `user list`.
+pub(super) fn user_table(users: &Value) -> String {
+    let mut rows = vec![
+        ["USERNAME", "USER ID", "NAME", "EMAIL", "STATE", "CREATED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for u in users.as_array().into_iter().flatten() {
+        let email = match (&u["email"], u["email_verified"].as_bool()) {
+            (Value::String(e), Some(true)) => format!("{e} (verified)"),
+            (other, _) => s(other),
+        };
+        let state = if u["disabled"].as_bool() == Some(true) {
+            "disabled"
+        } else {
+            "enabled"
+        };
+        rows.push(vec![
+            s(&u["username"]),
+            s(&u["user_id"]),
+            s(&u["name"]),
+            email,
+            state.to_owned(),
+            date(&u["created_at"]),
+        ]);
+    }
+    table(&rows)
+}
+
+fn count(n: &Value, one: &str, many: &str) -> String {
+    match n.as_u64() {
+        Some(1) => format!("1 {one}"),
+        Some(n) => format!("{n} {many}"),
+        None => format!("? {many}"),
+    }
+}
+
+/// After `user passwd` and `user disable`: `what` the user, and what it ended.
+pub(super) fn signed_out(what: &str, d: &Value) -> String {
+    format!(
+        "{what} user {}: {} ended, {} revoked\n",
+        s(&d["username"]),
+        count(&d["sessions_ended"], "session", "sessions"),
+        count(
+            &d["refresh_token_families_revoked"],
+            "refresh-token family",
+            "refresh-token families"
+        ),
+    )
+}
+
+/// After `user delete`.
+pub(super) fn deleted_user(d: &Value) -> String {
+    format!(
+        "Deleted user {}: {} ended, {} revoked, {} forgotten\n",
+        s(&d["username"]),
+        count(&d["sessions_ended"], "session", "sessions"),
+        count(
+            &d["refresh_token_families_revoked"],
+            "refresh-token family",
+            "refresh-token families"
+        ),
+        count(&d["consents_forgotten"], "consent", "consents"),
+    )
 }

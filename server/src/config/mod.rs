@@ -11,12 +11,14 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`].
 
 pub mod admin;
+pub mod authorize;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod pages;
 pub mod signing;
 pub mod tokens;
 pub mod validation;
@@ -28,9 +30,11 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 pub use admin::AdminConfig;
+pub use authorize::AuthorizeConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
+pub use pages::PagesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
 pub use validation::ValidationConfig;
@@ -71,6 +75,10 @@ pub struct Config {
     pub validation: ValidationConfig,
     /// `[limits]`: per-client quotas and the credential-guessing limit.
     pub limits: Limits,
+    /// `[pages]`: the sign-in pages' look and the browser session's lifetime.
+    pub pages: PagesConfig,
+    /// `[authorize]`: the authorization endpoint's policy.
+    pub authorize: AuthorizeConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -95,6 +103,10 @@ struct RawConfig {
     validation: validation::RawValidation,
     #[serde(default)]
     limits: limits::RawLimits,
+    #[serde(default)]
+    pages: pages::RawPages,
+    #[serde(default)]
+    authorize: authorize::RawAuthorize,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -299,6 +311,8 @@ impl RawConfig {
             http: self.http.validate()?,
             validation: self.validation.validate()?,
             limits: self.limits.validate()?,
+            pages: self.pages.validate()?,
+            authorize: self.authorize.validate()?,
         })
     }
 }

@@ -17,5 +17,6 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     )];
     let alg = app.keys.ring().active().algorithm();
-    (cache, Json(Metadata::new(&app.issuer, alg.as_str()))).into_response()
+    let doc = Metadata::new(&app.issuer, alg.as_str(), app.require_par);
+    (cache, Json(doc)).into_response()
 }

@@ -1,12 +1,16 @@
 //! The HTTP endpoints, one module each. Handlers extract, call `core` or the validator, and
 //! render; protocol rules live in `core`.
 
+pub mod authorize;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
+pub mod logout;
 pub mod metadata;
+pub mod par;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 /// Endpoint paths: the OAuth ones relative to the issuer's path (named by the metadata too),
 /// the probes at the root.

@@ -20,6 +20,10 @@ struct TokenResponse {
     expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 /// `POST /token`.
@@ -35,6 +39,8 @@ pub async fn handle(
         token_type: issued.token_type.as_str(),
         expires_in: issued.expires_in,
         scope: (!issued.scope.is_empty()).then(|| issued.scope.to_string()),
+        refresh_token: issued.refresh_token,
+        id_token: issued.id_token,
     };
     Ok((no_store(), Json(body)).into_response())
 }

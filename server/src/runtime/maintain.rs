@@ -5,11 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::revocation::purge_cutoff;
-use gatehouse_core::store::{AccessTokenStore, RevocationStore};
+use gatehouse_core::store::{
+    AccessTokenStore, CodeStore, ParStore, RefreshTokenStore, RevocationStore, SessionStore,
+};
 use gatehouse_token::UnixTime;
 
 use super::readiness::PROBE_INTERVAL;
 use crate::state::App;
+
+/// How long a used or expired authorization code is kept past its expiry, seconds: a replay
+/// within this time is recognised as one and revokes what the code was exchanged for (RFC
+/// 9700 §4.5); after it, the code is merely unknown.
+pub const CODE_TOMBSTONE: u64 = 600;
 
 /// How often [`once`] runs, seconds.
 pub const INTERVAL: u64 = 60;
@@ -34,8 +41,9 @@ pub async fn probe(app: Arc<App>) {
 
 /// One round at `now`: revocations and opaque tokens are purged only once their `exp` plus the
 /// leeway has passed ([`purge_cutoff`]), in memory and in the store alike, so a revoked token
-/// can never come back to life for a validator that still accepts it; then the throttles and
-/// the key schedule.
+/// can never come back to life for a validator that still accepts it; codes
+/// [`CODE_TOMBSTONE`] after their expiry, sessions and refresh tokens at theirs; then the
+/// throttles and the key schedule.
 pub async fn once(app: &App, now: UnixTime) {
     let cutoff = purge_cutoff(now, app.config.tokens.leeway);
     app.validator.revocations().purge(cutoff);
@@ -45,7 +53,20 @@ pub async fn once(app: &App, now: UnixTime) {
     if let Err(e) = RevocationStore::purge_expired(app.revocations.as_ref(), cutoff).await {
         tracing::warn!(error = %e, "purging expired revocations failed");
     }
+    if let Err(e) = CodeStore::purge_expired(app.codes.as_ref(), now.minus(CODE_TOMBSTONE)).await {
+        tracing::warn!(error = %e, "purging expired authorization codes failed");
+    }
+    if let Err(e) = ParStore::purge_expired(app.pushed.as_ref(), now).await {
+        tracing::warn!(error = %e, "purging expired pushed requests failed");
+    }
+    if let Err(e) = SessionStore::purge_expired(app.sessions.as_ref(), now).await {
+        tracing::warn!(error = %e, "purging expired sessions failed");
+    }
+    if let Err(e) = RefreshTokenStore::purge_expired(app.refresh_tokens.as_ref(), now).await {
+        tracing::warn!(error = %e, "purging expired refresh tokens failed");
+    }
     app.throttle.sweep(now);
+    app.sign_in.throttle.sweep(now);
     if let Err(e) = app.changes.follow_key_schedule(now).await {
         tracing::warn!(error = %e, "key schedule failed");
     }

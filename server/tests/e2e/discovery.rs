@@ -28,16 +28,49 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
     );
     assert_eq!(
         oauth["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(
         oauth["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
     );
-    assert!(
-        oauth.get("authorization_endpoint").is_none(),
-        "not implemented, not advertised"
+    assert_eq!(
+        oauth["response_types_supported"],
+        serde_json::json!(["code"])
     );
+    assert_eq!(
+        oauth["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert_eq!(oauth["require_pushed_authorization_requests"], false);
+    assert_eq!(
+        oauth["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(
+        oauth["id_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256"])
+    );
+    // Every endpoint advertised exists: it answers GET or POST with something else than 404
+    // or 405 (an error about the empty request is fine).
+    let endpoints: Vec<(&String, &serde_json::Value)> = oauth
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.ends_with("_endpoint") || *name == "jwks_uri")
+        .collect();
+    assert_eq!(endpoints.len(), 8, "{endpoints:?}");
+    for (name, url) in endpoints {
+        let url = url.as_str().unwrap();
+        assert!(url.starts_with(&server.base), "{name}: {url}");
+        let get = server.http.get(url).send().unwrap().status().as_u16();
+        let post = server.http.post(url).send().unwrap().status().as_u16();
+        let exists = |s: u16| s != 404 && s != 405;
+        assert!(
+            exists(get) || exists(post),
+            "{name} {url}: GET {get}, POST {post}"
+        );
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@
 mod harness;
 
 mod bad_input;
+mod browser;
 mod changes;
 mod cli;
 mod client_credentials;
@@ -23,3 +24,4 @@ mod lifetimes;
 mod limits;
 mod restart;
 mod revocation;
+mod users;

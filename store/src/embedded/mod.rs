@@ -11,13 +11,24 @@
 //! - this module: opening the file (owner-only), the helpers every aggregate uses.
 //! - `tables`: every table, with what it holds; the time indexes that let a purge read only
 //!   what expired.
-//! - one module per aggregate: `clients`, `access_tokens`, `revocations`, `keys`.
+//! - one module per aggregate: `clients`, `access_tokens`, `revocations`, `keys`, `users` (users
+//!   and their sessions), `consents`, `codes` (authorization codes), `refresh_tokens` (tokens and
+//!   their families), `par` (pushed authorization requests, RFC 9126), `secrets`. A decision
+//!   that must be atomic (redeeming a code, rotating a refresh token, taking a pushed request, a
+//!   conflict check before an insert, creating a secret once) reads and writes in one write
+//!   transaction: redb runs one at a time, so no other write comes between.
 
 mod access_tokens;
 mod clients;
+mod codes;
+mod consents;
 mod keys;
+mod par;
+mod refresh_tokens;
 mod revocations;
+mod secrets;
 mod tables;
+mod users;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,6 +82,13 @@ fn encode(value: &impl Serialize) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Decodes the JSON value a table lookup found, if it found one.
+fn decode_found<T: DeserializeOwned>(
+    found: Option<redb::AccessGuard<'_, &'static [u8]>>,
+) -> Result<Option<T>, StoreError> {
+    found.map(|v| decode(v.value())).transpose()
 }
 
 /// A count from redb as a `usize`.

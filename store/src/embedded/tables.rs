@@ -1,6 +1,7 @@
 //! Every table of the database, and what each holds. Tables of things that expire have a time
 //! index, keyed by expiry first, so a purge reads only what expired, never every row; each
-//! index entry names what else must go with the row (its client's quota entry).
+//! index entry names what else must go with the row (its client's quota entry, its user's
+//! session entry, its refresh-token family).
 
 use redb::{
     MultimapTableDefinition, ReadableMultimapTable, ReadableTable, ReadableTableMetadata,
@@ -37,10 +38,89 @@ pub(super) const CLIENT_REVOCATIONS: MultimapTableDefinition<&str, (u64, &str)> 
 /// Key id → the key record (JSON).
 pub(super) const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 
+/// Username → the user (JSON).
+pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// User id → username: finds a user by id, and keeps ids unique.
+pub(super) const USER_IDS: TableDefinition<&str, &str> = TableDefinition::new("user_ids");
+
+/// Session digest → the session (JSON).
+pub(super) const SESSIONS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("sessions");
+/// (expires_at, digest) → the session's user id: the time index of [`SESSIONS`].
+pub(super) const SESSION_EXPIRY: TableDefinition<(u64, &[u8; 32]), &str> =
+    TableDefinition::new("session_expiry");
+/// Each user's sessions, as (expires_at, digest): ended together.
+pub(super) const USER_SESSIONS: MultimapTableDefinition<&str, (u64, &[u8; 32])> =
+    MultimapTableDefinition::new("user_sessions");
+
+/// (user id, client id) → the consent (JSON): a user's consents are one key range, in client-id
+/// order.
+pub(super) const CONSENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("consents");
+/// Each client's consents, as the ids of the users who gave them: forgotten with the client.
+pub(super) const CLIENT_CONSENTS: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("client_consents");
+
+/// Authorization-code digest → the code, whether it was used, and what was issued for it
+/// (JSON). Codes have this table to themselves: no other kind of item is ever read from it.
+pub(super) const CODES: TableDefinition<&[u8; 32], &[u8]> =
+    TableDefinition::new("authorization_codes");
+/// (expires_at, digest): the time index of [`CODES`].
+pub(super) const CODE_EXPIRY: TableDefinition<(u64, &[u8; 32]), ()> =
+    TableDefinition::new("authorization_code_expiry");
+
+/// Refresh-token digest → the token, and when and into which successor it was rotated (JSON).
+pub(super) const REFRESH_TOKENS: TableDefinition<&[u8; 32], &[u8]> =
+    TableDefinition::new("refresh_tokens");
+/// (absolute expires_at, digest) → the token's family: the time index of [`REFRESH_TOKENS`].
+pub(super) const REFRESH_EXPIRY: TableDefinition<(u64, &[u8; 32]), &str> =
+    TableDefinition::new("refresh_token_expiry");
+/// Family → its client, user, whether it is revoked, and how many of its tokens are stored
+/// (JSON); deleted with its last token.
+pub(super) const REFRESH_FAMILIES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("refresh_families");
+/// Each client's refresh-token families: revoked with the client.
+pub(super) const CLIENT_FAMILIES: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("client_refresh_families");
+/// Each user's refresh-token families: revoked with the user.
+pub(super) const USER_FAMILIES: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("user_refresh_families");
+
+/// Pushed-request digest → the pushed authorization request (JSON). Pushed requests have this
+/// table to themselves: no other kind of item is ever read from it.
+pub(super) const PUSHED_REQUESTS: TableDefinition<&[u8; 32], &[u8]> =
+    TableDefinition::new("pushed_authorization_requests");
+/// (expires_at, digest): the time index of [`PUSHED_REQUESTS`].
+pub(super) const PAR_EXPIRY: TableDefinition<(u64, &[u8; 32]), ()> =
+    TableDefinition::new("pushed_authorization_request_expiry");
+
+/// Secret name → the secret's 32 bytes.
+pub(super) const SECRETS: TableDefinition<&str, &[u8; 32]> = TableDefinition::new("secrets");
+
 /// Creates every table, and builds the time indexes of a database written before they existed.
 pub(super) fn create(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CLIENTS).map_err(unavailable)?;
     txn.open_table(KEYS).map_err(unavailable)?;
+    // Tables that came with their indexes: nothing to build.
+    txn.open_table(USERS).map_err(unavailable)?;
+    txn.open_table(USER_IDS).map_err(unavailable)?;
+    txn.open_table(SESSIONS).map_err(unavailable)?;
+    txn.open_table(SESSION_EXPIRY).map_err(unavailable)?;
+    txn.open_multimap_table(USER_SESSIONS)
+        .map_err(unavailable)?;
+    txn.open_table(CONSENTS).map_err(unavailable)?;
+    txn.open_multimap_table(CLIENT_CONSENTS)
+        .map_err(unavailable)?;
+    txn.open_table(CODES).map_err(unavailable)?;
+    txn.open_table(CODE_EXPIRY).map_err(unavailable)?;
+    txn.open_table(REFRESH_TOKENS).map_err(unavailable)?;
+    txn.open_table(REFRESH_EXPIRY).map_err(unavailable)?;
+    txn.open_table(REFRESH_FAMILIES).map_err(unavailable)?;
+    txn.open_multimap_table(CLIENT_FAMILIES)
+        .map_err(unavailable)?;
+    txn.open_multimap_table(USER_FAMILIES)
+        .map_err(unavailable)?;
+    txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
+    txn.open_table(PAR_EXPIRY).map_err(unavailable)?;
+    txn.open_table(SECRETS).map_err(unavailable)?;
     txn.open_multimap_table(CLIENT_TOKENS)
         .map_err(unavailable)?;
     let tokens = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;

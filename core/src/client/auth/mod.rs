@@ -40,9 +40,8 @@ impl AuthMethod {
         }
     }
 
-    /// The methods a registered client can use today, as discovery advertises them. `none`
-    /// joins once public clients can be registered.
-    pub const SUPPORTED: [Self; 2] = [Self::ClientSecretBasic, Self::ClientSecretPost];
+    /// The methods a registered client can use, as discovery advertises them.
+    pub const SUPPORTED: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
 }
 
 /// The credentials a request carried, as the edge found them, not yet judged.

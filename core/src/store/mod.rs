@@ -4,7 +4,16 @@
 //! Rules every implementation keeps:
 //! - A write returns only once it is durable; a failed write is an error, never a silent success.
 //! - Lookups return `Ok(None)` for "not found": absence is not an error.
-//! - Secrets are never stored: clients keep a secret digest, opaque tokens are keyed by digest.
+//! - Secrets are never stored: clients keep a secret digest, opaque tokens, refresh tokens,
+//!   codes and sessions are keyed by digest.
+//! - Single-use items are consumed atomically: of two concurrent uses, exactly one wins.
+
+mod codes;
+mod consents;
+mod par;
+mod refresh_tokens;
+mod secrets;
+mod users;
 
 use std::sync::Arc;
 
@@ -13,6 +22,13 @@ use gatehouse_token::{AccessTokenClaims, Algorithm, BackendKind, SecretDigest, U
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientId};
+
+pub use codes::{AuthorizationCode, CodeStore, IssuedForCode, Redemption};
+pub use consents::{Consent, ConsentStore};
+pub use par::{ParStore, PushedRequest};
+pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation};
+pub use secrets::SecretStore;
+pub use users::{Session, SessionStore, UserStore};
 
 /// A storage failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

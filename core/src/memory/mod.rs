@@ -1,6 +1,9 @@
 //! In-memory implementations of the storage traits: the reference for what a store must do, and
 //! what unit tests and benchmarks run on. Not durable.
 
+mod people;
+mod single_use;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,6 +23,9 @@ pub struct MemoryStore {
     tokens: Mutex<Tokens>,
     revoked: Mutex<Revoked>,
     keys: Mutex<Vec<KeyRecord>>,
+    people: Mutex<people::People>,
+    single_use: Mutex<single_use::SingleUse>,
+    secrets: Mutex<BTreeMap<String, [u8; 32]>>,
 }
 
 /// Opaque tokens by digest, and the digests of each client's tokens.
@@ -242,5 +248,12 @@ mod tests {
         suite::access_tokens(&MemoryStore::default()).await;
         suite::revocations(&MemoryStore::default()).await;
         suite::keys(&MemoryStore::default()).await;
+        suite::users(&MemoryStore::default()).await;
+        suite::sessions(&MemoryStore::default()).await;
+        suite::consents(&MemoryStore::default()).await;
+        suite::codes(&MemoryStore::default()).await;
+        suite::refresh_tokens(&MemoryStore::default()).await;
+        suite::par(&MemoryStore::default()).await;
+        suite::secrets(&MemoryStore::default()).await;
     }
 }

@@ -1,0 +1,295 @@
+//! Pushed authorization requests (RFC 9126): the client posts its authorization request to
+//! `/par` with client authentication, gets back a `request_uri` valid for [`PAR_LIFETIME`]
+//! seconds, and sends the browser to `/authorize` with only `client_id` and `request_uri`.
+//! The request is checked when pushed, as at the authorization endpoint, and again when used.
+
+use gatehouse_token::{SecretDigest, UnixTime, b64};
+
+use super::{AuthorizeError, parse};
+use crate::client::Client;
+use crate::error::TokenError;
+use crate::form::Form;
+use crate::ports::{Random, random_bytes};
+use crate::store::{ClientStore, ParStore, PushedRequest};
+
+/// RFC 9126 §2.2: the prefix of every `request_uri`.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// How long a `request_uri` can be used, seconds (RFC 9126 §2.2: short-lived).
+pub const PAR_LIFETIME: u64 = 90;
+
+/// A pushed request, accepted: its `request_uri` and seconds to expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The `request_uri`.
+    pub request_uri: String,
+    /// Its lifetime, seconds.
+    pub expires_in: u64,
+}
+
+/// Checks and stores an authorization request pushed by the authenticated `client` (RFC 9126
+/// §2.1). Errors are the token endpoint's (§2.3): what the authorization endpoint would have
+/// redirected or shown is answered here as JSON.
+pub async fn push(
+    form: &Form,
+    client: &Client,
+    clients: &dyn ClientStore,
+    pushed: &dyn ParStore,
+    issuer: &str,
+    random: &dyn Random,
+    now: UnixTime,
+) -> Result<Pushed, TokenError> {
+    // §2.1: a request_uri cannot be pushed; the client_id, if sent, is the authenticated one.
+    if form.single("request_uri")?.is_some() {
+        return Err(TokenError::InvalidRequest(
+            "request_uri cannot be pushed".into(),
+        ));
+    }
+    if form.single("client_id")? != Some(client.id.as_str()) {
+        return Err(TokenError::InvalidRequest(
+            "client_id must be the authenticated client's".into(),
+        ));
+    }
+    match parse(form, clients, issuer).await {
+        Ok(_) => {}
+        Err(AuthorizeError::Page { message }) => return Err(TokenError::InvalidRequest(message)),
+        Err(AuthorizeError::Redirect(reply)) => {
+            let param = |name: &str| {
+                reply
+                    .params
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let description = param("error_description");
+            return Err(match param("error").as_str() {
+                "invalid_scope" => TokenError::InvalidScope(description),
+                "invalid_target" => TokenError::InvalidTarget(description),
+                "unauthorized_client" => TokenError::UnauthorizedClient(description),
+                "temporarily_unavailable" => TokenError::TemporarilyUnavailable(description),
+                _ => TokenError::InvalidRequest(description),
+            });
+        }
+    }
+    let id = b64::encode(random_bytes::<32>(random));
+    let request = PushedRequest {
+        client_id: client.id.clone(),
+        params: form.encode(),
+        expires_at: now.plus(PAR_LIFETIME),
+    };
+    pushed.insert(SecretDigest::of(&id), request).await?;
+    Ok(Pushed {
+        request_uri: format!("{REQUEST_URI_PREFIX}{id}"),
+        expires_in: PAR_LIFETIME,
+    })
+}
+
+/// What the authorization endpoint works on: the request's own parameters, or, for a
+/// `request_uri`, the pushed ones (taken: a `request_uri` works once, RFC 9126 §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Sent in the query.
+    Direct(Form),
+    /// Pushed before, and now used up.
+    Pushed(Form),
+}
+
+/// Resolves a `request_uri` (RFC 9126 §4): the pushed request of the same client, unexpired,
+/// taken so that it cannot be used again. Failures are pages: nothing is known good yet.
+pub async fn resolve(
+    form: Form,
+    pushed: &dyn ParStore,
+    now: UnixTime,
+) -> Result<Source, AuthorizeError> {
+    let page = |message: &str| AuthorizeError::Page {
+        message: message.into(),
+    };
+    let malformed = |_| page("The request is malformed.");
+    let Some(uri) = form.single("request_uri").map_err(malformed)? else {
+        return Ok(Source::Direct(form));
+    };
+    let gone = || {
+        page(
+            "This sign-in link has expired or was used already. Go back to the application and start again.",
+        )
+    };
+    let id = uri.strip_prefix(REQUEST_URI_PREFIX).ok_or_else(gone)?;
+    let client_id = form
+        .single("client_id")
+        .map_err(malformed)?
+        .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
+    let request = pushed
+        .take(&SecretDigest::of(id))
+        .await
+        .map_err(|_| page("Sign-in is unavailable right now; try again shortly."))?
+        .ok_or_else(gone)?;
+    if request.client_id.as_str() != client_id || now >= request.expires_at {
+        return Err(gone());
+    }
+    Form::parse(request.params.as_bytes())
+        .map(Source::Pushed)
+        .map_err(malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::testing::{ClientBuilder, CountingRandom};
+
+    const Q: &str = "response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s";
+
+    async fn setup() -> (MemoryStore, Client) {
+        let store = MemoryStore::default();
+        let client = ClientBuilder::new().code_flow().client();
+        ClientStore::insert(&store, client.clone()).await.unwrap();
+        (store, client)
+    }
+
+    fn form(text: &str) -> Form {
+        Form::parse(text.as_bytes()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_pushed_request_is_used_once_by_its_client_before_it_expires() {
+        let (store, client) = setup().await;
+        let random = CountingRandom::default();
+        let body = format!("{Q}&client_id={}", client.id);
+        let pushed = push(
+            &form(&body),
+            &client,
+            &store,
+            &store,
+            "https://as",
+            &random,
+            UnixTime(10),
+        )
+        .await
+        .unwrap();
+        assert!(pushed.request_uri.starts_with(REQUEST_URI_PREFIX));
+        assert_eq!(pushed.expires_in, PAR_LIFETIME);
+        let uri: String =
+            url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
+        let query = format!("client_id={}&request_uri={uri}", client.id);
+        let Source::Pushed(resolved) = resolve(form(&query), &store, UnixTime(11)).await.unwrap()
+        else {
+            panic!("not pushed")
+        };
+        assert_eq!(resolved.single("state").unwrap(), Some("s"));
+        assert!(
+            matches!(
+                resolve(form(&query), &store, UnixTime(12)).await,
+                Err(AuthorizeError::Page { .. })
+            ),
+            "single use"
+        );
+        // Another client's, and an expired one.
+        let pushed = push(
+            &form(&body),
+            &client,
+            &store,
+            &store,
+            "https://as",
+            &random,
+            UnixTime(10),
+        )
+        .await
+        .unwrap();
+        let uri: String =
+            url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
+        assert!(
+            resolve(
+                form(&format!("client_id=other&request_uri={uri}")),
+                &store,
+                UnixTime(11)
+            )
+            .await
+            .is_err()
+        );
+        let pushed = push(
+            &form(&body),
+            &client,
+            &store,
+            &store,
+            "https://as",
+            &random,
+            UnixTime(10),
+        )
+        .await
+        .unwrap();
+        let uri: String =
+            url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
+        let late = UnixTime(10 + PAR_LIFETIME);
+        assert!(
+            resolve(
+                form(&format!("client_id={}&request_uri={uri}", client.id)),
+                &store,
+                late
+            )
+            .await
+            .is_err()
+        );
+        assert!(matches!(
+            resolve(form(&format!("client_id={}", client.id)), &store, late).await,
+            Ok(Source::Direct(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_bad_push_is_a_json_error_and_stores_nothing() {
+        let (store, client) = setup().await;
+        let random = CountingRandom::default();
+        let cases = [
+            (Q.to_owned(), "client_id missing"),
+            (format!("{Q}&client_id=other"), "another client_id"),
+            (
+                format!("{Q}&client_id={}&request_uri=urn%3Ax", client.id),
+                "request_uri",
+            ),
+            (
+                format!(
+                    "{Q}&client_id={}&redirect_uri=https%3A%2F%2Fevil.example",
+                    client.id
+                ),
+                "redirect",
+            ),
+            (
+                format!("client_id={}&response_type=code", client.id),
+                "no PKCE",
+            ),
+        ];
+        for (body, why) in cases {
+            let e = push(
+                &form(&body),
+                &client,
+                &store,
+                &store,
+                "https://as",
+                &random,
+                UnixTime(0),
+            )
+            .await;
+            assert!(
+                matches!(e, Err(TokenError::InvalidRequest(_))),
+                "{why}: {e:?}"
+            );
+        }
+        let e = push(
+            &form(&format!("{Q}&client_id={}&scope=admin", client.id)),
+            &client,
+            &store,
+            &store,
+            "https://as",
+            &random,
+            UnixTime(0),
+        )
+        .await;
+        assert!(matches!(e, Err(TokenError::InvalidScope(_))), "{e:?}");
+        assert_eq!(
+            ParStore::purge_expired(&store, UnixTime(u64::MAX))
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}

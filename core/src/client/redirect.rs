@@ -1,0 +1,335 @@
+//! Redirect URIs: what may be registered, and when a requested one matches a registered one.
+//!
+//! Matching is exact string comparison (OAuth 2.1 §2.3.1, RFC 9700 §4.1.3), with one
+//! exception: a loopback `http` URI may name any port (RFC 8252 §7.3), everything else exact.
+//! Registration refuses what could turn the server into an open redirector or run code:
+//! fragments (RFC 6749 §3.1.2), userinfo, wildcards, `javascript:`, `data:`, `file:`,
+//! `vbscript:`; plain `http` is for loopback only (RFC 8252 §8.3). Native apps may register a
+//! private-use scheme (`com.example.app:/cb`, `vscode://…`, RFC 8252 §7.1).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest redirect URI accepted.
+pub const MAX_REDIRECT_URI_LEN: usize = 2048;
+/// The most redirect URIs one client may register.
+pub const MAX_REDIRECT_URIS: usize = 16;
+
+/// Schemes that run code or read local data in a browser: never a redirect target.
+const DANGEROUS_SCHEMES: [&str; 8] = [
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+];
+
+/// Hosts of the loopback interface, as RFC 8252 §7.3 lets native apps listen on them.
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
+
+/// A registered redirect URI, checked by [`RedirectUri::register`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RedirectUri(String);
+
+/// Why a redirect URI cannot be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRedirectUri(pub String);
+
+fn bad(message: impl Into<String>) -> BadRedirectUri {
+    BadRedirectUri(message.into())
+}
+
+/// A URI split at its scheme and, for hierarchical ones, its authority.
+struct Parts<'a> {
+    scheme: &'a str,
+    /// The authority (`host[:port]`, userinfo included) of a `scheme://` URI.
+    authority: Option<&'a str>,
+    /// What follows the authority (or the scheme's colon).
+    rest: &'a str,
+}
+
+fn split(uri: &str) -> Option<Parts<'_>> {
+    let (scheme, after) = uri.split_once(':')?;
+    // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        return None;
+    }
+    match after.strip_prefix("//") {
+        Some(hier) => {
+            let end = hier.find(['/', '?', '#']).unwrap_or(hier.len());
+            let (authority, rest) = hier.split_at(end);
+            Some(Parts {
+                scheme,
+                authority: Some(authority),
+                rest,
+            })
+        }
+        None => Some(Parts {
+            scheme,
+            authority: None,
+            rest: after,
+        }),
+    }
+}
+
+/// The host of an authority and its port (if any).
+fn host_and_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => {
+                let (host, after) = authority.split_at(end + 1);
+                (host, after.strip_prefix(':'))
+            }
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+/// A loopback `http` URI without its port: `(host, rest)`; `None` for anything else.
+fn loopback(uri: &str) -> Option<(&str, &str)> {
+    let parts = split(uri)?;
+    if parts.scheme != "http" {
+        return None;
+    }
+    let (host, port) = host_and_port(parts.authority?);
+    if !LOOPBACK_HOSTS.contains(&host) {
+        return None;
+    }
+    if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    Some((host, parts.rest))
+}
+
+impl RedirectUri {
+    /// Checks a redirect URI for registration.
+    pub fn register(text: &str) -> Result<Self, BadRedirectUri> {
+        if text.is_empty() || text.len() > MAX_REDIRECT_URI_LEN {
+            return Err(bad(format!(
+                "a redirect URI is 1 to {MAX_REDIRECT_URI_LEN} characters"
+            )));
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || !c.is_ascii())
+        {
+            return Err(bad(
+                "no spaces, control or non-ASCII characters (percent-encode them)",
+            ));
+        }
+        if text.contains('#') {
+            return Err(bad(
+                "a redirect URI must not have a fragment (RFC 6749 §3.1.2)",
+            ));
+        }
+        if text.contains('*') {
+            return Err(bad(
+                "wildcards are not allowed: redirect URIs match exactly",
+            ));
+        }
+        let parts = split(text).ok_or_else(|| bad("not an absolute URI with a scheme"))?;
+        let scheme = parts.scheme.to_ascii_lowercase();
+        if scheme != parts.scheme {
+            return Err(bad("write the scheme in lowercase"));
+        }
+        if DANGEROUS_SCHEMES.contains(&scheme.as_str()) {
+            return Err(bad(format!(
+                "the {scheme}: scheme is never a redirect target"
+            )));
+        }
+        if let Some(authority) = parts.authority {
+            if authority.contains('@') {
+                return Err(bad("a redirect URI must not carry userinfo (user@host)"));
+            }
+        }
+        match scheme.as_str() {
+            "https" => {
+                let authority = parts.authority.unwrap_or("");
+                let (host, _) = host_and_port(authority);
+                if host.is_empty() {
+                    return Err(bad("an https redirect URI needs a host"));
+                }
+            }
+            "http" => {
+                if loopback(text).is_none() {
+                    return Err(bad(
+                        "http is for loopback only (http://127.0.0.1, http://[::1], \
+                         http://localhost, RFC 8252 §7.3); use https",
+                    ));
+                }
+            }
+            // A private-use scheme of a native app (RFC 8252 §7.1): reverse-domain
+            // (`com.example.app:/cb`), or naming the app's domain as authority, as editors do
+            // (`vscode://vscode.github-authentication/cb`); never a bare word (`myapp:/cb`),
+            // which any app could claim.
+            _ => {
+                let authority = parts.authority.unwrap_or("");
+                if !scheme.contains('.') && !authority.contains('.') {
+                    return Err(bad(
+                        "a private-use scheme is a reversed domain name (com.example.app:/callback) \
+                         or names the app's domain (vscode://publisher.extension/callback)",
+                    ));
+                }
+                if parts.rest.is_empty() && authority.is_empty() {
+                    return Err(bad(
+                        "a private-use redirect URI needs a path, e.g. com.example.app:/callback",
+                    ));
+                }
+            }
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// A registered URI as stored.
+    pub fn from_stored(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    /// The URI's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `requested` may be used where this URI is registered: the same string, or, for
+    /// loopback `http`, the same string but for the port (RFC 8252 §7.3).
+    pub fn matches(&self, requested: &str) -> bool {
+        if self.0 == requested {
+            return true;
+        }
+        match (loopback(&self.0), loopback(requested)) {
+            (Some(registered), Some(asked)) => registered == asked,
+            _ => false,
+        }
+    }
+
+    /// The host a person is sent to, as the consent page shows it (the scheme for a native
+    /// app's private-use URI).
+    pub fn display_host(&self) -> &str {
+        match split(&self.0) {
+            Some(Parts {
+                authority: Some(authority),
+                ..
+            }) if !authority.is_empty() => host_and_port(authority).0,
+            Some(parts) => parts.scheme,
+            None => &self.0,
+        }
+    }
+}
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_https_loopback_and_private_use_schemes() {
+        for ok in [
+            "https://app.example/cb",
+            "https://app.example:8443/cb?x=1",
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:3000/callback",
+            "http://[::1]:8080/cb",
+            "http://localhost:33418/oauth/callback",
+            "com.example.app:/oauth2redirect",
+            "cursor://anysphere.cursor-retrieval/oauth/callback",
+            "vscode://vscode.github-authentication/did-authenticate",
+        ] {
+            assert!(RedirectUri::register(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_fragments_userinfo_wildcards_dangerous_schemes_and_remote_http() {
+        for bad in [
+            "",
+            "https://app.example/cb#frag",
+            "https://user:pw@app.example/cb",
+            "https://*.example/cb",
+            "https://app.example/*",
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,<script>",
+            "file:///etc/passwd",
+            "vbscript:msgbox",
+            "http://app.example/cb",
+            "http://127.0.0.1.evil.example/cb",
+            "http://localhost.evil.example/cb",
+            "http://127.0.0.1:99999999/cb",
+            "https:///cb",
+            "https://app.example/c b",
+            "https://app.example/\u{e9}",
+            "relative/path",
+            "/cb",
+            "com.example.app:",
+            "myapp:/cb",
+            "myapp://cb",
+        ] {
+            assert!(RedirectUri::register(bad).is_err(), "{bad:?}");
+        }
+        assert!(RedirectUri::register(&format!("https://a.example/{}", "x".repeat(2048))).is_err());
+    }
+
+    #[test]
+    fn matching_is_exact_except_the_loopback_port() {
+        let https = RedirectUri::register("https://app.example/cb").unwrap();
+        assert!(https.matches("https://app.example/cb"));
+        for no in [
+            "https://app.example/cb/",
+            "https://app.example/cb?x=1",
+            "https://APP.example/cb",
+            "https://app.example:443/cb",
+            "https://app.example/CB",
+            "https://app.example/cb#x",
+            "https://app.example.evil/cb",
+            "https://app.example/cb/../cb",
+            "https://app.example/%63b",
+        ] {
+            assert!(!https.matches(no), "{no}");
+        }
+        let native = RedirectUri::register("http://127.0.0.1/callback").unwrap();
+        assert!(native.matches("http://127.0.0.1:51004/callback"));
+        assert!(native.matches("http://127.0.0.1/callback"));
+        for no in [
+            "http://127.0.0.1:51004/callback2",
+            "http://localhost:51004/callback",
+            "http://[::1]:51004/callback",
+            "https://127.0.0.1:51004/callback",
+            "http://127.0.0.1:51004@evil.example/callback",
+            "http://127.0.0.1:x/callback",
+            "http://127.0.0.1:/callback",
+        ] {
+            assert!(!native.matches(no), "{no}");
+        }
+        let v6 = RedirectUri::register("http://[::1]:1/cb").unwrap();
+        assert!(v6.matches("http://[::1]:65535/cb"));
+    }
+
+    #[test]
+    fn display_host_is_what_a_person_recognises() {
+        let host = |u: &str| RedirectUri::register(u).unwrap().display_host().to_owned();
+        assert_eq!(host("https://app.example:8443/cb"), "app.example");
+        assert_eq!(host("http://[::1]:8080/cb"), "[::1]");
+        assert_eq!(host("com.example.app:/cb"), "com.example.app");
+        assert_eq!(
+            host("cursor://anysphere.cursor-retrieval/cb"),
+            "anysphere.cursor-retrieval"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! The authorization-code grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3) with PKCE (RFC 7636 §4.6).
+//!
+//! The code is redeemed first, atomically (RFC 9700 §4.2.1: take, not get-then-delete); every
+//! check after that burns it, so a stolen code cannot be tried twice. A code that comes back
+//! after use revokes what it was exchanged for (RFC 9700 §4.5, RFC 6749 §4.1.2).
+
+use gatehouse_token::{RefreshTokenText, SecretDigest, b64};
+
+use super::{GrantContext, Granted};
+use crate::authorize::CodeChallenge;
+use crate::client::{Client, GrantType};
+use crate::error::TokenError;
+use crate::id_token::{IdTokenClaims, OPENID, UserClaims, session_id};
+use crate::ports::random_bytes;
+use crate::request::token::AuthorizationCodeRequest;
+use crate::store::{AuthorizationCode, Redemption, RefreshToken};
+
+/// How long an ID token is valid, seconds: it is read once, by the client, at sign-in.
+pub const ID_TOKEN_LIFETIME: u64 = 300;
+
+fn invalid_grant(description: &str) -> TokenError {
+    TokenError::InvalidGrant(description.into())
+}
+
+/// Exchanges a code for tokens.
+pub async fn grant(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    req: &AuthorizationCodeRequest,
+) -> Result<Granted, TokenError> {
+    if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(TokenError::UnauthorizedClient(
+            "the client may not use the authorization_code grant".into(),
+        ));
+    }
+    let digest = SecretDigest::of(&req.code);
+    let code = match ctx.codes.redeem(&digest).await? {
+        Redemption::Fresh(code) => code,
+        Redemption::Unknown => return Err(invalid_grant("the code is invalid or expired")),
+        Redemption::Replayed(code, issued) => {
+            // RFC 9700 §4.5: revoke what the code gave, but only when the replay comes from
+            // its own client with its verifier, so that a leaked used code is no lever to
+            // revoke someone else's tokens (OAuth 2.1 §7.5.2).
+            let verified =
+                CodeChallenge::from_stored(code.code_challenge.clone()).verify(&req.code_verifier);
+            if code.client_id == client.id && verified {
+                ctx.alarms
+                    .code_replayed(&code.client_id, issued.as_ref())
+                    .await;
+            }
+            return Err(invalid_grant("the code was used already"));
+        }
+    };
+    check(ctx, client, req, &code)?;
+    let user = match ctx.users.get_by_id(&code.user).await? {
+        Some(user) if !user.disabled => user,
+        _ => return Err(invalid_grant("the user's account is not active")),
+    };
+    let now = ctx.clock.now();
+    // OIDC Core §3.1.3.3: an `openid` request gets an ID token.
+    let id_token = code.scope.contains(OPENID).then(|| IdTokenClaims {
+        iss: ctx.settings.issuer.clone(),
+        sub: user.id.as_str().to_owned(),
+        aud: client.id.as_str().to_owned(),
+        exp: now.plus(ID_TOKEN_LIFETIME),
+        iat: now,
+        auth_time: code.auth_time,
+        nonce: code.nonce.clone(),
+        at_hash: None,
+        azp: client.id.as_str().to_owned(),
+        sid: Some(session_id(&code.session)),
+        amr: vec!["pwd".into()],
+        user: UserClaims::of(&user, &code.scope),
+    });
+    let (refresh_token, family) = if client.grant_types.contains(&GrantType::RefreshToken) {
+        let text = RefreshTokenText::from_random(random_bytes::<32>(ctx.random));
+        let family = b64::encode(random_bytes::<16>(ctx.random));
+        let settings = &ctx.settings.refresh;
+        let expires_at = now.plus(settings.lifetime);
+        let record = RefreshToken {
+            family: family.clone(),
+            client_id: client.id.clone(),
+            user: code.user.clone(),
+            scope: code.scope.clone(),
+            resources: vec![code.resource.clone()],
+            auth_time: code.auth_time,
+            issued_at: now,
+            idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
+            expires_at,
+        };
+        ctx.refresh_tokens.insert(text.digest(), record).await?;
+        (Some(text.as_str().to_owned()), Some(family))
+    } else {
+        (None, None)
+    };
+    Ok(Granted {
+        subject: code.user.as_str().to_owned(),
+        scope: code.scope,
+        resource: code.resource,
+        refresh_token,
+        code: Some((digest, family)),
+        id_token,
+    })
+}
+
+/// The checks of RFC 6749 §4.1.3 and RFC 7636 §4.6 on a code just redeemed.
+fn check(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    req: &AuthorizationCodeRequest,
+    code: &AuthorizationCode,
+) -> Result<(), TokenError> {
+    // Issued to another client: this one may not use it (RFC 6749 §4.1.3).
+    if code.client_id != client.id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if ctx.clock.now() >= code.expires_at {
+        return Err(invalid_grant("the code is invalid or expired"));
+    }
+    // The redirect URI is repeated, identically, when the authorization request had one.
+    match (&code.redirect_uri, &req.redirect_uri) {
+        (Some(expected), Some(given)) if expected == given => {}
+        (Some(_), _) => {
+            return Err(invalid_grant(
+                "redirect_uri must be the one of the authorization request",
+            ));
+        }
+        (None, Some(given)) if client.redirect_uri(Some(given)).is_none() => {
+            return Err(invalid_grant("redirect_uri is not registered"));
+        }
+        (None, _) => {}
+    }
+    if !CodeChallenge::from_stored(code.code_challenge.clone()).verify(&req.code_verifier) {
+        return Err(invalid_grant(
+            "the code_verifier does not match the code_challenge",
+        ));
+    }
+    // RFC 8707 §2.2: the token may be narrowed to the granted resource, never widened.
+    if req.resource.as_ref().is_some_and(|r| *r != code.resource) {
+        return Err(TokenError::InvalidTarget(
+            "the resource was not granted with this code".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+use gatehouse_token::UnixTime;
+
+use super::*;
+use crate::authorize::code::{self, SignedIn};
+use crate::authorize::{self as authz, AuthorizationRequest};
+use crate::form::Form;
+use crate::store::{ClientStore, RefreshTokenStore, UserStore};
+use crate::testing::{ClientBuilder, Harness, user};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A harness with a user and `client` registered, and a code issued for `client` at time 100.
+async fn setup(client: &Client, extra: &str) -> (Harness, String) {
+    let h = Harness::at(100);
+    ClientStore::insert(&h.store, client.clone()).await.unwrap();
+    UserStore::insert(&h.store, user("alice")).await.unwrap();
+    let q = format!(
+        "response_type=code&client_id={}&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+        client.id
+    );
+    let req: AuthorizationRequest = authz::parse(
+        &Form::parse(q.as_bytes()).unwrap(),
+        &h.store,
+        "https://as.example",
+    )
+    .await
+    .unwrap();
+    let who = SignedIn {
+        user: user("alice").id,
+        auth_time: UnixTime(90),
+        session: SecretDigest::of("session"),
+    };
+    let text = code::issue(&req, &who, &h.store, &h.random, UnixTime(100))
+        .await
+        .unwrap();
+    (h, text)
+}
+
+fn req(code: &str) -> AuthorizationCodeRequest {
+    AuthorizationCodeRequest {
+        code: code.into(),
+        redirect_uri: None,
+        code_verifier: VERIFIER.into(),
+        resource: None,
+    }
+}
+
+fn exchange_req(code: &str) -> crate::request::TokenRequest {
+    crate::request::TokenRequest::AuthorizationCode(req(code))
+}
+
+#[tokio::test]
+async fn a_code_is_exchanged_once_for_an_access_and_a_refresh_token() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let (h, code) = setup(&client, "").await;
+    let issued = crate::grant::exchange(&h.context(), &client, &exchange_req(&code))
+        .await
+        .unwrap();
+    let claims = h.signer.signed().pop().unwrap();
+    assert_eq!(claims.sub, "id-alice");
+    assert_eq!(claims.client_id, client.id.as_str());
+    let refresh = issued.refresh_token.unwrap();
+    assert!(refresh.starts_with("grt_"));
+    let (stored, revoked) = RefreshTokenStore::get(&h.store, &SecretDigest::of(&refresh))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!revoked);
+    assert_eq!(stored.auth_time, UnixTime(90));
+    // The second use fails and the alarm hears what the first one was exchanged for.
+    let again = crate::grant::exchange(&h.context(), &client, &exchange_req(&code)).await;
+    assert!(matches!(again, Err(TokenError::InvalidGrant(_))));
+    let replayed = h.alarms.replayed.lock().unwrap().clone();
+    let (by, what) = replayed.last().unwrap();
+    assert_eq!(by, &client.id);
+    let what = what.clone().unwrap();
+    assert_eq!(what.access_jti, claims.jti);
+    assert_eq!(what.refresh_family.as_deref(), Some(stored.family.as_str()));
+}
+
+#[tokio::test]
+async fn a_replay_without_the_verifier_or_by_another_client_revokes_nothing() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let other = ClientBuilder::new().code_flow().public().client();
+    let (h, code) = setup(&client, "").await;
+    ClientStore::insert(&h.store, other.clone()).await.unwrap();
+    crate::grant::exchange(&h.context(), &client, &exchange_req(&code))
+        .await
+        .unwrap();
+    let mut wrong = req(&code);
+    wrong.code_verifier = "y".repeat(43);
+    assert!(matches!(
+        grant(&h.context(), &client, &wrong).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    assert!(matches!(
+        grant(&h.context(), &other, &req(&code)).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    assert!(
+        h.alarms.replayed.lock().unwrap().is_empty(),
+        "no lever to revoke the holder's tokens"
+    );
+}
+
+#[tokio::test]
+async fn pkce_mismatch_expiry_another_client_and_redirect_rules_are_invalid_grant() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let other = ClientBuilder::new().code_flow().public().client();
+    type Case = (fn(&mut AuthorizationCodeRequest), &'static str);
+    let cases: [Case; 3] = [
+        (|r| r.code_verifier = "x".repeat(43), "wrong verifier"),
+        (|r| r.code_verifier = "short".into(), "malformed verifier"),
+        (
+            |r| r.redirect_uri = Some("https://evil.example/cb".into()),
+            "unregistered redirect",
+        ),
+    ];
+    for (mutate, why) in cases {
+        let (h, code) = setup(&client, "").await;
+        let mut r = req(&code);
+        mutate(&mut r);
+        assert!(
+            matches!(
+                grant(&h.context(), &client, &r).await,
+                Err(TokenError::InvalidGrant(_))
+            ),
+            "{why}"
+        );
+        assert!(
+            matches!(
+                grant(&h.context(), &client, &req(&code)).await,
+                Err(TokenError::InvalidGrant(_))
+            ),
+            "{why}: a failed attempt burns the code"
+        );
+    }
+    let (h, code) = setup(&client, "").await;
+    ClientStore::insert(&h.store, other.clone()).await.unwrap();
+    assert!(matches!(
+        grant(&h.context(), &other, &req(&code)).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    let (h, code) = setup(&client, "").await;
+    h.clock.advance(60);
+    assert!(matches!(
+        grant(&h.context(), &client, &req(&code)).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    // Named in the authorization request: must be repeated, identically.
+    let (h, code) = setup(&client, "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb").await;
+    assert!(matches!(
+        grant(&h.context(), &client, &req(&code)).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    let (h, code) = setup(&client, "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb").await;
+    let mut r = req(&code);
+    r.redirect_uri = Some("https://app.example/cb".into());
+    assert!(grant(&h.context(), &client, &r).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_resource_may_be_named_but_not_widened_and_a_disabled_user_gets_nothing() {
+    let client = ClientBuilder::new()
+        .code_flow()
+        .resources(&["https://rs.example", "https://b.example"])
+        .client();
+    let (h, code) = setup(&client, "").await;
+    let mut r = req(&code);
+    r.resource = Some("https://b.example".parse().unwrap());
+    assert!(matches!(
+        grant(&h.context(), &client, &r).await,
+        Err(TokenError::InvalidTarget(_))
+    ));
+    let (h, code) = setup(&client, "").await;
+    let mut alice = user("alice");
+    alice.disabled = true;
+    UserStore::update(&h.store, alice).await.unwrap();
+    assert!(matches!(
+        grant(&h.context(), &client, &req(&code)).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    let cc = ClientBuilder::new().client();
+    let (h, code) = setup(&client, "").await;
+    assert!(matches!(
+        grant(&h.context(), &cc, &req(&code)).await,
+        Err(TokenError::UnauthorizedClient(_))
+    ));
+}
+
+#[tokio::test]
+async fn two_concurrent_exchanges_of_one_code_yield_one_token() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let (h, code) = setup(&client, "").await;
+    let ctx = h.context();
+    let (r1, r2) = (req(&code), req(&code));
+    let (a, b) = tokio::join!(grant(&ctx, &client, &r1), grant(&ctx, &client, &r2));
+    assert_eq!(usize::from(a.is_ok()) + usize::from(b.is_ok()), 1);
+}
+
+#[tokio::test]
+async fn an_openid_request_gets_an_id_token_with_nonce_sid_and_at_hash() {
+    let client = ClientBuilder::new()
+        .code_flow()
+        .scope("openid profile read")
+        .public()
+        .client();
+    let (h, code) = setup(&client, "&scope=openid+profile&nonce=n-0S6").await;
+    let issued = crate::grant::exchange(&h.context(), &client, &exchange_req(&code))
+        .await
+        .unwrap();
+    assert_eq!(issued.id_token.as_deref(), Some("id:id-alice"));
+    let claims = h.signer.id_tokens().pop().unwrap();
+    assert_eq!(claims.aud, client.id.as_str());
+    assert_eq!(claims.azp, client.id.as_str());
+    assert_eq!(claims.nonce.as_deref(), Some("n-0S6"));
+    assert_eq!(claims.auth_time, UnixTime(90));
+    assert_eq!(claims.iss, "https://as.example");
+    assert_eq!(claims.user.preferred_username.as_deref(), Some("alice"));
+    assert_eq!(
+        claims.at_hash,
+        Some(crate::id_token::at_hash(
+            gatehouse_token::Algorithm::ES256,
+            &issued.access_token
+        ))
+    );
+    assert_eq!(
+        claims.sid,
+        Some(crate::id_token::session_id(&SecretDigest::of("session")))
+    );
+    // Without `openid`, no ID token.
+    let (h, code) = setup(&client, "&scope=read").await;
+    let issued = crate::grant::exchange(&h.context(), &client, &exchange_req(&code))
+        .await
+        .unwrap();
+    assert_eq!(issued.id_token, None);
+    assert!(h.signer.id_tokens().is_empty());
+}

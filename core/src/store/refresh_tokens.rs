@@ -1,0 +1,97 @@
+//! Refresh tokens: opaque, stored by digest, in families. Each use rotates the token (a
+//! successor in the same family); using a rotated token again within the grace window gets the
+//! same successor, after it revokes the whole family (RFC 9700 §4.14.2).
+
+use async_trait::async_trait;
+use gatehouse_token::{SecretDigest, UnixTime};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::client::ClientId;
+use crate::resource::Resource;
+use crate::scope::Scope;
+use crate::user::UserId;
+
+/// What a refresh token grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// Its family: every token rotated from one authorization.
+    pub family: String,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user it acts for.
+    pub user: UserId,
+    /// The most it can be refreshed into.
+    pub scope: Scope,
+    /// The resources it can be refreshed into (the first is the default).
+    pub resources: Vec<Resource>,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// It expires if unused until then (the idle lifetime).
+    pub idle_expires_at: UnixTime,
+    /// The family's absolute end, whatever the use.
+    pub expires_at: UnixTime,
+}
+
+impl RefreshToken {
+    /// Whether it is past its idle or absolute lifetime at `now`.
+    pub fn expired(&self, now: UnixTime) -> bool {
+        now >= self.idle_expires_at || now >= self.expires_at
+    }
+}
+
+/// The outcome of rotating a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// First use: the old token's record; the successor is stored.
+    Rotated(RefreshToken),
+    /// Used again within the grace window, with the same successor: the old token's record;
+    /// nothing changed.
+    Grace(RefreshToken),
+    /// Used again after the grace window (or with another successor): the whole family is now
+    /// revoked. The old token's record.
+    Reused(RefreshToken),
+    /// Its family was revoked.
+    Revoked,
+    /// Past its idle or absolute lifetime; nothing changed.
+    Expired,
+    /// No such token.
+    Unknown,
+}
+
+/// Refresh tokens by digest, and their families.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores the first token of a new family.
+    async fn insert(&self, digest: SecretDigest, token: RefreshToken) -> Result<(), StoreError>;
+    /// The token with this digest and whether its family is revoked.
+    async fn get(&self, digest: &SecretDigest) -> Result<Option<(RefreshToken, bool)>, StoreError>;
+    /// Rotates `old` to `successor` (stored as `next`) at `now`, atomically: see [`Rotation`].
+    /// Two concurrent rotations of one token with the same successor are one `Rotated` and one
+    /// `Grace`.
+    async fn rotate(
+        &self,
+        old: &SecretDigest,
+        successor: SecretDigest,
+        next: RefreshToken,
+        now: UnixTime,
+        grace: u64,
+    ) -> Result<Rotation, StoreError>;
+    /// Extends the idle lifetime of a token used without rotation; whether it was found live.
+    async fn touch(
+        &self,
+        digest: &SecretDigest,
+        idle_expires_at: UnixTime,
+    ) -> Result<bool, StoreError>;
+    /// Revokes a family; whether it existed (and was not revoked already).
+    async fn revoke_family(&self, family: &str) -> Result<bool, StoreError>;
+    /// Revokes every family of a client; how many.
+    async fn revoke_client(&self, client: &ClientId) -> Result<usize, StoreError>;
+    /// Revokes every family of a user; how many.
+    async fn revoke_user(&self, user: &UserId) -> Result<usize, StoreError>;
+    /// Deletes tokens (and families) whose absolute `expires_at` is before `cutoff`; how many
+    /// tokens.
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;
+}

@@ -1,0 +1,496 @@
+//! The authorization endpoint (RFC 6749 §3.1) and the pages behind it: `GET /authorize` checks
+//! the request and shows the sign-in or consent page (or answers at once when the person is
+//! signed in and has consented); `POST /authorize/login` and `POST /authorize/consent` take the
+//! forms. Protocol decisions are `core::authorize`'s; this module is the browser's side.
+//!
+//! The forms carry the original request (its query string) back, and it is checked again in
+//! full on every post: nothing about a pending request is stored, and a form cannot change it
+//! unnoticed into something the checks would refuse.
+
+use std::net::IpAddr;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_core::authorize::code::{self, SignedIn as Approver};
+use gatehouse_core::authorize::consent;
+use gatehouse_core::authorize::par::{self, Source};
+use gatehouse_core::authorize::{
+    self, AuthorizationRequest, AuthorizeError, ErrorCode, Reply, ResponseMode,
+};
+use gatehouse_core::form::Form;
+use gatehouse_core::store::Session;
+use gatehouse_core::user::{PasswordHash, User, Username};
+
+use crate::form::OAuthForm;
+use crate::pages::session::{BrowserId, SignedIn};
+use crate::pages::{ConsentPage, ErrorPage, FormPostPage, LoginPage, describe_scope};
+use crate::state::{Part, SignIn};
+use crate::throttle::address_key;
+
+/// Where the sign-in form posts, under the issuer's path.
+pub const LOGIN_PATH: &str = "/authorize/login";
+/// Where the consent form posts.
+pub const CONSENT_PATH: &str = "/authorize/consent";
+
+fn error_page(app: &SignIn, status: StatusCode, title: &str, message: &str) -> Response {
+    ErrorPage {
+        look: &app.look,
+        status,
+        title,
+        message,
+        retry_after: None,
+    }
+    .into_response()
+}
+
+/// A reply to the client: a 303 to its redirect URI, or a form the browser posts there.
+fn send(app: &SignIn, reply: &Reply) -> Response {
+    match reply.mode {
+        ResponseMode::Query => Redirect::to(&reply.location()).into_response(),
+        ResponseMode::FormPost => {
+            let params: Vec<(&str, &str)> =
+                reply.params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            FormPostPage {
+                look: &app.look,
+                redirect_uri: &reply.redirect_uri,
+                params: &params,
+            }
+            .into_response()
+        }
+    }
+}
+
+/// The request a page carries, checked, and what the next page must carry: the query of a
+/// direct request as it came; a pushed request's parameters (RFC 9126), resolved once and
+/// sealed, so that no post can pass off parameters of its own as pushed ones. A failure is
+/// already answered.
+async fn check(app: &SignIn, carried: &str) -> Result<(AuthorizationRequest, String), Response> {
+    let broken = |e: &dyn std::fmt::Display| {
+        error_page(
+            app,
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is broken",
+            &format!(
+                "The request could not be read ({e}). Go back to the application and start again."
+            ),
+        )
+    };
+    let (form, pushed, carry) = match app.cookies.unseal(carried) {
+        Some(params) => {
+            let form = Form::parse(params.as_bytes()).map_err(|e| broken(&e))?;
+            (form, true, carried.to_owned())
+        }
+        None => {
+            let form = Form::parse(carried.as_bytes()).map_err(|e| broken(&e))?;
+            match par::resolve(form, app.pushed.as_ref(), app.clock.now()).await {
+                Ok(Source::Direct(form)) => (form, false, carried.to_owned()),
+                Ok(Source::Pushed(form)) => {
+                    let sealed = app.cookies.seal(&form.encode());
+                    (form, true, sealed)
+                }
+                Err(e) => return Err(refused(app, e)),
+            }
+        }
+    };
+    let req = authorize::parse(&form, app.clients.as_ref(), &app.issuer)
+        .await
+        .map_err(|e| refused(app, e))?;
+    // RFC 9126 §5: where pushing is required, a request sent directly is refused.
+    if !pushed && (app.require_par || req.client.require_pushed_authorization_requests) {
+        let reply = req.error(
+            &app.issuer,
+            ErrorCode::InvalidRequest,
+            "this client must push its authorization requests to the PAR endpoint",
+        );
+        return Err(send(app, &reply));
+    }
+    Ok((req, carry))
+}
+
+/// A refused request: a page, or the error sent back to the client.
+fn refused(app: &SignIn, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page { message } => error_page(
+            app,
+            StatusCode::BAD_REQUEST,
+            "This sign-in link cannot be used",
+            &message,
+        ),
+        AuthorizeError::Redirect(reply) => send(app, &reply),
+    }
+}
+
+/// The live session of `browser`, if it has one for an active user.
+async fn session(
+    app: &SignIn,
+    browser: Option<&BrowserId>,
+) -> Result<Option<(SignedIn, User)>, Response> {
+    let Some(browser) = browser else {
+        return Ok(None);
+    };
+    let unavailable = |_| unavailable(app);
+    let Some(session) = app
+        .sessions
+        .get(&browser.digest())
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    if app.clock.now() >= session.expires_at {
+        return Ok(None);
+    }
+    let Some(user) = app
+        .users
+        .get_by_id(&session.user)
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    if user.disabled {
+        return Ok(None);
+    }
+    let signed_in = SignedIn {
+        browser: browser.clone(),
+        session,
+    };
+    Ok(Some((signed_in, user)))
+}
+
+fn unavailable(app: &SignIn) -> Response {
+    error_page(
+        app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable",
+        "Something went wrong on our side. Try again in a moment.",
+    )
+}
+
+/// Where the request stands once the person is known: the consent page, or the code.
+async fn after_sign_in(
+    app: &SignIn,
+    req: &AuthorizationRequest,
+    raw: &str,
+    who: &SignedIn,
+    user: &User,
+    consented: bool,
+) -> Response {
+    let remembered = match app.consents.get(&user.id, &req.client.id).await {
+        Ok(c) => c,
+        Err(_) => return unavailable(app),
+    };
+    // A native app's identity cannot be proven: it is asked every time (OAuth 2.1 §7.3.1).
+    let covered = consent::covers(remembered.as_ref(), &req.scope, &req.resource)
+        && req.client.identity_assured(&req.redirect_uri);
+    if !consented && (!covered || req.prompt.consent) {
+        if req.prompt.none {
+            let reply = req.error(
+                &app.issuer,
+                ErrorCode::ConsentRequired,
+                "consent is required",
+            );
+            return send(app, &reply);
+        }
+        let scopes: Vec<_> = req.scope.iter().map(describe_scope).collect();
+        let redirect_host = req
+            .client
+            .redirect_uri(Some(&req.redirect_uri))
+            .map(|r| r.display_host().to_owned())
+            .unwrap_or_default();
+        let action = format!("{}{CONSENT_PATH}", app.base);
+        let csrf = app.cookies.csrf(&who.browser);
+        return ConsentPage {
+            look: &app.look,
+            client_name: &req.client.name,
+            redirect_host: &redirect_host,
+            scopes: &scopes,
+            resource: req.resource.as_str(),
+            user: user.username.as_str(),
+            action: &action,
+            request: raw,
+            csrf: &csrf,
+            redirect_uri: &req.redirect_uri,
+        }
+        .into_response();
+    }
+    let now = app.clock.now();
+    if consented {
+        let widened = consent::widened(remembered, &req.scope, &req.resource, now);
+        if app
+            .consents
+            .put(&user.id, &req.client.id, widened)
+            .await
+            .is_err()
+        {
+            return unavailable(app);
+        }
+    }
+    let approver = Approver {
+        user: user.id.clone(),
+        auth_time: who.session.auth_time,
+        session: who.browser.digest(),
+    };
+    match code::issue(req, &approver, app.codes.as_ref(), app.random.as_ref(), now).await {
+        Ok(code) => send(app, &req.success(&app.issuer, &code)),
+        Err(_) => {
+            let reply = req.error(
+                &app.issuer,
+                ErrorCode::TemporarilyUnavailable,
+                "try again shortly",
+            );
+            send(app, &reply)
+        }
+    }
+}
+
+/// The sign-in page, giving the browser a cookie if it has none.
+fn login_page(
+    app: &SignIn,
+    req: &AuthorizationRequest,
+    raw: &str,
+    browser: Option<BrowserId>,
+    error: Option<&str>,
+    username: &str,
+    status: StatusCode,
+) -> Response {
+    let (browser, fresh) = match browser {
+        Some(b) => (b, false),
+        None => (BrowserId::generate(app.random.as_ref()), true),
+    };
+    let action = format!("{}{LOGIN_PATH}", app.base);
+    let csrf = app.cookies.csrf(&browser);
+    let hint = if username.is_empty() {
+        req.login_hint.as_deref().unwrap_or("")
+    } else {
+        username
+    };
+    let mut response = LoginPage {
+        look: &app.look,
+        client_name: &req.client.name,
+        action: &action,
+        request: raw,
+        csrf: &csrf,
+        redirect_uri: &req.redirect_uri,
+        username: hint,
+        error,
+    }
+    .into_response();
+    *response.status_mut() = status;
+    if fresh {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, app.cookies.set(&browser));
+    }
+    response
+}
+
+/// `GET /authorize`.
+pub async fn start(
+    State(app): State<Part<SignIn>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    begin(&app, &headers, &query.unwrap_or_default()).await
+}
+
+/// `POST /authorize`: the same request as a form (OAuth 2.1 §4.1.1, OIDC Core §3.1.2.1).
+pub async fn start_post(
+    State(app): State<Part<SignIn>>,
+    headers: HeaderMap,
+    post: OAuthForm,
+) -> Response {
+    begin(&app, &headers, &post.form.encode()).await
+}
+
+/// The authorization request `query`, from a browser with `headers`.
+async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
+    let (req, raw) = match check(app, query).await {
+        Ok(checked) => checked,
+        Err(answer) => return answer,
+    };
+    let browser = app.cookies.browser(headers);
+    let signed_in = match session(app, browser.as_ref()).await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
+    let now = app.clock.now();
+    let fresh_enough = |s: &Session| {
+        req.max_age
+            .is_none_or(|max| now.0.saturating_sub(s.auth_time.0) <= max)
+    };
+    match signed_in {
+        Some((who, user)) if !req.prompt.login && fresh_enough(&who.session) => {
+            after_sign_in(app, &req, &raw, &who, &user, false).await
+        }
+        _ if req.prompt.none => send(
+            app,
+            &req.error(
+                &app.issuer,
+                ErrorCode::LoginRequired,
+                "the user is not signed in",
+            ),
+        ),
+        _ => login_page(app, &req, &raw, browser, None, "", StatusCode::OK),
+    }
+}
+
+/// The form fields every page posts: the browser (by its cookie), and the original request,
+/// once the CSRF token is found to be the browser's. `None`: the form expired or was forged.
+fn posted<'a>(app: &SignIn, headers: &HeaderMap, form: &'a Form) -> Option<(BrowserId, &'a str)> {
+    let browser = app.cookies.browser(headers)?;
+    let csrf = form.single("csrf").ok().flatten().unwrap_or("");
+    if !app.cookies.csrf_matches(&browser, csrf) {
+        return None;
+    }
+    let raw = form.single("request").ok().flatten()?;
+    Some((browser, raw))
+}
+
+fn expired(app: &SignIn) -> Response {
+    error_page(
+        app,
+        StatusCode::BAD_REQUEST,
+        "This form has expired",
+        "Go back to the application and start signing in again.",
+    )
+}
+
+/// `POST /authorize/login`.
+pub async fn login(
+    State(app): State<Part<SignIn>>,
+    headers: HeaderMap,
+    post: OAuthForm,
+) -> Response {
+    let Some((browser, raw)) = posted(&app, &headers, &post.form) else {
+        return expired(&app);
+    };
+    let (req, carried) = match check(&app, raw).await {
+        Ok(checked) => checked,
+        Err(answer) => return answer,
+    };
+    let raw = carried.as_str();
+    let typed = post.form.single("username").ok().flatten().unwrap_or("");
+    let password = post
+        .form
+        .single("password")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let now = app.clock.now();
+    let address: Option<IpAddr> = post.peer.map(address_key);
+    let username = Username::new(typed).ok();
+    let account = username.as_ref().map(|u| u.as_str().to_owned());
+    let wait = address
+        .and_then(|a| app.throttle.addresses.check(&a, now).err())
+        .or_else(|| {
+            account
+                .as_ref()
+                .and_then(|a| app.throttle.accounts.check(a.as_str(), now).err())
+        });
+    if let Some(seconds) = wait {
+        return ErrorPage::too_many_attempts(&app.look, seconds).into_response();
+    }
+    let user = match &username {
+        Some(name) => match app.users.get(name).await {
+            Ok(user) => user,
+            Err(_) => return unavailable(&app),
+        },
+        None => None,
+    };
+    // An unknown user costs the same verification as a wrong password (no enumeration by time).
+    let hash = user.as_ref().map(|u| u.password.clone());
+    let verified = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => hash.verify(&password),
+        None => PasswordHash::verify_dummy(&password),
+    })
+    .await
+    .unwrap_or(false);
+    let user = match user {
+        Some(user) if verified && !user.disabled => user,
+        _ => {
+            if let Some(a) = address {
+                app.throttle.addresses.fail(&a, now);
+            }
+            if let Some(a) = &account {
+                app.throttle.accounts.fail(a.as_str(), now);
+            }
+            tracing::info!(target: "gatehouse::security", peer = ?address, "a sign-in failed");
+            return login_page(
+                &app,
+                &req,
+                raw,
+                Some(browser),
+                Some("Wrong username or password."),
+                typed,
+                StatusCode::OK,
+            );
+        }
+    };
+    // A fresh cookie at sign-in (no session fixation); the old session, if any, ends.
+    let _ = app.sessions.delete(&browser.digest()).await;
+    let fresh = BrowserId::generate(app.random.as_ref());
+    let session = Session {
+        user: user.id.clone(),
+        auth_time: now,
+        expires_at: now.plus(app.session_lifetime),
+    };
+    if app
+        .sessions
+        .insert(fresh.digest(), session.clone())
+        .await
+        .is_err()
+    {
+        return unavailable(&app);
+    }
+    tracing::info!(target: "gatehouse::security", user = %user.id, peer = ?address, "a user signed in");
+    let who = SignedIn {
+        browser: fresh.clone(),
+        session,
+    };
+    let mut response = after_sign_in(&app, &req, raw, &who, &user, false).await;
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, app.cookies.set(&fresh));
+    response
+}
+
+/// `POST /authorize/consent`.
+pub async fn decide(
+    State(app): State<Part<SignIn>>,
+    headers: HeaderMap,
+    post: OAuthForm,
+) -> Response {
+    let Some((browser, raw)) = posted(&app, &headers, &post.form) else {
+        return expired(&app);
+    };
+    let (req, carried) = match check(&app, raw).await {
+        Ok(checked) => checked,
+        Err(answer) => return answer,
+    };
+    let raw = carried.as_str();
+    let (who, user) = match session(&app, Some(&browser)).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return login_page(&app, &req, raw, Some(browser), None, "", StatusCode::OK),
+        Err(answer) => return answer,
+    };
+    match post.form.single("decision").ok().flatten() {
+        Some("approve") => after_sign_in(&app, &req, raw, &who, &user, true).await,
+        Some("deny") => send(
+            &app,
+            &req.error(
+                &app.issuer,
+                ErrorCode::AccessDenied,
+                "the user denied the request",
+            ),
+        ),
+        _ => error_page(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Nothing was decided",
+            "Choose Allow or Deny.",
+        ),
+    }
+}

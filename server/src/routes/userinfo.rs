@@ -1,0 +1,123 @@
+//! The UserInfo endpoint (OIDC Core §5.3): the claims of the signed-in user that the access
+//! token's scopes release, for a bearer access token with the `openid` scope (RFC 6750 §2.1:
+//! the `Authorization` header; GET and POST alike). Failures are RFC 6750 §3 challenges:
+//! 401 `invalid_token` for a bad, expired or revoked token (or none), 403 `insufficient_scope`
+//! without `openid`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::id_token::{OPENID, UserClaims};
+use gatehouse_core::scope::Scope;
+use gatehouse_core::user::UserId;
+use serde::Serialize;
+
+use crate::error::no_store;
+use crate::state::{Inspection, Part};
+
+#[derive(Debug, Serialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(flatten)]
+    claims: UserClaims,
+}
+
+/// An RFC 6750 §3 challenge.
+fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
+    let value = match error {
+        None => "Bearer".to_owned(),
+        Some((code, description)) => {
+            let scope = if code == "insufficient_scope" {
+                ", scope=\"openid\""
+            } else {
+                ""
+            };
+            format!("Bearer error=\"{code}\", error_description=\"{description}\"{scope}")
+        }
+    };
+    let mut response = (status, no_store()).into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn invalid_token() -> Response {
+    challenge(
+        StatusCode::UNAUTHORIZED,
+        Some((
+            "invalid_token",
+            "the access token is invalid, expired or revoked",
+        )),
+    )
+}
+
+/// The bearer token of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC
+/// 7235 §2.1); `Err` when the header is there but is not one.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    let (scheme, token) = value.to_str().map_err(|_| ())?.split_once(' ').ok_or(())?;
+    let token = token.trim_start_matches(' ');
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(());
+    }
+    Ok(Some(token))
+}
+
+/// `GET` and `POST /userinfo`.
+pub async fn handle(State(app): State<Part<Inspection>>, headers: HeaderMap) -> Response {
+    let token = match bearer(&headers) {
+        Ok(Some(token)) => token,
+        Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
+        Err(()) => {
+            return challenge(
+                StatusCode::BAD_REQUEST,
+                Some(("invalid_request", "send one Authorization: Bearer header")),
+            );
+        }
+    };
+    let valid = match crate::validate::token(&app, token, app.auth.clock.now()).await {
+        Ok(Ok(valid)) => valid,
+        Ok(Err(_)) => return invalid_token(),
+        Err(e) => return crate::error::OAuthError(e).into_response(),
+    };
+    let claims = valid.claims();
+    let scope: Scope = claims
+        .scope
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .unwrap_or_default();
+    if !scope.contains(OPENID) {
+        return challenge(
+            StatusCode::FORBIDDEN,
+            Some((
+                "insufficient_scope",
+                "the access token lacks the openid scope",
+            )),
+        );
+    }
+    let user = match app
+        .users
+        .get_by_id(&UserId::from_stored(claims.sub.clone()))
+        .await
+    {
+        Ok(Some(user)) if !user.disabled => user,
+        Ok(_) => return invalid_token(),
+        Err(e) => return crate::error::OAuthError(e.into()).into_response(),
+    };
+    let body = UserInfo {
+        sub: user.id.as_str().to_owned(),
+        claims: UserClaims::of(&user, &scope),
+    };
+    (no_store(), Json(body)).into_response()
+}

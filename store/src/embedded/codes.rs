@@ -1,0 +1,133 @@
+//! Authorization codes: by digest in a table of their own, kept (as used) after redemption
+//! until the purge, which reads their time index.
+
+use async_trait::async_trait;
+use gatehouse_core::store::{AuthorizationCode, CodeStore, IssuedForCode, Redemption, StoreError};
+use gatehouse_token::{SecretDigest, UnixTime};
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use super::tables::{CODE_EXPIRY, CODES};
+use super::{EmbeddedStore, decode_found, encode, unavailable, write};
+
+/// A code as stored.
+#[derive(Serialize, Deserialize)]
+struct StoredCode {
+    code: AuthorizationCode,
+    /// Whether it was redeemed.
+    used: bool,
+    /// What was issued for it, once recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued: Option<IssuedForCode>,
+}
+
+#[async_trait]
+impl CodeStore for EmbeddedStore {
+    /// A digest stored already is a [`StoreError::Conflict`], and the stored code stays.
+    async fn insert(
+        &self,
+        digest: SecretDigest,
+        code: AuthorizationCode,
+    ) -> Result<(), StoreError> {
+        let at = code.expires_at.0;
+        let bytes = encode(&StoredCode {
+            code,
+            used: false,
+            issued: None,
+        })?;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+                if codes.get(&digest.0).map_err(unavailable)?.is_some() {
+                    return Err(StoreError::Conflict("authorization code".into()));
+                }
+                codes
+                    .insert(&digest.0, bytes.as_slice())
+                    .map_err(unavailable)?;
+                txn.open_table(CODE_EXPIRY)
+                    .map_err(unavailable)?
+                    .insert((at, &digest.0), ())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Reads and marks the code in one write transaction: redb runs one at a time, so of two
+    /// redemptions one sees the other's mark.
+    async fn redeem(&self, digest: &SecretDigest) -> Result<Redemption, StoreError> {
+        let digest = *digest;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+                let found: Option<StoredCode> =
+                    decode_found(codes.get(&digest.0).map_err(unavailable)?)?;
+                let Some(mut stored) = found else {
+                    return Ok(Redemption::Unknown);
+                };
+                if stored.used {
+                    return Ok(Redemption::Replayed(stored.code, stored.issued));
+                }
+                stored.used = true;
+                let bytes = encode(&stored)?;
+                codes
+                    .insert(&digest.0, bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(Redemption::Fresh(stored.code))
+            })
+        })
+        .await
+    }
+
+    /// Recording for an unknown (or purged) code does nothing.
+    async fn record_issued(
+        &self,
+        digest: &SecretDigest,
+        issued: IssuedForCode,
+    ) -> Result<(), StoreError> {
+        let digest = *digest;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+                let found: Option<StoredCode> =
+                    decode_found(codes.get(&digest.0).map_err(unavailable)?)?;
+                if let Some(mut stored) = found {
+                    stored.issued = Some(issued);
+                    let bytes = encode(&stored)?;
+                    codes
+                        .insert(&digest.0, bytes.as_slice())
+                        .map_err(unavailable)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Reads the time index up to `cutoff` only: the cost is what expired, not what is stored.
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut expiry = txn.open_table(CODE_EXPIRY).map_err(unavailable)?;
+                let mut expired: Vec<(u64, [u8; 32])> = Vec::new();
+                for row in expiry
+                    .range(..(cutoff.0, &[0u8; 32]))
+                    .map_err(unavailable)?
+                {
+                    let (key, _) = row.map_err(unavailable)?;
+                    let (at, digest) = key.value();
+                    expired.push((at, *digest));
+                }
+                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+                let mut purged = 0;
+                for (at, digest) in &expired {
+                    purged += usize::from(codes.remove(digest).map_err(unavailable)?.is_some());
+                    expiry.remove((*at, digest)).map_err(unavailable)?;
+                }
+                Ok(purged)
+            })
+        })
+        .await
+    }
+}

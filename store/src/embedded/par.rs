@@ -1,0 +1,83 @@
+//! Pushed authorization requests (RFC 9126): by digest in a table of their own, removed when
+//! taken; the purge reads their time index.
+
+use async_trait::async_trait;
+use gatehouse_core::store::{ParStore, PushedRequest, StoreError};
+use gatehouse_token::{SecretDigest, UnixTime};
+use redb::ReadableTable;
+
+use super::tables::{PAR_EXPIRY, PUSHED_REQUESTS};
+use super::{EmbeddedStore, decode_found, encode, unavailable, write};
+
+#[async_trait]
+impl ParStore for EmbeddedStore {
+    /// A digest stored already is a [`StoreError::Conflict`], and the stored request stays.
+    async fn insert(&self, digest: SecretDigest, request: PushedRequest) -> Result<(), StoreError> {
+        let at = request.expires_at.0;
+        let bytes = encode(&request)?;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut pushed = txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
+                if pushed.get(&digest.0).map_err(unavailable)?.is_some() {
+                    return Err(StoreError::Conflict("pushed request".into()));
+                }
+                pushed
+                    .insert(&digest.0, bytes.as_slice())
+                    .map_err(unavailable)?;
+                txn.open_table(PAR_EXPIRY)
+                    .map_err(unavailable)?
+                    .insert((at, &digest.0), ())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Removes the request and its time-index entry in one write transaction: redb runs one at
+    /// a time, so of two takes the second finds nothing.
+    async fn take(&self, digest: &SecretDigest) -> Result<Option<PushedRequest>, StoreError> {
+        let digest = *digest;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut pushed = txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
+                let found: Option<PushedRequest> =
+                    decode_found(pushed.remove(&digest.0).map_err(unavailable)?)?;
+                if let Some(request) = &found {
+                    txn.open_table(PAR_EXPIRY)
+                        .map_err(unavailable)?
+                        .remove((request.expires_at.0, &digest.0))
+                        .map_err(unavailable)?;
+                }
+                Ok(found)
+            })
+        })
+        .await
+    }
+
+    /// Reads the time index up to `cutoff` only: the cost is what expired, not what is stored.
+    async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut expiry = txn.open_table(PAR_EXPIRY).map_err(unavailable)?;
+                let mut expired: Vec<(u64, [u8; 32])> = Vec::new();
+                for row in expiry
+                    .range(..(cutoff.0, &[0u8; 32]))
+                    .map_err(unavailable)?
+                {
+                    let (key, _) = row.map_err(unavailable)?;
+                    let (at, digest) = key.value();
+                    expired.push((at, *digest));
+                }
+                let mut pushed = txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
+                let mut purged = 0;
+                for (at, digest) in &expired {
+                    purged += usize::from(pushed.remove(digest).map_err(unavailable)?.is_some());
+                    expiry.remove((*at, digest)).map_err(unavailable)?;
+                }
+                Ok(purged)
+            })
+        })
+        .await
+    }
+}
