@@ -241,6 +241,18 @@ impl Changes {
         Ok(record)
     }
 
+    /// A user's consent to a client is forgotten (the client must ask again) and the refresh
+    /// tokens the user gave it are revoked, in that order; whether there was a consent.
+    pub async fn revoke_consent(
+        &self,
+        user: &gatehouse_core::user::UserId,
+        client: &ClientId,
+    ) -> Result<bool, StoreError> {
+        let existed = self.consents.revoke(user, client).await?;
+        self.refresh_tokens.revoke_grant(user, client).await?;
+        Ok(existed)
+    }
+
     /// Follows the key schedule at `now` (publish, promote, retire, remove); publishes when the
     /// keys changed.
     pub async fn follow_key_schedule(&self, now: UnixTime) -> Result<(), KeyManagerError> {

@@ -197,6 +197,12 @@ impl RefreshTokenStore for MemoryStore {
         }))
     }
 
+    async fn revoke_grant(&self, user: &UserId, client: &ClientId) -> Result<usize, StoreError> {
+        Ok(revoke_where(&mut lock(&self.single_use), |t| {
+            t.user == *user && t.client_id == *client
+        }))
+    }
+
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         let mut all = lock(&self.single_use);
         let before = all.refresh.len();

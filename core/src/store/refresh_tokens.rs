@@ -91,6 +91,8 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn revoke_client(&self, client: &ClientId) -> Result<usize, StoreError>;
     /// Revokes every family of a user; how many.
     async fn revoke_user(&self, user: &UserId) -> Result<usize, StoreError>;
+    /// Revokes every family a user gave a client (their consent was revoked); how many.
+    async fn revoke_grant(&self, user: &UserId, client: &ClientId) -> Result<usize, StoreError>;
     /// Deletes tokens (and families) whose absolute `expires_at` is before `cutoff`; how many
     /// tokens.
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;

@@ -879,6 +879,24 @@ pub async fn refresh_tokens(store: &dyn RefreshTokenStore) {
     assert!(revoked(30).await);
     assert!(!store.touch(&digest(30), UnixTime(400)).await.unwrap());
 
+    // By user and client (a revoked consent): only that pair's families.
+    store
+        .insert(digest(60), refresh("h1", "c7", "v7", 100, 2_000))
+        .await
+        .unwrap();
+    store
+        .insert(digest(61), refresh("h2", "c8", "v7", 100, 2_000))
+        .await
+        .unwrap();
+    assert_eq!(store.revoke_grant(&uid("v7"), &cid("c7")).await.unwrap(), 1);
+    assert!(revoked(60).await);
+    assert!(
+        !revoked(61).await,
+        "the user's grant to another client stays"
+    );
+    assert_eq!(store.revoke_grant(&uid("v7"), &cid("c7")).await.unwrap(), 0);
+    assert_eq!(store.revoke_grant(&uid("v9"), &cid("c8")).await.unwrap(), 0);
+
     // By client and by user, counted in families (a family of two tokens counts once).
     let g1 = refresh("g1", "c1", "v1", 100, 2_000);
     store.insert(digest(40), g1.clone()).await.unwrap();
@@ -935,7 +953,8 @@ pub async fn refresh_tokens(store: &dyn RefreshTokenStore) {
         Some((t1.clone(), false)),
         "a new family of the name of a purged one starts afresh"
     );
-    assert_eq!(store.purge_expired(UnixTime(2_001)).await.unwrap(), 5);
+    // f1 again (1), g1–g3 and their successor (4), h1 and h2 (2).
+    assert_eq!(store.purge_expired(UnixTime(2_001)).await.unwrap(), 7);
     assert_eq!(store.revoke_user(&uid("v1")).await.unwrap(), 0);
 
     // Two concurrent rotations of one token with one successor: one rotation, one grace.

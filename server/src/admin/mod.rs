@@ -51,6 +51,14 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/admin/users/{username}/disable", post(users::disable_user))
         .route("/admin/users/{username}/enable", post(users::enable_user))
+        .route(
+            "/admin/users/{username}/consents",
+            get(users::list_consents),
+        )
+        .route(
+            "/admin/users/{username}/consents/{client_id}",
+            axum::routing::delete(users::revoke_consent),
+        )
         .route("/admin/keys", get(keys::list_keys))
         .route("/admin/keys/rotate", post(keys::rotate_keys))
         .route("/admin/revocations", post(revocations::import_revocations))

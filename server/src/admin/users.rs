@@ -349,3 +349,59 @@ mod tests {
         assert!(check_email(Some(format!("{}@example.com", "x".repeat(250)))).is_err());
     }
 }
+
+/// A remembered consent, as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct ConsentView {
+    client_id: String,
+    scope: String,
+    resources: Vec<String>,
+    granted_at: u64,
+}
+
+/// `GET /admin/users/{username}/consents`: what the user let each client have.
+pub async fn list_consents(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<ConsentView>>, AdminError> {
+    let username = username_of(&name)?;
+    let user = app
+        .users
+        .get(&username)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    let consents = app.consents.list_user(&user.id).await?;
+    Ok(Json(
+        consents
+            .into_iter()
+            .map(|(client, c)| ConsentView {
+                client_id: client.to_string(),
+                scope: c.scope.to_string(),
+                resources: c.resources.iter().map(ToString::to_string).collect(),
+                granted_at: c.granted_at.0,
+            })
+            .collect(),
+    ))
+}
+
+/// `DELETE /admin/users/{username}/consents/{client_id}`: the consent is forgotten, so the
+/// client must ask again, and the refresh tokens the user gave it are revoked.
+pub async fn revoke_consent(
+    State(app): State<AppState>,
+    Path((name, client)): Path<(String, String)>,
+) -> Result<Response, AdminError> {
+    let username = username_of(&name)?;
+    let user = app
+        .users
+        .get(&username)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    let missing = || AdminError::not_found(&format!("consent of {name:?} to {client:?}"));
+    let client_id = gatehouse_core::client::ClientId::new(&client).ok_or_else(missing)?;
+    let revoked = app.changes.revoke_consent(&user.id, &client_id).await?;
+    if !revoked {
+        return Err(missing());
+    }
+    tracing::info!(target: "gatehouse::security", user = %user.id, client = %client_id, "consent revoked by an operator");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

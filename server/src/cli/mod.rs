@@ -83,6 +83,13 @@ struct CreateArgs {
     /// authorization_code); matched exactly, except the port of a loopback URI.
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
+    /// Where a person may be sent after signing out at the client's request (repeatable;
+    /// OIDC RP-Initiated Logout), matched exactly.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// The client must push its authorization requests first (PAR, RFC 9126).
+    #[arg(long)]
+    require_par: bool,
     /// The scope the client may be granted, space-delimited.
     #[arg(long, default_value = "")]
     scope: String,
@@ -206,6 +213,12 @@ fn client(
             }
             if !args.redirect_uris.is_empty() {
                 body["redirect_uris"] = json!(args.redirect_uris);
+            }
+            if !args.post_logout_redirect_uris.is_empty() {
+                body["post_logout_redirect_uris"] = json!(args.post_logout_redirect_uris);
+            }
+            if args.require_par {
+                body["require_pushed_authorization_requests"] = json!(true);
             }
             let created = admin.post("/admin/clients", &body)?;
             // The secret exists only in this answer: if it cannot be shown, say how to recover.

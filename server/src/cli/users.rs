@@ -57,6 +57,19 @@ pub(super) enum UserCommand {
         /// The username.
         username: String,
     },
+    /// List what the user let each client have (remembered consents).
+    Consents {
+        /// The username.
+        username: String,
+    },
+    /// Forget a user's consent to a client: it must ask again, and the refresh tokens the user
+    /// gave it are revoked.
+    RevokeConsent {
+        /// The username.
+        username: String,
+        /// The client's id.
+        client_id: String,
+    },
 }
 
 /// Runs a `user` command.
@@ -118,6 +131,40 @@ pub(super) fn run(
                 format!(
                     "Enabled user {}: they may sign in again\n",
                     output::text(&u["username"])
+                )
+            })?;
+        }
+        UserCommand::Consents { username } => {
+            let consents = admin.get(&path(&username, "/consents"))?;
+            print(json_mode, &consents, |list| {
+                let mut out = String::from("CLIENT ID  SCOPE  RESOURCES\n");
+                for c in list.as_array().into_iter().flatten() {
+                    let resources: Vec<String> = c["resources"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(output::text)
+                        .collect();
+                    out.push_str(&format!(
+                        "{}  {}  {}\n",
+                        output::text(&c["client_id"]),
+                        output::text(&c["scope"]),
+                        resources.join(" ")
+                    ));
+                }
+                out
+            })?;
+        }
+        UserCommand::RevokeConsent {
+            username,
+            client_id,
+        } => {
+            let action = format!("/consents/{}", segment(&client_id));
+            admin.delete(&path(&username, &action))?;
+            let done = json!({ "username": username, "client_id": client_id, "revoked": true });
+            print(json_mode, &done, |_| {
+                format!(
+                    "Revoked the consent of {username} to {client_id}: it will be asked again, and the refresh tokens it got are revoked\n"
                 )
             })?;
         }

@@ -16,11 +16,16 @@ use crate::config::pages::DEFAULT_ACCENT;
 pub const STYLESHEET_PATH: &str = "/assets/gatehouse.css";
 /// Where the form-post script is served, under the issuer's path.
 pub const FORM_POST_SCRIPT_PATH: &str = "/assets/form_post.js";
+/// Where the pages' icon is served, under the issuer's path (every page names it, so that
+/// browsers do not ask for a `/favicon.ico` that is not there).
+pub const FAVICON_PATH: &str = "/assets/favicon.svg";
 
 /// The stylesheet as written; its colours are custom properties set by [`stylesheet`].
 const STYLESHEET: &str = include_str!("../../assets/gatehouse.css");
 /// Submits the form-post response's form once the page has loaded.
 pub(super) const FORM_POST_SCRIPT: &str = include_str!("../../assets/form_post.js");
+/// The pages' icon: a gatehouse.
+pub(super) const FAVICON: &str = include_str!("../../assets/favicon.svg");
 
 /// The assets, built once at start.
 #[derive(Debug, Clone)]
@@ -41,6 +46,11 @@ impl Assets {
         asset("text/css; charset=utf-8", self.stylesheet.clone())
     }
 
+    /// `GET /assets/favicon.svg`.
+    pub fn favicon(&self) -> Response {
+        asset("image/svg+xml", Bytes::from_static(FAVICON.as_bytes()))
+    }
+
     /// `GET /assets/form_post.js`.
     pub fn form_post_script(&self) -> Response {
         asset(
@@ -58,6 +68,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(base: &str, assets: Arc<Assets>)
         .route(
             &format!("{base}{STYLESHEET_PATH}"),
             get(move || async move { css.stylesheet() }),
+        )
+        .route(
+            &format!("{base}{FAVICON_PATH}"),
+            get({
+                let assets = Arc::clone(&assets);
+                move || async move { assets.favicon() }
+            }),
         )
         .route(
             &format!("{base}{FORM_POST_SCRIPT_PATH}"),

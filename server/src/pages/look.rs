@@ -2,7 +2,7 @@
 
 use axum::http::HeaderValue;
 
-use super::assets::{self, FORM_POST_SCRIPT_PATH, STYLESHEET_PATH};
+use super::assets::{self, FAVICON_PATH, FORM_POST_SCRIPT_PATH, STYLESHEET_PATH};
 use super::render::{content_security_policy, source_of};
 use crate::config::PagesConfig;
 
@@ -22,6 +22,7 @@ pub struct Look {
     logo_source: Option<String>,
     stylesheet: String,
     form_post_script: String,
+    favicon: String,
     /// The policy of every page but the form-post response.
     csp: HeaderValue,
 }
@@ -45,6 +46,10 @@ impl Look {
                 "{base}{STYLESHEET_PATH}?v={}",
                 assets::fingerprint(stylesheet.as_bytes())
             ),
+            favicon: format!(
+                "{base}{FAVICON_PATH}?v={}",
+                assets::fingerprint(assets::FAVICON.as_bytes())
+            ),
             form_post_script: format!(
                 "{base}{FORM_POST_SCRIPT_PATH}?v={}",
                 assets::fingerprint(assets::FORM_POST_SCRIPT.as_bytes())
@@ -62,6 +67,10 @@ impl Look {
 
     pub(super) fn stylesheet(&self) -> &str {
         &self.stylesheet
+    }
+
+    pub(super) fn favicon(&self) -> &str {
+        &self.favicon
     }
 
     pub(super) fn form_post_script(&self) -> &str {

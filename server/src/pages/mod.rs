@@ -27,7 +27,7 @@ mod message;
 mod render;
 pub mod session;
 
-pub use assets::{Assets, FORM_POST_SCRIPT_PATH, STYLESHEET_PATH, router};
+pub use assets::{Assets, FAVICON_PATH, FORM_POST_SCRIPT_PATH, STYLESHEET_PATH, router};
 pub use consent::{ConsentPage, ScopeLine, describe_scope};
 pub use form_post::FormPostPage;
 pub use login::LoginPage;

@@ -63,6 +63,7 @@ for (const old of readdirSync(input.artifacts)) {
 const browser = await chromium.launch({
   executablePath: chromiumPath,
   headless: true,
+  timeout: 30_000,
   // As root Chromium refuses to start with its sandbox; /dev/shm is small in containers; and
   // nothing but loopback may ever be resolved.
   args: [
@@ -83,6 +84,7 @@ async function screenshot(page, name) {
 // Runs `body` with a fresh browser context (its own cookies), closed afterwards.
 async function withContext(body) {
   const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
+  context.setDefaultTimeout(NAVIGATION_MS);
   try {
     return await body(context);
   } finally {
@@ -112,7 +114,10 @@ async function act(page, step) {
   if (step.expect === 'sign-in') {
     const username = page.getByLabel('Username', { exact: true });
     const password = page.getByLabel('Password', { exact: true });
-    if ((await username.getAttribute('id')) !== 'username' || (await password.getAttribute('id')) !== 'password') {
+    if (
+      (await username.getAttribute('id')) !== 'username' ||
+      (await password.getAttribute('id')) !== 'password'
+    ) {
       throw new Error('the Username and Password labels are not those of #username and #password');
     }
     // After a wrong password the page keeps the username: a person leaves it as it is.
@@ -161,7 +166,9 @@ async function runFlow(context, flow, flowIndex) {
     if (m.type() === 'error' && current) current.console_errors.push(describe(m));
   });
   page.on('pageerror', (e) => current?.console_errors.push(`uncaught: ${e.message}`));
-  await page.exposeBinding('__gatehouseCspViolation', (_source, v) => current?.csp_violations.push(v));
+  await page.exposeBinding('__gatehouseCspViolation', (_source, v) =>
+    current?.csp_violations.push(v),
+  );
   // Injected by the browser's DevTools, so the page's own CSP (no inline script) does not apply.
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
@@ -180,7 +187,7 @@ async function runFlow(context, flow, flowIndex) {
     } catch (e) {
       const shot = await screenshot(page, `stuck`).catch(() => 'none');
       fail(
-        `${input.scenario}, flow ${flowIndex + 1}: ${description} led nowhere (${e.message.split('\n')[0]}). ` +
+        `${input.scenario}, flow ${flowIndex + 1}: ${description} failed (${e.message.split('\n')[0]}). ` +
           `Page ${page.url()}; console errors ${JSON.stringify(current?.console_errors)}; ` +
           `CSP violations ${JSON.stringify(current?.csp_violations)} (a form-action violation names ` +
           `the form's target even when what was blocked is the redirect it answered with); ` +
@@ -189,7 +196,10 @@ async function runFlow(context, flow, flowIndex) {
     }
   };
 
-  let response = await step('opening the authorization URL', page.goto(flow.url, { timeout: NAVIGATION_MS }));
+  let response = await step(
+    'opening the authorization URL',
+    page.goto(flow.url, { timeout: NAVIGATION_MS }),
+  );
   for (let i = 0; ; i += 1) {
     const shown = record(response);
     const kind = await classify(page);
@@ -206,7 +216,10 @@ async function runFlow(context, flow, flowIndex) {
     shown.kind = kind;
     shown.title = await page.title();
     shown.heading = (await page.locator('h1').first().textContent())?.trim() ?? null;
-    shown.error = (await page.locator('#error').count()) > 0 ? (await page.locator('#error').textContent()).trim() : null;
+    shown.error =
+      (await page.locator('#error').count()) > 0
+        ? (await page.locator('#error').textContent()).trim()
+        : null;
     shown.focused = await page.evaluate(() => document.activeElement?.id || null);
     shown.text = await page.locator('main').innerText();
     shown.screenshot = await screenshot(page, kind);
@@ -235,12 +248,19 @@ async function frame(context, url) {
   });
   const framed = [];
   page.on('response', (r) => {
-    if (r.url() === url) framed.push({ status: r.status(), content_security_policy: r.headers()['content-security-policy'] ?? null });
+    if (r.url() === url)
+      framed.push({
+        status: r.status(),
+        content_security_policy: r.headers()['content-security-policy'] ?? null,
+      });
   });
-  await page.setContent(`<h1>Not Gatehouse</h1><iframe id="framed" src="${url.replaceAll('"', '&quot;')}" width="700" height="500"></iframe>`, {
-    waitUntil: 'load',
-    timeout: NAVIGATION_MS,
-  });
+  await page.setContent(
+    `<h1>Not Gatehouse</h1><iframe id="framed" src="${url.replaceAll('"', '&quot;')}" width="700" height="500"></iframe>`,
+    {
+      waitUntil: 'load',
+      timeout: NAVIGATION_MS,
+    },
+  );
   const child = page.frames().find((f) => f !== page.mainFrame());
   let rendered = null;
   let child_url = null;
@@ -248,12 +268,21 @@ async function frame(context, url) {
     child_url = child.url();
     // An error document (chrome-error://) may refuse evaluation: then nothing of ours is in it.
     rendered = await child
-      .evaluate(() => ({ sign_in: !!document.querySelector('#sign-in'), text: document.body?.innerText ?? '' }))
+      .evaluate(() => ({
+        sign_in: !!document.querySelector('#sign-in'),
+        text: document.body?.innerText ?? '',
+      }))
       .catch((e) => ({ sign_in: false, text: `(not readable: ${e.message.split('\n')[0]})` }));
   }
   const screenshotPath = await screenshot(page, 'framed');
   await page.close();
-  return { responses: framed, frame_url: child_url, rendered, console_errors, screenshot: screenshotPath };
+  return {
+    responses: framed,
+    frame_url: child_url,
+    rendered,
+    console_errors,
+    screenshot: screenshotPath,
+  };
 }
 
 try {

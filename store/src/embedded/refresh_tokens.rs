@@ -79,6 +79,7 @@ fn revoke_indexed(
     txn: &redb::WriteTransaction,
     index: MultimapTableDefinition<'static, &'static str, &'static str>,
     key: &str,
+    only: impl Fn(&Family) -> bool,
 ) -> Result<usize, StoreError> {
     let names: Vec<String> = {
         let index = txn.open_multimap_table(index).map_err(unavailable)?;
@@ -92,7 +93,7 @@ fn revoke_indexed(
     let mut revoked = 0;
     for name in &names {
         let mut found = family(&families, name)?;
-        if !found.revoked {
+        if !found.revoked && only(&found) {
             found.revoked = true;
             put_family(&mut families, name, &found)?;
             revoked += 1;
@@ -289,7 +290,7 @@ impl RefreshTokenStore for EmbeddedStore {
         let client = client.clone();
         self.blocking(move |db| {
             write(db, |txn| {
-                revoke_indexed(txn, CLIENT_FAMILIES, client.as_str())
+                revoke_indexed(txn, CLIENT_FAMILIES, client.as_str(), |_| true)
             })
         })
         .await
@@ -297,8 +298,22 @@ impl RefreshTokenStore for EmbeddedStore {
 
     async fn revoke_user(&self, user: &UserId) -> Result<usize, StoreError> {
         let user = user.clone();
-        self.blocking(move |db| write(db, |txn| revoke_indexed(txn, USER_FAMILIES, user.as_str())))
-            .await
+        self.blocking(move |db| {
+            write(db, |txn| {
+                revoke_indexed(txn, USER_FAMILIES, user.as_str(), |_| true)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_grant(&self, user: &UserId, client: &ClientId) -> Result<usize, StoreError> {
+        let (user, client) = (user.clone(), client.clone());
+        self.blocking(move |db| {
+            write(db, |txn| {
+                revoke_indexed(txn, USER_FAMILIES, user.as_str(), |f| f.client_id == client)
+            })
+        })
+        .await
     }
 
     /// Reads the time index up to `cutoff` only: the cost is what expired, not what is stored.
