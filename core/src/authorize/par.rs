@@ -16,6 +16,9 @@ use crate::store::{ClientStore, ParStore, PushedRequest};
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// How long a `request_uri` can be used, seconds (RFC 9126 §2.2: short-lived).
 pub const PAR_LIFETIME: u64 = 90;
+/// The most a pushed request may weigh, form-encoded: an authorization request is far smaller,
+/// and what is stored for anyone who knows a public client's id must stay small.
+pub const MAX_PUSHED_LEN: usize = 8192;
 
 /// A pushed request, accepted: its `request_uri` and seconds to expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,10 +74,16 @@ pub async fn push(
             });
         }
     }
+    let params = form.encode();
+    if params.len() > MAX_PUSHED_LEN {
+        return Err(TokenError::InvalidRequest(format!(
+            "a pushed request is at most {MAX_PUSHED_LEN} bytes"
+        )));
+    }
     let id = b64::encode(random_bytes::<32>(random));
     let request = PushedRequest {
         client_id: client.id.clone(),
-        params: form.encode(),
+        params,
         expires_at: now.plus(PAR_LIFETIME),
     };
     pushed.insert(SecretDigest::of(&id), request).await?;
@@ -285,6 +294,24 @@ mod tests {
         )
         .await;
         assert!(matches!(e, Err(TokenError::InvalidScope(_))), "{e:?}");
+        let big = format!(
+            "{Q}&client_id={}&extra={}",
+            client.id,
+            "x".repeat(MAX_PUSHED_LEN)
+        );
+        assert!(matches!(
+            push(
+                &form(&big),
+                &client,
+                &store,
+                &store,
+                "https://as",
+                &random,
+                UnixTime(0)
+            )
+            .await,
+            Err(TokenError::InvalidRequest(_))
+        ));
         assert_eq!(
             ParStore::purge_expired(&store, UnixTime(u64::MAX))
                 .await

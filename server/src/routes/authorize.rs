@@ -20,7 +20,7 @@ use gatehouse_core::authorize::{
 };
 use gatehouse_core::form::Form;
 use gatehouse_core::store::Session;
-use gatehouse_core::user::{PasswordHash, User, Username};
+use gatehouse_core::user::{MAX_USERNAME_LEN, PasswordHash, User, Username};
 
 use crate::form::OAuthForm;
 use crate::pages::session::{BrowserId, SignedIn};
@@ -382,6 +382,8 @@ pub async fn login(
     let now = app.clock.now();
     let address: Option<IpAddr> = post.peer.map(address_key);
     let username = Username::new(typed).ok();
+    // What the page shows again: no longer than a username can be.
+    let shown: String = typed.chars().take(MAX_USERNAME_LEN).collect();
     let account = username.as_ref().map(|u| u.as_str().to_owned());
     let wait = address
         .and_then(|a| app.throttle.addresses.check(&a, now).err())
@@ -424,7 +426,7 @@ pub async fn login(
                 raw,
                 Some(browser),
                 Some("Wrong username or password."),
-                typed,
+                &shown,
                 StatusCode::OK,
             );
         }

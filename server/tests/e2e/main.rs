@@ -22,6 +22,8 @@ mod hsm;
 mod introspection;
 mod lifetimes;
 mod limits;
+mod relying_party;
 mod restart;
 mod revocation;
+mod sign_in;
 mod users;

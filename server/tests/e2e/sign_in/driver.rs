@@ -83,10 +83,16 @@ impl Page {
 
     /// The parameters of a 303 to `redirect_uri` (each at most once).
     pub fn redirect_params(&self, redirect_uri: &str) -> HashMap<String, String> {
-        assert_eq!(self.status, 303, "a 303 to the client expected: {}", self.body);
+        assert_eq!(
+            self.status, 303,
+            "a 303 to the client expected: {}",
+            self.body
+        );
         let location = self.location().expect("a Location");
+        // RFC 6749 §3.1.2: a query the redirect URI has is kept, and the answer appended.
+        let joint = if redirect_uri.contains('?') { '&' } else { '?' };
         assert!(
-            location.starts_with(&format!("{redirect_uri}?")),
+            location.starts_with(&format!("{redirect_uri}{joint}")),
             "{location} is not {redirect_uri}"
         );
         let pairs: Vec<(String, String)> = url::Url::parse(location)
@@ -95,7 +101,11 @@ impl Page {
             .into_owned()
             .collect();
         let params: HashMap<String, String> = pairs.iter().cloned().collect();
-        assert_eq!(params.len(), pairs.len(), "a parameter repeated: {location}");
+        assert_eq!(
+            params.len(),
+            pairs.len(),
+            "a parameter repeated: {location}"
+        );
         params
     }
 
@@ -188,7 +198,10 @@ impl AuthRequest {
     }
 
     pub fn pairs(&self) -> Vec<(&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+        self.0
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 }
 
@@ -197,7 +210,7 @@ impl AuthRequest {
 pub struct App {
     pub id: String,
     pub secret: Option<String>,
-    /// Its first registered redirect URI.
+    /// Its first registered redirect URI (empty for a client without one).
     pub redirect_uri: String,
 }
 
@@ -300,7 +313,7 @@ pub fn register(server: &Server, body: &Value) -> App {
     App {
         id: created["client_id"].as_str().unwrap().to_owned(),
         secret: created["client_secret"].as_str().map(str::to_owned),
-        redirect_uri: body["redirect_uris"][0].as_str().unwrap().to_owned(),
+        redirect_uri: body["redirect_uris"][0].as_str().unwrap_or("").to_owned(),
     }
 }
 
@@ -385,7 +398,9 @@ impl Setup {
 
     /// Whether `token` introspects active for the resource server.
     pub fn is_active(&self, token: &str) -> bool {
-        let page = self.rs.post(&self.server, "/introspect", &[("token", token)]);
+        let page = self
+            .rs
+            .post(&self.server, "/introspect", &[("token", token)]);
         assert_eq!(page.status, 200, "{}", page.body);
         page.json()["active"].as_bool().unwrap()
     }
@@ -465,7 +480,11 @@ impl<'a> Browser<'a> {
         let (request, csrf) = (page.field("request"), page.field("csrf"));
         self.post(
             "/authorize/consent",
-            &[("request", &request), ("csrf", &csrf), ("decision", decision)],
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("decision", decision),
+            ],
         )
     }
 
@@ -487,7 +506,10 @@ impl<'a> Browser<'a> {
         let page = self.approve(request);
         let redirect_uri = request.get("redirect_uri").unwrap_or(&app.redirect_uri);
         let params = page.redirect_params(redirect_uri);
-        assert_eq!(params.get("state").map(String::as_str), request.get("state"));
+        assert_eq!(
+            params.get("state").map(String::as_str),
+            request.get("state")
+        );
         assert_eq!(params.get("iss"), Some(&self.server.base));
         params
             .get("code")
@@ -537,7 +559,11 @@ pub fn assert_page_headers(page: &Page, what: &str) {
         "{what}: {csp}"
     );
     assert_eq!(page.header("x-frame-options"), Some("DENY"), "{what}");
-    assert_eq!(page.header("referrer-policy"), Some("no-referrer"), "{what}");
+    assert_eq!(
+        page.header("referrer-policy"),
+        Some("no-referrer"),
+        "{what}"
+    );
     assert_eq!(page.header("cache-control"), Some("no-store"), "{what}");
     assert_eq!(
         page.header("content-type"),
@@ -565,7 +591,11 @@ pub fn assert_error_redirect(
     state: Option<&str>,
 ) {
     let params = page.redirect_params(redirect_uri);
-    assert_eq!(params.get("error").map(String::as_str), Some(error), "{params:?}");
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some(error),
+        "{params:?}"
+    );
     assert_eq!(params.get("state").map(String::as_str), state, "{params:?}");
     assert_eq!(params.get("iss"), Some(&server.base), "{params:?}");
     assert!(!params.contains_key("code"), "{params:?}");

@@ -19,7 +19,8 @@ fn redirect_uris_match_exactly_even_for_a_signed_in_browser() {
     browser.code(&s.web, &s.web.request());
     let page = browser.authorize(&s.web.request());
     assert!(
-        page.redirect_params(&s.web.redirect_uri).contains_key("code"),
+        page.redirect_params(&s.web.redirect_uri)
+            .contains_key("code"),
         "signed in with consent remembered: a code at once"
     );
     for uri in [
@@ -42,7 +43,11 @@ fn redirect_uris_match_exactly_even_for_a_signed_in_browser() {
     }
     // A query registered is part of the exact match (§2.1 items 4, 5).
     let with_query = code_client(&s.server, false, &["https://q.example/cb?a=1"], &[]);
-    for uri in ["https://q.example/cb?a=2", "https://q.example/cb", "https://q.example/cb?a=1&b=2"] {
+    for uri in [
+        "https://q.example/cb?a=2",
+        "https://q.example/cb",
+        "https://q.example/cb?a=1&b=2",
+    ] {
         let page = browser.authorize(&with_query.request().with("redirect_uri", uri));
         assert_error_page(&page, 400, NOT_REGISTERED);
     }
@@ -63,7 +68,11 @@ fn loopback_redirect_uris_match_on_the_port_only() {
         &[],
     );
     let mut browser = s.browser();
-    for uri in ["http://127.0.0.1:51004/cb", "http://[::1]:51004/cb", "http://127.0.0.1/cb"] {
+    for uri in [
+        "http://127.0.0.1:51004/cb",
+        "http://[::1]:51004/cb",
+        "http://127.0.0.1/cb",
+    ] {
         let page = browser.authorize(&native.request().with("redirect_uri", uri));
         assert!(page.is_sign_in(), "{uri}: {}", page.body);
     }
@@ -124,7 +133,11 @@ fn loopback_redirect_uris_match_on_the_port_only() {
 fn the_token_request_must_repeat_the_redirect_uri() {
     let s = Setup::new();
     let mut browser = s.browser();
-    for uri in [None, Some("https://client.example/cb/"), Some("https://evil.example/cb")] {
+    for uri in [
+        None,
+        Some("https://client.example/cb/"),
+        Some("https://evil.example/cb"),
+    ] {
         let code = browser.code(&s.public, &s.public.request());
         let mut form = vec![
             ("grant_type", "authorization_code"),
@@ -143,7 +156,13 @@ fn the_token_request_must_repeat_the_redirect_uri() {
 #[test]
 fn registration_refuses_unsafe_redirect_uris() {
     let s = Setup::new();
-    let count = || admin(&s.server, "GET", "/admin/clients", None).1.as_array().unwrap().len();
+    let count = || {
+        admin(&s.server, "GET", "/admin/clients", None)
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
     let before = count();
     let body = |field: &str, uri: &str| {
         let mut body = json!({
@@ -176,7 +195,10 @@ fn registration_refuses_unsafe_redirect_uris() {
         let (status, answer) = admin(&s.server, "POST", "/admin/clients", Some(&body(field, uri)));
         assert_eq!(status, 400, "{field} {uri}: {answer}");
         // RFC 7591 §3.2.2 and the matrix: the error names the redirect URI.
-        assert_eq!(answer["error"], "invalid_redirect_uri", "{field} {uri}: {answer}");
+        assert_eq!(
+            answer["error"], "invalid_redirect_uri",
+            "{field} {uri}: {answer}"
+        );
         let description = answer["error_description"].as_str().unwrap_or("");
         assert!(description.starts_with(field), "{field} {uri}: {answer}");
     }
@@ -204,11 +226,23 @@ fn an_unknown_client_or_an_unnamed_redirect_uri_gets_an_error_page() {
     let mut browser = s.browser();
     browser.sign_in(&s.web);
     let cases = [
-        (two.request().without("redirect_uri"), "names no redirect_uri"),
+        (
+            two.request().without("redirect_uri"),
+            "names no redirect_uri",
+        ),
         (s.web.request().without("client_id"), "client_id is missing"),
-        (s.web.request().with("client_id", "no-such-client"), "not registered"),
-        (s.web.request().with("client_id", ""), "client_id is missing"),
-        (s.web.request().and("client_id", &s.public.id), "more than once"),
+        (
+            s.web.request().with("client_id", "no-such-client"),
+            "not registered",
+        ),
+        (
+            s.web.request().with("client_id", ""),
+            "client_id is missing",
+        ),
+        (
+            s.web.request().and("client_id", &s.public.id),
+            "more than once",
+        ),
     ];
     for (request, says) in cases {
         let page = browser.authorize(&request);
