@@ -3,17 +3,18 @@
 //!
 //! Expiry (item 20: a code older than its 60 s is `invalid_grant`) is not tested here: the
 //! server has no fake clock, and a minute of sleep per run is too dear. It is unit-tested in
-//! core (`core/src/grant/authorization_code/tests.rs`, with a test clock).
+//! core with a test clock (`core/src/grant/authorization_code/tests.rs`,
+//! `pkce_mismatch_expiry_another_client_and_redirect_rules_are_invalid_grant`).
 
 use std::sync::Barrier;
 
 use super::driver::{
-    App, STATE, Setup, Tokens, VERIFIER, WRONG_VERIFIER, assert_oauth_error, code_client,
+    App, Page, STATE, Setup, Tokens, VERIFIER, WRONG_VERIFIER, assert_oauth_error, code_client,
 };
 
 /// The form of a code redemption by `app` naming the redirect URI of `owner`'s request, so
 /// that only the client differs.
-fn redeem_as(s: &Setup, app: &App, owner: &App, code: &str) -> super::driver::Page {
+fn redeem_as(s: &Setup, app: &App, owner: &App, code: &str) -> Page {
     app.post(
         &s.server,
         "/token",
@@ -99,18 +100,16 @@ fn a_code_redeemed_by_another_client_is_invalid_grant() {
             ("client_id", &s.web.id),
         ],
     );
-    assert_oauth_error(&super::driver::Page::read(page), 401, "invalid_client");
+    assert_oauth_error(&Page::read(page), 401, "invalid_client");
     Tokens::of(&s.web.redeem(&s.server, &code, VERIFIER));
 }
 
-/// Matrix §1.3 item 24 (Keycloak CVE-2026-1035's race class): 20 redemptions of one code at
-/// once: exactly one 200, every other one `invalid_grant`.
-#[test]
-fn parallel_redemptions_of_one_code_succeed_exactly_once() {
-    let s = Setup::new();
+/// 20 redemptions of one code at once by its own client with the right verifier, as
+/// [`parallel_redemptions_of_one_code_succeed_exactly_once`].
+fn race(s: &Setup) -> Vec<Page> {
     let code = s.browser().code(&s.public, &s.public.request());
     let start = Barrier::new(20);
-    let pages: Vec<_> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..20)
             .map(|_| {
                 scope.spawn(|| {
@@ -120,7 +119,36 @@ fn parallel_redemptions_of_one_code_succeed_exactly_once() {
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    })
+}
+
+/// Matrix §1.3 items 21, 24 together: the 19 losers of a race are valid replays (own client,
+/// right verifier), so what the winner got is revoked once the race is over, even when every
+/// replay lands before the winner has recorded what it issued.
+#[test]
+fn a_replay_racing_the_first_redemption_still_revokes_what_it_gave() {
+    let s = Setup::new();
+    let pages = race(&s);
+    let won: Vec<_> = pages.iter().filter(|p| p.status == 200).collect();
+    assert_eq!(won.len(), 1);
+    let tokens = Tokens::of(won[0]);
+    assert!(
+        !s.is_active(&tokens.access),
+        "the winner's access token outlived 19 valid replays"
+    );
+    assert_oauth_error(
+        &s.public.refresh(&s.server, &tokens.refresh),
+        400,
+        "invalid_grant",
+    );
+}
+
+/// Matrix §1.3 item 24 (Keycloak CVE-2026-1035's race class): 20 redemptions of one code at
+/// once: exactly one 200, every other one `invalid_grant`.
+#[test]
+fn parallel_redemptions_of_one_code_succeed_exactly_once() {
+    let s = Setup::new();
+    let pages = race(&s);
     let won: Vec<_> = pages.iter().filter(|p| p.status == 200).collect();
     assert_eq!(won.len(), 1, "exactly one redemption succeeds");
     for page in pages.iter().filter(|p| p.status != 200) {
