@@ -11,6 +11,9 @@
 //!
 //! What is measured, one request or flow per iteration:
 //! - client credentials, JWT (baseline): `POST /token`;
+//! - one durable write to the same store (a session insert: a redb commit with its fsync), the
+//!   unit the flow's cost is counted in: the loop makes five (code insert; redemption, refresh
+//!   token, what the code issued; rotation);
 //! - code issuance: `GET /authorize` with the session, answered 303 with a code;
 //! - code exchange: that, then `POST /token` `authorization_code` with the PKCE verifier
 //!   (access and refresh token);
@@ -26,8 +29,10 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
+use gatehouse_core::store::Session;
 use gatehouse_core::testing::{ClientBuilder, REDIRECT_URI, user};
 use gatehouse_server::config::Config;
+use gatehouse_token::{SecretDigest, UnixTime};
 use tower::ServiceExt as _;
 
 // The server's allocator, so that in-process figures match the binary's.
@@ -235,7 +240,7 @@ fn code_flow(c: &mut Criterion) {
         )],
     )
     .unwrap();
-    let (flow, basic) = rt.block_on(async {
+    let (flow, basic, app) = rt.block_on(async {
         let app = gatehouse_server::serve::build_app(config).await.unwrap();
         let (service, secret) = ClientBuilder::new().name("service").build();
         let basic = format!(
@@ -255,8 +260,8 @@ fn code_flow(c: &mut Criterion) {
         let client_id = app_client.id.as_str().to_owned();
         app.clients.insert(app_client).await.unwrap();
         app.users.insert(user(USERNAME)).await.unwrap();
-        let router = gatehouse_server::app::router(app);
-        (Flow::sign_in(router, client_id).await, basic)
+        let router = gatehouse_server::app::router(app.clone());
+        (Flow::sign_in(router, client_id).await, basic, app)
     });
     let flow = &flow;
 
@@ -275,6 +280,23 @@ fn code_flow(c: &mut Criterion) {
             }
         })
     });
+    let mut n = 0u64;
+    group.bench_function(
+        "one durable write: session insert (redb commit, fsync)",
+        |b| {
+            b.to_async(&rt).iter(|| {
+                n += 1;
+                let session = Session {
+                    user: user(USERNAME).id,
+                    auth_time: UnixTime(n),
+                    expires_at: UnixTime(u64::MAX),
+                };
+                let digest = SecretDigest::of(&format!("bench-session-{n}"));
+                let sessions = app.sessions.clone();
+                async move { sessions.insert(digest, session).await.unwrap() }
+            })
+        },
+    );
     group.bench_function("GET /authorize, signed in: 303 with a code", |b| {
         b.to_async(&rt)
             .iter(|| async { black_box(flow.code().await) })
