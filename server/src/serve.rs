@@ -204,6 +204,10 @@ async fn bind(addr: std::net::SocketAddr, field: &'static str) -> Result<TcpList
     })
 }
 
+/// Password verifications (argon2id, 19 MiB each) that may run at once: sign-in memory stays
+/// under ~80 MiB however many people sign in together.
+const PASSWORD_CHECKS: usize = 4;
+
 /// Opens the store, connects the key backend, loads keys and revocations: the application state,
 /// ready to serve (also used by benchmarks that drive the router in process).
 pub async fn build_app(config: Config) -> Result<Arc<App>, ServeError> {
@@ -364,6 +368,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         look: Look::new(&config.pages, &base),
         throttle: LoginThrottle::new(),
         validator: validator.clone(),
+        hashing: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS)),
         session_lifetime: config.pages.session_lifetime,
         clock: clock.clone(),
         random: random.clone(),

@@ -126,6 +126,8 @@ pub struct SignIn {
     pub throttle: crate::throttle::LoginThrottle,
     /// Verifies `id_token_hint`s at sign-out.
     pub validator: Arc<Validator>,
+    /// Password verifications that may run at once (each takes 19 MiB of memory).
+    pub hashing: Arc<tokio::sync::Semaphore>,
     /// How long a sign-in lasts, seconds.
     pub session_lifetime: u64,
     /// The clock.

@@ -41,9 +41,17 @@ pub async fn grant(
             // RFC 9700 §4.5: revoke what the code gave, but only when the replay comes from
             // its own client with its verifier, so that a leaked used code is no lever to
             // revoke someone else's tokens (OAuth 2.1 §7.5.2).
-            let verified =
-                CodeChallenge::from_stored(code.code_challenge.clone()).verify(&req.code_verifier);
+            let verified = req
+                .code_verifier
+                .as_deref()
+                .is_some_and(|v| CodeChallenge::from_stored(code.code_challenge.clone()).verify(v));
             if code.client_id == client.id && verified {
+                // Issued already: revoke it now; still being issued (a race with the first
+                // redemption): the code is marked, and that redemption revokes its own tokens.
+                let issued = match issued {
+                    Some(issued) => Some(issued),
+                    None => ctx.codes.mark_replayed(&digest).await?,
+                };
                 ctx.alarms
                     .code_replayed(&code.client_id, issued.as_ref())
                     .await;
@@ -130,7 +138,12 @@ fn check(
         }
         (None, _) => {}
     }
-    if !CodeChallenge::from_stored(code.code_challenge.clone()).verify(&req.code_verifier) {
+    // RFC 7636 §4.6; a missing verifier is the same failure (and burns the code too).
+    let verified = req
+        .code_verifier
+        .as_deref()
+        .is_some_and(|v| CodeChallenge::from_stored(code.code_challenge.clone()).verify(v));
+    if !verified {
         return Err(invalid_grant(
             "the code_verifier does not match the code_challenge",
         ));

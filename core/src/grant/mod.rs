@@ -108,7 +108,12 @@ pub async fn exchange(
             access_digest: issued.opaque_digest,
             refresh_family,
         };
-        ctx.codes.record_issued(&digest, record).await?;
+        // A replay came while these were being issued: they are revoked at once (RFC 9700
+        // §4.5). The answer still goes out, so that of any number of concurrent redemptions
+        // exactly one succeeds, with tokens that no longer work.
+        if ctx.codes.record_issued(&digest, record.clone()).await? {
+            ctx.alarms.code_replayed(&client.id, Some(&record)).await;
+        }
     }
     issued.refresh_token = refresh_token;
     Ok(issued)

@@ -19,6 +19,7 @@ struct StoredCode {
     code: AuthorizationCode,
     used: bool,
     issued: Option<IssuedForCode>,
+    replayed: bool,
 }
 
 #[derive(Debug)]
@@ -51,6 +52,7 @@ impl CodeStore for MemoryStore {
             code,
             used: false,
             issued: None,
+            replayed: false,
         };
         all.codes.insert(digest, stored);
         Ok(())
@@ -74,11 +76,27 @@ impl CodeStore for MemoryStore {
         &self,
         digest: &SecretDigest,
         issued: IssuedForCode,
-    ) -> Result<(), StoreError> {
-        if let Some(stored) = lock(&self.single_use).codes.get_mut(digest) {
-            stored.issued = Some(issued);
-        }
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        Ok(match lock(&self.single_use).codes.get_mut(digest) {
+            Some(stored) => {
+                stored.issued = Some(issued);
+                stored.replayed
+            }
+            None => false,
+        })
+    }
+
+    async fn mark_replayed(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<IssuedForCode>, StoreError> {
+        Ok(match lock(&self.single_use).codes.get_mut(digest) {
+            Some(stored) => {
+                stored.replayed = true;
+                stored.issued.clone()
+            }
+            None => None,
+        })
     }
 
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
@@ -149,7 +167,7 @@ impl RefreshTokenStore for MemoryStore {
                 all.refresh.insert(successor, next);
                 Ok(Rotation::Rotated(token))
             }
-            Some((at, kept)) if kept == successor && now <= at.plus(grace) => {
+            Some((at, kept)) if kept == successor && now < at.plus(grace) => {
                 Ok(Rotation::Grace(token))
             }
             Some(_) => {

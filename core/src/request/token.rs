@@ -35,8 +35,9 @@ pub struct AuthorizationCodeRequest {
     pub code: String,
     /// The redirect URI, repeated from the authorization request.
     pub redirect_uri: Option<String>,
-    /// The PKCE verifier (RFC 7636 §4.5).
-    pub code_verifier: String,
+    /// The PKCE verifier (RFC 7636 §4.5); a missing one fails as a wrong one does
+    /// (`invalid_grant`, RFC 7636 §4.6), burning the code.
+    pub code_verifier: Option<String>,
     /// A resource to narrow the token to (RFC 8707 §2.2).
     pub resource: Option<Resource>,
 }
@@ -87,7 +88,7 @@ impl TokenRequest {
             "authorization_code" => Self::AuthorizationCode(AuthorizationCodeRequest {
                 code: required(form, "code")?,
                 redirect_uri: form.single("redirect_uri")?.map(str::to_owned),
-                code_verifier: required(form, "code_verifier")?,
+                code_verifier: form.single("code_verifier")?.map(str::to_owned),
                 resource: parse_resource(form)?,
             }),
             "refresh_token" => Self::RefreshToken(RefreshTokenRequest {
@@ -162,8 +163,8 @@ mod tests {
             panic!("{code:?}")
         };
         assert_eq!(
-            (code.code.as_str(), code.code_verifier.as_str()),
-            ("c", "v")
+            (code.code.as_str(), code.code_verifier.as_deref()),
+            ("c", Some("v"))
         );
         assert_eq!(code.redirect_uri.as_deref(), Some("x"));
         assert!(
@@ -172,7 +173,6 @@ mod tests {
         );
         for bad in [
             "grant_type=authorization_code&code_verifier=v",
-            "grant_type=authorization_code&code=c",
             "grant_type=authorization_code&code=c&code=d&code_verifier=v",
             "grant_type=refresh_token",
         ] {
@@ -181,6 +181,12 @@ mod tests {
                 "{bad}"
             );
         }
+        // No verifier is the grant's `invalid_grant`, not a malformed request.
+        let bare = parse("grant_type=authorization_code&code=c").unwrap();
+        let TokenRequest::AuthorizationCode(bare) = bare else {
+            panic!("{bare:?}")
+        };
+        assert_eq!(bare.code_verifier, None);
         let refresh = parse("grant_type=refresh_token&refresh_token=r&scope=a").unwrap();
         let TokenRequest::RefreshToken(refresh) = refresh else {
             panic!("{refresh:?}")

@@ -73,12 +73,20 @@ pub trait CodeStore: Send + Sync {
     /// Redeems a code atomically: of two concurrent redemptions exactly one is
     /// [`Redemption::Fresh`]. A used code is kept (as used) until purged, so a replay is known.
     async fn redeem(&self, digest: &SecretDigest) -> Result<Redemption, StoreError>;
-    /// Records what was issued for a redeemed code.
+    /// Records what was issued for a redeemed code; `true` if a replay was reported meanwhile
+    /// ([`CodeStore::mark_replayed`]): what was issued must then be revoked at once.
     async fn record_issued(
         &self,
         digest: &SecretDigest,
         issued: IssuedForCode,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
+    /// Reports a replay of a redeemed code, atomically with [`CodeStore::record_issued`]: what
+    /// was issued for it if recorded already (to revoke now), else `None`, and the code is
+    /// marked so that the recording reports the replay.
+    async fn mark_replayed(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<IssuedForCode>, StoreError>;
     /// Deletes codes whose `expires_at` is before `cutoff`, used or not; how many.
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;
 }

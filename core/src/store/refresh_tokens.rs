@@ -47,7 +47,8 @@ impl RefreshToken {
 pub enum Rotation {
     /// First use: the old token's record; the successor is stored.
     Rotated(RefreshToken),
-    /// Used again within the grace window, with the same successor: the old token's record;
+    /// Used again within the grace window (less than `grace` seconds after the rotation: a
+    /// grace of 0 is none), with the same successor: the old token's record;
     /// nothing changed.
     Grace(RefreshToken),
     /// Used again after the grace window (or with another successor): the whole family is now

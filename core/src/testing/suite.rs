@@ -595,11 +595,25 @@ pub async fn codes(store: &dyn CodeStore) {
         store.redeem(&digest(1)).await.unwrap(),
         Redemption::Replayed(code("a", 100), None)
     );
-    store.record_issued(&digest(1), issued()).await.unwrap();
+    assert!(
+        !store.record_issued(&digest(1), issued()).await.unwrap(),
+        "no replay was reported"
+    );
     assert_eq!(
         store.redeem(&digest(1)).await.unwrap(),
         Redemption::Replayed(code("a", 100), Some(issued()))
     );
+    assert_eq!(
+        store.mark_replayed(&digest(1)).await.unwrap(),
+        Some(issued()),
+        "a replay after the recording gets what to revoke"
+    );
+    // A replay reported before the recording: the recording says so.
+    store.insert(digest(4), code("a", 100)).await.unwrap();
+    store.redeem(&digest(4)).await.unwrap();
+    assert_eq!(store.mark_replayed(&digest(4)).await.unwrap(), None);
+    assert!(store.record_issued(&digest(4), issued()).await.unwrap());
+    assert_eq!(store.mark_replayed(&digest(9)).await.unwrap(), None);
     assert!(matches!(
         store.insert(digest(1), code("a", 100)).await,
         Err(StoreError::Conflict(_))
@@ -610,21 +624,21 @@ pub async fn codes(store: &dyn CodeStore) {
         "a used code cannot be made fresh by a second insert"
     );
     assert_eq!(store.redeem(&digest(9)).await.unwrap(), Redemption::Unknown);
-    store.record_issued(&digest(9), issued()).await.unwrap();
+    assert!(!store.record_issued(&digest(9), issued()).await.unwrap());
     assert_eq!(
         store.redeem(&digest(9)).await.unwrap(),
         Redemption::Unknown,
         "recording for an unknown code creates none"
     );
 
-    // The purge drops codes that expired before the cutoff, used (1) or not (3).
+    // The purge drops codes that expired before the cutoff, used (1, 4) or not (3).
     store.insert(digest(3), code("b", 100)).await.unwrap();
     assert_eq!(
         store.purge_expired(UnixTime(100)).await.unwrap(),
         0,
         "expires_at == cutoff stays"
     );
-    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 3);
     assert_eq!(store.redeem(&digest(1)).await.unwrap(), Redemption::Unknown);
     assert_eq!(store.redeem(&digest(3)).await.unwrap(), Redemption::Unknown);
     assert_eq!(
@@ -782,9 +796,10 @@ pub async fn refresh_tokens(store: &dyn RefreshTokenStore) {
         "kept, to know reuse"
     );
     // Used again with the same successor within the grace window (a lost response): nothing
-    // changes, and the successor rotates in turn.
+    // changes, and the successor rotates in turn. The window is `[rotation, rotation + grace)`:
+    // a grace of 0 is none.
     assert_eq!(
-        rotate(1, 2, &t2, 10 + GRACE).await,
+        rotate(1, 2, &t2, 10 + GRACE - 1).await,
         Rotation::Grace(t1.clone())
     );
     assert_eq!(get(2).await, Some((t2.clone(), false)));

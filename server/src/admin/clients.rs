@@ -69,11 +69,12 @@ pub async fn create_client(
     let (client, secret) = registration
         .register(app.random.as_ref(), app.clock.now())
         .map_err(|e| {
-            AdminError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_client_metadata",
-                e.to_string(),
-            )
+            // RFC 7591 §3.2.2: a redirect URI of its own error code.
+            let code = match e.field {
+                "redirect_uris" | "post_logout_redirect_uris" => "invalid_redirect_uri",
+                _ => "invalid_client_metadata",
+            };
+            AdminError::new(StatusCode::BAD_REQUEST, code, e.to_string())
         })?;
     app.clients.insert(client.clone()).await?;
     tracing::info!(client_id = %client.id, name = %client.name, "client created");

@@ -32,6 +32,8 @@ use crate::throttle::address_key;
 pub const LOGIN_PATH: &str = "/authorize/login";
 /// Where the consent form posts.
 pub const CONSENT_PATH: &str = "/authorize/consent";
+/// How long a sign-in may wait for a password verification to start.
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn error_page(app: &SignIn, status: StatusCode, title: &str, message: &str) -> Response {
     ErrorPage {
@@ -404,6 +406,13 @@ pub async fn login(
     };
     // An unknown user costs the same verification as a wrong password (no enumeration by time).
     let hash = user.as_ref().map(|u| u.password.clone());
+    // Each verification takes 19 MiB: a few at a time, whatever the flood of sign-ins. One
+    // that cannot start within the wait answers "busy" rather than queue for ever.
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(HASHING_WAIT, app.hashing.clone().acquire_owned()).await
+    else {
+        return unavailable(&app);
+    };
     let verified = tokio::task::spawn_blocking(move || match hash {
         Some(hash) => hash.verify(&password),
         None => PasswordHash::verify_dummy(&password),

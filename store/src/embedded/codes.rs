@@ -19,6 +19,36 @@ struct StoredCode {
     /// What was issued for it, once recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     issued: Option<IssuedForCode>,
+    /// Whether a replay was reported before what was issued was recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    replayed: bool,
+}
+
+impl EmbeddedStore {
+    /// Changes a stored code in one write transaction; `None` for an unknown code.
+    async fn update<T: Send + 'static>(
+        &self,
+        digest: SecretDigest,
+        change: impl FnOnce(&mut StoredCode) -> T + Send + 'static,
+    ) -> Result<Option<T>, StoreError> {
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+                let found: Option<StoredCode> =
+                    decode_found(codes.get(&digest.0).map_err(unavailable)?)?;
+                let Some(mut stored) = found else {
+                    return Ok(None);
+                };
+                let out = change(&mut stored);
+                let bytes = encode(&stored)?;
+                codes
+                    .insert(&digest.0, bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(Some(out))
+            })
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -34,6 +64,7 @@ impl CodeStore for EmbeddedStore {
             code,
             used: false,
             issued: None,
+            replayed: false,
         })?;
         self.blocking(move |db| {
             write(db, |txn| {
@@ -85,24 +116,28 @@ impl CodeStore for EmbeddedStore {
         &self,
         digest: &SecretDigest,
         issued: IssuedForCode,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let digest = *digest;
-        self.blocking(move |db| {
-            write(db, |txn| {
-                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
-                let found: Option<StoredCode> =
-                    decode_found(codes.get(&digest.0).map_err(unavailable)?)?;
-                if let Some(mut stored) = found {
-                    stored.issued = Some(issued);
-                    let bytes = encode(&stored)?;
-                    codes
-                        .insert(&digest.0, bytes.as_slice())
-                        .map_err(unavailable)?;
-                }
-                Ok(())
-            })
+        self.update(digest, move |stored| {
+            stored.issued = Some(issued);
+            stored.replayed
         })
         .await
+        .map(|r| r.unwrap_or(false))
+    }
+
+    /// Marks and reads in one write transaction, so that it and [`CodeStore::record_issued`]
+    /// see each other, whichever runs first.
+    async fn mark_replayed(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<IssuedForCode>, StoreError> {
+        self.update(*digest, |stored| {
+            stored.replayed = true;
+            stored.issued.clone()
+        })
+        .await
+        .map(Option::flatten)
     }
 
     /// Reads the time index up to `cutoff` only: the cost is what expired, not what is stored.

@@ -224,7 +224,7 @@ impl RefreshTokenStore for EmbeddedStore {
                         put_family(&mut families, &name, &record)?;
                         Ok(Rotation::Rotated(token))
                     }
-                    Some(r) if r.successor == successor && now <= r.at.plus(grace) => {
+                    Some(r) if r.successor == successor && now < r.at.plus(grace) => {
                         Ok(Rotation::Grace(token))
                     }
                     Some(_) => {

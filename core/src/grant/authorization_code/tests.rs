@@ -41,7 +41,7 @@ fn req(code: &str) -> AuthorizationCodeRequest {
     AuthorizationCodeRequest {
         code: code.into(),
         redirect_uri: None,
-        code_verifier: VERIFIER.into(),
+        code_verifier: Some(VERIFIER.into()),
         resource: None,
     }
 }
@@ -89,7 +89,7 @@ async fn a_replay_without_the_verifier_or_by_another_client_revokes_nothing() {
         .await
         .unwrap();
     let mut wrong = req(&code);
-    wrong.code_verifier = "y".repeat(43);
+    wrong.code_verifier = Some("y".repeat(43));
     assert!(matches!(
         grant(&h.context(), &client, &wrong).await,
         Err(TokenError::InvalidGrant(_))
@@ -109,9 +109,13 @@ async fn pkce_mismatch_expiry_another_client_and_redirect_rules_are_invalid_gran
     let client = ClientBuilder::new().code_flow().public().client();
     let other = ClientBuilder::new().code_flow().public().client();
     type Case = (fn(&mut AuthorizationCodeRequest), &'static str);
-    let cases: [Case; 3] = [
-        (|r| r.code_verifier = "x".repeat(43), "wrong verifier"),
-        (|r| r.code_verifier = "short".into(), "malformed verifier"),
+    let cases: [Case; 4] = [
+        (|r| r.code_verifier = Some("x".repeat(43)), "wrong verifier"),
+        (
+            |r| r.code_verifier = Some("short".into()),
+            "malformed verifier",
+        ),
+        (|r| r.code_verifier = None, "missing verifier"),
         (
             |r| r.redirect_uri = Some("https://evil.example/cb".into()),
             "unregistered redirect",
@@ -236,4 +240,34 @@ async fn an_openid_request_gets_an_id_token_with_nonce_sid_and_at_hash() {
         .unwrap();
     assert_eq!(issued.id_token, None);
     assert!(h.signer.id_tokens().is_empty());
+}
+
+#[tokio::test]
+async fn a_replay_racing_the_first_redemption_revokes_what_it_then_gives() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let (h, code) = setup(&client, "").await;
+    // The first redemption has taken the code but not yet recorded what it issued.
+    assert!(matches!(
+        crate::store::CodeStore::redeem(&h.store, &SecretDigest::of(&code))
+            .await
+            .unwrap(),
+        crate::store::Redemption::Fresh(_)
+    ));
+    // The replay comes now: nothing to revoke yet, the code is marked.
+    assert!(matches!(
+        grant(&h.context(), &client, &req(&code)).await,
+        Err(TokenError::InvalidGrant(_))
+    ));
+    let record = crate::store::IssuedForCode {
+        access_jti: "j".into(),
+        access_exp: UnixTime(500),
+        access_digest: None,
+        refresh_family: Some("fam".into()),
+    };
+    assert!(
+        crate::store::CodeStore::record_issued(&h.store, &SecretDigest::of(&code), record)
+            .await
+            .unwrap(),
+        "the first redemption learns of the replay when it records what it issued"
+    );
 }

@@ -78,7 +78,7 @@ async fn a_repeat_within_the_grace_window_gets_the_same_successor_after_it_kills
     let a = crate::grant::exchange(&h.context(), &c, &req(&first, None))
         .await
         .unwrap();
-    h.clock.advance(30);
+    h.clock.advance(29);
     let b = crate::grant::exchange(&h.context(), &c, &req(&first, None))
         .await
         .unwrap();
