@@ -59,6 +59,18 @@ impl Form {
         Ok(first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()))
     }
 
+    /// The form without the parameters named in `names`.
+    pub fn without(&self, names: &[&str]) -> Self {
+        Self {
+            pairs: self
+                .pairs
+                .iter()
+                .filter(|(n, _)| !names.contains(&n.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The form written back as `application/x-www-form-urlencoded`, every pair in order.
     pub fn encode(&self) -> String {
         url::form_urlencoded::Serializer::new(String::new())

@@ -12,10 +12,11 @@ use crate::user::User;
 pub const ID_TOKEN_TYP: &str = "JWT";
 /// The scope that makes a request an OpenID Connect one.
 pub const OPENID: &str = "openid";
-/// The scopes Gatehouse gives meaning to, as discovery lists them.
-pub const SCOPES: [&str; 4] = [OPENID, "profile", "email", "offline_access"];
+/// The scopes Gatehouse gives meaning to, as discovery lists them (refresh tokens come with
+/// the client's `refresh_token` grant, not with `offline_access`).
+pub const SCOPES: [&str; 3] = [OPENID, "profile", "email"];
 /// The claims Gatehouse can release, as discovery lists them.
-pub const CLAIMS: [&str; 14] = [
+pub const CLAIMS: [&str; 15] = [
     "iss",
     "sub",
     "aud",
@@ -30,6 +31,7 @@ pub const CLAIMS: [&str; 14] = [
     "name",
     "preferred_username",
     "email",
+    "email_verified",
 ];
 
 /// The claims a user's scopes release (OIDC Core §5.4): `profile` gives `name` and
@@ -100,6 +102,48 @@ pub struct IdTokenClaims {
     /// What the scopes release.
     #[serde(flatten)]
     pub user: UserClaims,
+}
+
+/// Who an ID token is about and for, and when they signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The issuer.
+    pub issuer: &'a str,
+    /// The user.
+    pub user: &'a User,
+    /// The client (`aud`, `azp`).
+    pub client: &'a str,
+    /// The scope granted (which claims are released).
+    pub scope: &'a Scope,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+}
+
+impl IdTokenClaims {
+    /// The claims of an ID token for `subject`, issued at `now` for `lifetime` seconds;
+    /// `at_hash` is the signer's to set.
+    pub fn new(
+        subject: Subject<'_>,
+        now: UnixTime,
+        lifetime: u64,
+        nonce: Option<String>,
+        sid: Option<String>,
+    ) -> Self {
+        Self {
+            iss: subject.issuer.to_owned(),
+            sub: subject.user.id.as_str().to_owned(),
+            aud: subject.client.to_owned(),
+            exp: now.plus(lifetime),
+            iat: now,
+            auth_time: subject.auth_time,
+            nonce,
+            at_hash: None,
+            azp: subject.client.to_owned(),
+            sid,
+            amr: vec!["pwd".into()],
+            user: UserClaims::of(subject.user, subject.scope),
+        }
+    }
 }
 
 /// The `sid` of a browser session: a digest of its digest, so it names the session without

@@ -54,14 +54,18 @@ pub trait AccessTokenSigner: Send + Sync {
 }
 
 /// What the server does when a grant sees the signs of an attack: a stolen code or refresh
-/// token used twice. `core` has already refused the request and changed what its stores hold;
-/// the server revokes what lives outside them (JWT access tokens in every validator) and
-/// records a security event.
+/// token used twice. It records a security event and, for a code, revokes what the code was
+/// exchanged for, wherever that lives (stores, every node's validator).
 #[async_trait]
 pub trait Alarms: Send + Sync {
-    /// A used authorization code came back (RFC 9700 §4.5): revoke what it was exchanged for.
-    async fn code_replayed(&self, client: &ClientId, issued: Option<&IssuedForCode>);
+    /// A used authorization code came back (RFC 9700 §4.5): revoke what it was exchanged for;
+    /// an error if that could not be written (the request then fails with it).
+    async fn code_replayed(
+        &self,
+        client: &ClientId,
+        issued: Option<&IssuedForCode>,
+    ) -> Result<(), crate::TokenError>;
     /// A rotated refresh token came back after its grace window (RFC 9700 §4.14.2); its
-    /// family is revoked already.
+    /// family is revoked already (by the store's rotation).
     async fn refresh_reused(&self, client: &ClientId, family: &str);
 }

@@ -52,7 +52,7 @@ impl fmt::Display for UserId {
 }
 
 /// The name a user signs in with: 1 to 64 characters, no whitespace or control characters,
-/// compared without regard to ASCII case (kept lowercased).
+/// compared without regard to case (kept in Unicode lowercase).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
@@ -76,13 +76,21 @@ pub enum UserError {
 impl Username {
     /// A username, checked and lowercased.
     pub fn new(text: &str) -> Result<Self, UserError> {
+        // The bound applies to the lowercased text (lowercasing may lengthen it), so a stored
+        // username always reads back.
+        let lower = text
+            .chars()
+            .take(MAX_USERNAME_LEN + 1)
+            .collect::<String>()
+            .to_lowercase();
         let ok = !text.is_empty()
+            && lower.chars().count() <= MAX_USERNAME_LEN
             && text.chars().count() <= MAX_USERNAME_LEN
-            && text.chars().all(|c| !c.is_control() && !c.is_whitespace());
+            && lower.chars().all(|c| !c.is_control() && !c.is_whitespace());
         if !ok {
             return Err(UserError::BadUsername);
         }
-        Ok(Self(text.to_ascii_lowercase()))
+        Ok(Self(lower))
     }
 
     /// The username's text.
@@ -206,6 +214,12 @@ mod tests {
     fn usernames_are_checked_and_case_folded() {
         assert_eq!(Username::new("Alice").unwrap().as_str(), "alice");
         assert_eq!(Username::new("zoë").unwrap().as_str(), "zoë");
+        assert_eq!(Username::new("ZOË").unwrap(), Username::new("zoë").unwrap());
+        // Lowercasing lengthens "İ" (2 chars): the bound holds after it, so it reads back.
+        assert!(Username::new(&"İ".repeat(40)).is_err());
+        let long = Username::new(&"İ".repeat(32)).unwrap();
+        let back: Username = serde_json::from_value(serde_json::to_value(&long).unwrap()).unwrap();
+        assert_eq!(back, long);
         for bad in ["", "a b", "a\tb", "a\u{0}b", &"x".repeat(65)] {
             assert_eq!(Username::new(bad), Err(UserError::BadUsername), "{bad:?}");
         }

@@ -241,6 +241,30 @@ impl Changes {
         Ok(record)
     }
 
+    /// What a replayed authorization code was exchanged for is revoked (RFC 9700 §4.5): the
+    /// access token by `jti` in every validator (its record too when opaque), and the
+    /// refresh-token family. Durable first; an error if any of it could not be written.
+    pub async fn revoke_issued(
+        &self,
+        issued: &gatehouse_core::store::IssuedForCode,
+    ) -> Result<(), StoreError> {
+        let (jti, exp) = (issued.access_jti.clone(), issued.access_exp);
+        match issued.access_digest {
+            Some(digest) => {
+                self.tokens.revoke(&digest).await?;
+                self.validator.revocations().insert(jti.clone(), exp);
+                self.publish(&Event::Revoked { jti, exp });
+            }
+            None => {
+                self.import_revocations(vec![(jti, exp)]).await?;
+            }
+        }
+        if let Some(family) = &issued.refresh_family {
+            self.refresh_tokens.revoke_family(family).await?;
+        }
+        Ok(())
+    }
+
     /// A user's consent to a client is forgotten (the client must ask again) and the refresh
     /// tokens the user gave it are revoked, in that order; whether there was a consent.
     pub async fn revoke_consent(
@@ -248,9 +272,11 @@ impl Changes {
         user: &gatehouse_core::user::UserId,
         client: &ClientId,
     ) -> Result<bool, StoreError> {
-        let existed = self.consents.revoke(user, client).await?;
+        if !self.consents.revoke(user, client).await? {
+            return Ok(false);
+        }
         self.refresh_tokens.revoke_grant(user, client).await?;
-        Ok(existed)
+        Ok(true)
     }
 
     /// Follows the key schedule at `now` (publish, promote, retire, remove); publishes when the

@@ -67,6 +67,7 @@ impl Issuance {
             codes: self.codes.as_ref(),
             refresh_tokens: self.refresh_tokens.as_ref(),
             users: self.users.as_ref(),
+            sessions: self.changes.sessions.as_ref(),
             alarms: self.changes.as_ref(),
             signer: &self.signer,
             clock: self.auth.clock.as_ref(),

@@ -16,6 +16,16 @@ use crate::store::{ClientStore, ParStore, PushedRequest};
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// How long a `request_uri` can be used, seconds (RFC 9126 §2.2: short-lived).
 pub const PAR_LIFETIME: u64 = 90;
+/// The client-authentication parameters a pushed request may carry (RFC 6749 §2.3.1, RFC 7521
+/// §4.2): dropped before the request is stored.
+const CLIENT_AUTHENTICATION: [&str; 3] =
+    ["client_secret", "client_assertion", "client_assertion_type"];
+
+/// The digest a pushed request is stored under: of its `request_uri` *and* its client, so that
+/// a `request_uri` presented with another `client_id` finds nothing and takes nothing.
+fn key(client_id: &str, id: &str) -> SecretDigest {
+    SecretDigest::of(&format!("{client_id}\n{id}"))
+}
 /// The most a pushed request may weigh, form-encoded: an authorization request is far smaller,
 /// and what is stored for anyone who knows a public client's id must stay small.
 pub const MAX_PUSHED_LEN: usize = 8192;
@@ -74,7 +84,9 @@ pub async fn push(
             });
         }
     }
-    let params = form.encode();
+    // What is kept is the authorization request alone: never the client's credentials, which
+    // a confidential client may have sent in the same body (RFC 9126 §2.1).
+    let params = form.without(&CLIENT_AUTHENTICATION).encode();
     if params.len() > MAX_PUSHED_LEN {
         return Err(TokenError::InvalidRequest(format!(
             "a pushed request is at most {MAX_PUSHED_LEN} bytes"
@@ -86,7 +98,7 @@ pub async fn push(
         params,
         expires_at: now.plus(PAR_LIFETIME),
     };
-    pushed.insert(SecretDigest::of(&id), request).await?;
+    pushed.insert(key(client.id.as_str(), &id), request).await?;
     Ok(Pushed {
         request_uri: format!("{REQUEST_URI_PREFIX}{id}"),
         expires_in: PAR_LIFETIME,
@@ -128,7 +140,7 @@ pub async fn resolve(
         .map_err(malformed)?
         .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
     let request = pushed
-        .take(&SecretDigest::of(id))
+        .take(&key(client_id, id))
         .await
         .map_err(|_| page("Sign-in is unavailable right now; try again shortly."))?
         .ok_or_else(gone)?;
@@ -176,6 +188,18 @@ mod tests {
         .await
         .unwrap();
         assert!(pushed.request_uri.starts_with(REQUEST_URI_PREFIX));
+        // Presented with another client's id, it is not found, and not used up either.
+        let uri: String =
+            url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
+        assert!(
+            resolve(
+                form(&format!("client_id=other&request_uri={uri}")),
+                &store,
+                UnixTime(11)
+            )
+            .await
+            .is_err()
+        );
         assert_eq!(pushed.expires_in, PAR_LIFETIME);
         let uri: String =
             url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
@@ -242,6 +266,40 @@ mod tests {
             resolve(form(&format!("client_id={}", client.id)), &store, late).await,
             Ok(Source::Direct(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn client_credentials_in_the_body_are_never_stored() {
+        let (store, client) = setup().await;
+        let random = CountingRandom::default();
+        let body = format!(
+            "{Q}&client_id={}&client_secret=TOPSECRET&client_assertion=x&client_assertion_type=y",
+            client.id
+        );
+        let pushed = push(
+            &form(&body),
+            &client,
+            &store,
+            &store,
+            "https://as",
+            &random,
+            UnixTime(10),
+        )
+        .await
+        .unwrap();
+        let uri: String =
+            url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
+        let query = format!("client_id={}&request_uri={uri}", client.id);
+        let Source::Pushed(resolved) = resolve(form(&query), &store, UnixTime(11)).await.unwrap()
+        else {
+            panic!("not pushed")
+        };
+        let text = resolved.encode();
+        assert!(
+            !text.contains("TOPSECRET") && !text.contains("client_assertion"),
+            "{text}"
+        );
+        assert_eq!(resolved.single("state").unwrap(), Some("s"));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use super::{GrantContext, Granted};
 use crate::authorize::CodeChallenge;
 use crate::client::{Client, GrantType};
 use crate::error::TokenError;
-use crate::id_token::{IdTokenClaims, OPENID, UserClaims, session_id};
+use crate::id_token::{IdTokenClaims, OPENID, Subject, session_id};
 use crate::ports::random_bytes;
 use crate::request::token::AuthorizationCodeRequest;
 use crate::store::{AuthorizationCode, Redemption, RefreshToken};
@@ -54,7 +54,7 @@ pub async fn grant(
                 };
                 ctx.alarms
                     .code_replayed(&code.client_id, issued.as_ref())
-                    .await;
+                    .await?;
             }
             return Err(invalid_grant("the code was used already"));
         }
@@ -65,20 +65,23 @@ pub async fn grant(
         _ => return Err(invalid_grant("the user's account is not active")),
     };
     let now = ctx.clock.now();
+    // The code is bound to the sign-in it came from: signed out (or the password changed, or
+    // the account disabled) since, and it is dead.
+    match ctx.sessions.get(&code.session).await? {
+        Some(session) if session.user == code.user && now < session.expires_at => {}
+        _ => return Err(invalid_grant("the sign-in this code came from has ended")),
+    }
     // OIDC Core §3.1.3.3: an `openid` request gets an ID token.
-    let id_token = code.scope.contains(OPENID).then(|| IdTokenClaims {
-        iss: ctx.settings.issuer.clone(),
-        sub: user.id.as_str().to_owned(),
-        aud: client.id.as_str().to_owned(),
-        exp: now.plus(ID_TOKEN_LIFETIME),
-        iat: now,
-        auth_time: code.auth_time,
-        nonce: code.nonce.clone(),
-        at_hash: None,
-        azp: client.id.as_str().to_owned(),
-        sid: Some(session_id(&code.session)),
-        amr: vec!["pwd".into()],
-        user: UserClaims::of(&user, &code.scope),
+    let id_token = code.scope.contains(OPENID).then(|| {
+        let subject = Subject {
+            issuer: &ctx.settings.issuer,
+            user: &user,
+            client: client.id.as_str(),
+            scope: &code.scope,
+            auth_time: code.auth_time,
+        };
+        let sid = Some(session_id(&code.session));
+        IdTokenClaims::new(subject, now, ID_TOKEN_LIFETIME, code.nonce.clone(), sid)
     });
     let (refresh_token, family) = if client.grant_types.contains(&GrantType::RefreshToken) {
         let text = RefreshTokenText::from_random(random_bytes::<32>(ctx.random));

@@ -19,7 +19,8 @@ use crate::request::TokenRequest;
 use crate::resource::Resource;
 use crate::scope::Scope;
 use crate::store::{
-    AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, UserStore,
+    AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, SessionStore,
+    UserStore,
 };
 
 /// What a grant and the issuance after it may use, borrowed for one request.
@@ -40,6 +41,8 @@ pub struct GrantContext<'a> {
     pub refresh_tokens: &'a dyn RefreshTokenStore,
     /// User accounts (a token for a disabled user is refused).
     pub users: &'a dyn UserStore,
+    /// Browser sessions (a code outlives neither its sign-in nor a sign-out).
+    pub sessions: &'a dyn SessionStore,
     /// What to do on a replayed code or a reused refresh token.
     pub alarms: &'a dyn Alarms,
     /// Signs JWT access tokens.
@@ -112,7 +115,7 @@ pub async fn exchange(
         // §4.5). The answer still goes out, so that of any number of concurrent redemptions
         // exactly one succeeds, with tokens that no longer work.
         if ctx.codes.record_issued(&digest, record.clone()).await? {
-            ctx.alarms.code_replayed(&client.id, Some(&record)).await;
+            ctx.alarms.code_replayed(&client.id, Some(&record)).await?;
         }
     }
     issued.refresh_token = refresh_token;

@@ -12,7 +12,7 @@ use super::{GrantContext, Granted};
 use crate::client::{Client, ClientKind, GrantType};
 use crate::error::TokenError;
 use crate::grant::authorization_code::ID_TOKEN_LIFETIME;
-use crate::id_token::{IdTokenClaims, OPENID, UserClaims};
+use crate::id_token::{IdTokenClaims, OPENID, Subject};
 use crate::issue::RotationKey;
 use crate::request::token::RefreshTokenRequest;
 use crate::store::{RefreshToken, Rotation};
@@ -86,19 +86,15 @@ pub async fn grant(
     let refresh_token = rotate(ctx, client, &text, &digest, &token).await?;
     // OIDC Core §12.2: a refresh may return a new ID token (no nonce: there is no request).
     let now = ctx.clock.now();
-    let id_token = scope.contains(OPENID).then(|| IdTokenClaims {
-        iss: ctx.settings.issuer.clone(),
-        sub: user.id.as_str().to_owned(),
-        aud: client.id.as_str().to_owned(),
-        exp: now.plus(ID_TOKEN_LIFETIME),
-        iat: now,
-        auth_time: token.auth_time,
-        nonce: None,
-        at_hash: None,
-        azp: client.id.as_str().to_owned(),
-        sid: None,
-        amr: vec!["pwd".into()],
-        user: UserClaims::of(&user, &scope),
+    let id_token = scope.contains(OPENID).then(|| {
+        let subject = Subject {
+            issuer: &ctx.settings.issuer,
+            user: &user,
+            client: client.id.as_str(),
+            scope: &scope,
+            auth_time: token.auth_time,
+        };
+        IdTokenClaims::new(subject, now, ID_TOKEN_LIFETIME, None, None)
     });
     Ok(Granted {
         subject: token.user.as_str().to_owned(),

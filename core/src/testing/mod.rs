@@ -256,11 +256,16 @@ pub struct RecordingAlarms {
 
 #[async_trait]
 impl Alarms for RecordingAlarms {
-    async fn code_replayed(&self, client: &ClientId, issued: Option<&IssuedForCode>) {
+    async fn code_replayed(
+        &self,
+        client: &ClientId,
+        issued: Option<&IssuedForCode>,
+    ) -> Result<(), crate::TokenError> {
         self.replayed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push((client.clone(), issued.cloned()));
+        Ok(())
     }
 
     async fn refresh_reused(&self, client: &ClientId, family: &str) {
@@ -323,6 +328,7 @@ impl Harness {
             codes: &self.store,
             refresh_tokens: &self.store,
             users: &self.store,
+            sessions: &self.store,
             alarms: &self.alarms,
             signer: &self.signer,
             clock: &self.clock,

@@ -13,7 +13,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use gatehouse_core::ports::{Random, random_bytes};
 use gatehouse_core::store::Session;
-use gatehouse_token::{SecretDigest, b64};
+use gatehouse_token::{SecretDigest, UnixTime, b64};
 use ring::hmac;
 use subtle::ConstantTimeEq;
 
@@ -126,20 +126,39 @@ impl Cookies {
         b64::encode(hmac::sign(&self.csrf_key, browser.0.as_bytes()).as_ref())
     }
 
-    /// `text` with a MAC under the server key: `pushed.<mac>.<text>`. A pushed authorization
-    /// request's parameters travel through the pages' forms this way, so that a post cannot
-    /// pass off parameters of its own as pushed ones.
-    pub fn seal(&self, text: &str) -> String {
-        let mac = hmac::sign(&self.csrf_key, format!("pushed:{text}").as_bytes());
-        format!("pushed.{}.{text}", b64::encode(mac.as_ref()))
+    /// `text` sealed for `browser` until `expires_at`: `pushed.<expiry>.<mac>.<text>`, the MAC
+    /// under the server key covering all three. A pushed authorization request's parameters
+    /// travel through the pages' forms this way: no post can pass off parameters of its own as
+    /// pushed ones, nor use a seal in another browser or after it expired.
+    pub fn seal(&self, text: &str, browser: &BrowserId, expires_at: UnixTime) -> String {
+        let mac = self.seal_mac(text, browser, expires_at);
+        format!(
+            "pushed.{}.{}.{text}",
+            expires_at.0,
+            b64::encode(mac.as_ref())
+        )
     }
 
-    /// What [`Cookies::seal`] sealed, if `sealed` is one of its seals; `None` for anything else.
-    pub fn unseal<'a>(&self, sealed: &'a str) -> Option<&'a str> {
-        let (mac, text) = sealed.strip_prefix("pushed.")?.split_once('.')?;
+    /// What [`Cookies::seal`] sealed for `browser`, if `sealed` is one of its seals and has not
+    /// expired at `now`; `None` for anything else.
+    pub fn unseal<'a>(
+        &self,
+        sealed: &'a str,
+        browser: &BrowserId,
+        now: UnixTime,
+    ) -> Option<&'a str> {
+        let (expiry, rest) = sealed.strip_prefix("pushed.")?.split_once('.')?;
+        let (mac, text) = rest.split_once('.')?;
+        let expires_at = UnixTime(expiry.parse().ok()?);
         let mac = b64::decode(mac).ok()?;
-        hmac::verify(&self.csrf_key, format!("pushed:{text}").as_bytes(), &mac).ok()?;
-        Some(text)
+        let expected = self.seal_mac(text, browser, expires_at);
+        let ok: bool = expected.as_ref().ct_eq(mac.as_slice()).into();
+        (ok && now < expires_at).then_some(text)
+    }
+
+    fn seal_mac(&self, text: &str, browser: &BrowserId, expires_at: UnixTime) -> hmac::Tag {
+        let message = format!("pushed:{}:{}:{text}", browser.0, expires_at.0);
+        hmac::sign(&self.csrf_key, message.as_bytes())
     }
 
     /// Whether `token` is the CSRF token of `browser`, compared in constant time.
@@ -208,17 +227,29 @@ mod tests {
     }
 
     #[test]
-    fn seals_open_only_with_their_key_and_text() {
+    fn seals_open_only_in_their_browser_before_they_expire() {
         let cookies = Cookies::new("https://as.example", 600, [1; 32]);
-        let sealed = cookies.seal("client_id=a&state=b");
-        assert_eq!(cookies.unseal(&sealed), Some("client_id=a&state=b"));
-        assert_eq!(cookies.unseal(&sealed.replace("state=b", "state=c")), None);
-        assert_eq!(cookies.unseal("client_id=a"), None);
-        assert_eq!(cookies.unseal("pushed.x.client_id=a"), None);
+        let random = CountingRandom::default();
+        let (a, b) = (BrowserId::generate(&random), BrowserId::generate(&random));
+        let sealed = cookies.seal("client_id=a&state=b", &a, UnixTime(100));
+        let open = |s: &str, who: &BrowserId, now: u64| {
+            cookies.unseal(s, who, UnixTime(now)).map(str::to_owned)
+        };
         assert_eq!(
-            Cookies::new("https://as.example", 600, [2; 32]).unseal(&sealed),
+            open(&sealed, &a, 99).as_deref(),
+            Some("client_id=a&state=b")
+        );
+        assert_eq!(open(&sealed, &a, 100), None, "expired");
+        assert_eq!(open(&sealed, &b, 99), None, "another browser");
+        assert_eq!(open(&sealed.replace("state=b", "state=c"), &a, 99), None);
+        assert_eq!(
+            open(&sealed.replace("pushed.100.", "pushed.900."), &a, 99),
             None
         );
+        assert_eq!(open("client_id=a", &a, 0), None);
+        assert_eq!(open("pushed.x.client_id=a", &a, 0), None);
+        let other_key = Cookies::new("https://as.example", 600, [2; 32]);
+        assert_eq!(other_key.unseal(&sealed, &a, UnixTime(99)), None);
     }
 
     #[test]

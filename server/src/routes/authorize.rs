@@ -32,6 +32,9 @@ use crate::throttle::address_key;
 pub const LOGIN_PATH: &str = "/authorize/login";
 /// Where the consent form posts.
 pub const CONSENT_PATH: &str = "/authorize/consent";
+/// How long the pages may carry a pushed request once its `request_uri` is used: the time to
+/// sign in and consent, in the browser that used it.
+const SEALED_LIFETIME: u64 = 600;
 /// How long a sign-in may wait for a password verification to start.
 const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -67,7 +70,11 @@ fn send(app: &SignIn, reply: &Reply) -> Response {
 /// direct request as it came; a pushed request's parameters (RFC 9126), resolved once and
 /// sealed, so that no post can pass off parameters of its own as pushed ones. A failure is
 /// already answered.
-async fn check(app: &SignIn, carried: &str) -> Result<(AuthorizationRequest, String), Response> {
+async fn check(
+    app: &SignIn,
+    carried: &str,
+    browser: &BrowserId,
+) -> Result<(AuthorizationRequest, String), Response> {
     let broken = |e: &dyn std::fmt::Display| {
         error_page(
             app,
@@ -78,17 +85,19 @@ async fn check(app: &SignIn, carried: &str) -> Result<(AuthorizationRequest, Str
             ),
         )
     };
-    let (form, pushed, carry) = match app.cookies.unseal(carried) {
+    let now = app.clock.now();
+    let (form, pushed, carry) = match app.cookies.unseal(carried, browser, now) {
         Some(params) => {
             let form = Form::parse(params.as_bytes()).map_err(|e| broken(&e))?;
             (form, true, carried.to_owned())
         }
         None => {
             let form = Form::parse(carried.as_bytes()).map_err(|e| broken(&e))?;
-            match par::resolve(form, app.pushed.as_ref(), app.clock.now()).await {
+            match par::resolve(form, app.pushed.as_ref(), now).await {
                 Ok(Source::Direct(form)) => (form, false, carried.to_owned()),
                 Ok(Source::Pushed(form)) => {
-                    let sealed = app.cookies.seal(&form.encode());
+                    let until = now.plus(SEALED_LIFETIME);
+                    let sealed = app.cookies.seal(&form.encode(), browser, until);
                     (form, true, sealed)
                 }
                 Err(e) => return Err(refused(app, e)),
@@ -252,17 +261,14 @@ fn login_page(
     app: &SignIn,
     req: &AuthorizationRequest,
     raw: &str,
-    browser: Option<BrowserId>,
+    browser: &Browser,
     error: Option<&str>,
     username: &str,
     status: StatusCode,
 ) -> Response {
-    let (browser, fresh) = match browser {
-        Some(b) => (b, false),
-        None => (BrowserId::generate(app.random.as_ref()), true),
-    };
+    let Browser { id: browser, fresh } = browser;
     let action = format!("{}{LOGIN_PATH}", app.base);
-    let csrf = app.cookies.csrf(&browser);
+    let csrf = app.cookies.csrf(browser);
     let hint = if username.is_empty() {
         req.login_hint.as_deref().unwrap_or("")
     } else {
@@ -280,12 +286,34 @@ fn login_page(
     }
     .into_response();
     *response.status_mut() = status;
-    if fresh {
+    if *fresh {
         response
             .headers_mut()
-            .append(header::SET_COOKIE, app.cookies.set(&browser));
+            .append(header::SET_COOKIE, app.cookies.set(browser));
     }
     response
+}
+
+/// The browser a request came from: its cookie's id, or a fresh one (then set with the page).
+struct Browser {
+    id: BrowserId,
+    fresh: bool,
+}
+
+impl Browser {
+    fn of(app: &SignIn, headers: &HeaderMap) -> Self {
+        match app.cookies.browser(headers) {
+            Some(id) => Self { id, fresh: false },
+            None => Self {
+                id: BrowserId::generate(app.random.as_ref()),
+                fresh: true,
+            },
+        }
+    }
+
+    fn known(id: BrowserId) -> Self {
+        Self { id, fresh: false }
+    }
 }
 
 /// `GET /authorize`.
@@ -308,12 +336,13 @@ pub async fn start_post(
 
 /// The authorization request `query`, from a browser with `headers`.
 async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
-    let (req, raw) = match check(app, query).await {
+    let browser = Browser::of(app, headers);
+    let (req, raw) = match check(app, query, &browser.id).await {
         Ok(checked) => checked,
         Err(answer) => return answer,
     };
-    let browser = app.cookies.browser(headers);
-    let signed_in = match session(app, browser.as_ref()).await {
+    let known = (!browser.fresh).then_some(&browser.id);
+    let signed_in = match session(app, known).await {
         Ok(s) => s,
         Err(answer) => return answer,
     };
@@ -334,7 +363,7 @@ async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
                 "the user is not signed in",
             ),
         ),
-        _ => login_page(app, &req, &raw, browser, None, "", StatusCode::OK),
+        _ => login_page(app, &req, &raw, &browser, None, "", StatusCode::OK),
     }
 }
 
@@ -368,7 +397,7 @@ pub async fn login(
     let Some((browser, raw)) = posted(&app, &headers, &post.form) else {
         return expired(&app);
     };
-    let (req, carried) = match check(&app, raw).await {
+    let (req, carried) = match check(&app, raw, &browser).await {
         Ok(checked) => checked,
         Err(answer) => return answer,
     };
@@ -433,15 +462,15 @@ pub async fn login(
                 &app,
                 &req,
                 raw,
-                Some(browser),
+                &Browser::known(browser),
                 Some("Wrong username or password."),
                 &shown,
                 StatusCode::OK,
             );
         }
     };
-    // A fresh cookie at sign-in (no session fixation); the old session, if any, ends.
-    let _ = app.sessions.delete(&browser.digest()).await;
+    // A fresh cookie at sign-in (no session fixation): the new session is written first, then
+    // the old one, if any, ends.
     let fresh = BrowserId::generate(app.random.as_ref());
     let session = Session {
         user: user.id.clone(),
@@ -456,6 +485,17 @@ pub async fn login(
     {
         return unavailable(&app);
     }
+    if app.sessions.delete(&browser.digest()).await.is_err() {
+        tracing::warn!(
+            "the session replaced at sign-in could not be deleted: it expires on its own"
+        );
+    }
+    // A pushed request sealed for the old cookie is sealed again for the new one.
+    let resealed = app
+        .cookies
+        .unseal(raw, &browser, now)
+        .map(|params| app.cookies.seal(params, &fresh, now.plus(SEALED_LIFETIME)));
+    let raw = resealed.as_deref().unwrap_or(raw);
     tracing::info!(target: "gatehouse::security", user = %user.id, peer = ?address, "a user signed in");
     let who = SignedIn {
         browser: fresh.clone(),
@@ -477,14 +517,24 @@ pub async fn decide(
     let Some((browser, raw)) = posted(&app, &headers, &post.form) else {
         return expired(&app);
     };
-    let (req, carried) = match check(&app, raw).await {
+    let (req, carried) = match check(&app, raw, &browser).await {
         Ok(checked) => checked,
         Err(answer) => return answer,
     };
     let raw = carried.as_str();
     let (who, user) = match session(&app, Some(&browser)).await {
         Ok(Some(found)) => found,
-        Ok(None) => return login_page(&app, &req, raw, Some(browser), None, "", StatusCode::OK),
+        Ok(None) => {
+            return login_page(
+                &app,
+                &req,
+                raw,
+                &Browser::known(browser),
+                None,
+                "",
+                StatusCode::OK,
+            );
+        }
         Err(answer) => return answer,
     };
     match post.form.single("decision").ok().flatten() {

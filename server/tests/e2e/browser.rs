@@ -415,7 +415,8 @@ fn wrong_password_then_the_right_one() {
 }
 
 /// One browser and a web app: signed in and consented once, it is sent straight back next time;
-/// with `prompt=login` it signs in again but is not asked to consent again.
+/// with `prompt=login` it signs in again but is not asked to consent again, and the codes of the
+/// session it replaced die with it.
 #[test]
 fn a_signed_in_browser_is_not_asked_again() {
     let fx = Fixture::new(Kind::WebApp);
@@ -458,9 +459,22 @@ fn a_signed_in_browser_is_not_asked_again() {
     .map(|(auth, flow)| fx.answer(auth, &flow["callback"])["code"].clone())
     .collect();
     assert!(codes[0] != codes[1] && codes[1] != codes[2] && codes[0] != codes[2]);
-    for (auth, flow) in [first, again, relogin].into_iter().zip(flows) {
-        fx.redeem(auth, &flow["callback"]);
+    // Signing in again replaced the session the first two codes came from: they are dead (a
+    // code outlives neither its sign-in nor a sign-out); the last one works.
+    for (auth, flow) in [first, again].into_iter().zip(flows) {
+        let code = fx.answer(&auth, &flow["callback"])["code"].clone();
+        let refused = fx
+            .oauth()
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(auth.verifier)
+            .request(&http_client());
+        let error = format!("{refused:?}");
+        assert!(
+            error.contains("invalid_grant") && error.contains("sign-in this code came from"),
+            "{error}"
+        );
     }
+    fx.redeem(relogin, &flows[2]["callback"]);
 }
 
 /// Deny: the client (a web app, whose consent would be remembered) hears `access_denied` with

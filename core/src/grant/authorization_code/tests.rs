@@ -15,6 +15,14 @@ async fn setup(client: &Client, extra: &str) -> (Harness, String) {
     let h = Harness::at(100);
     ClientStore::insert(&h.store, client.clone()).await.unwrap();
     UserStore::insert(&h.store, user("alice")).await.unwrap();
+    let session = crate::store::Session {
+        user: user("alice").id,
+        auth_time: UnixTime(90),
+        expires_at: UnixTime(10_000),
+    };
+    crate::store::SessionStore::insert(&h.store, SecretDigest::of("session"), session)
+        .await
+        .unwrap();
     let q = format!(
         "response_type=code&client_id={}&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
         client.id
@@ -193,8 +201,11 @@ async fn the_resource_may_be_named_but_not_widened_and_a_disabled_user_gets_noth
     ));
 }
 
+/// Two exchanges joined on one task (the memory store never yields, so they interleave only
+/// between awaits): one token. The true race runs in the store suite (redb, threads) and in
+/// the e2e tests (20 HTTP requests at once).
 #[tokio::test]
-async fn two_concurrent_exchanges_of_one_code_yield_one_token() {
+async fn two_joined_exchanges_of_one_code_yield_one_token() {
     let client = ClientBuilder::new().code_flow().public().client();
     let (h, code) = setup(&client, "").await;
     let ctx = h.context();
@@ -269,5 +280,20 @@ async fn a_replay_racing_the_first_redemption_revokes_what_it_then_gives() {
             .await
             .unwrap(),
         "the first redemption learns of the replay when it records what it issued"
+    );
+}
+
+#[tokio::test]
+async fn a_code_dies_with_the_sign_in_it_came_from() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let (h, code) = setup(&client, "").await;
+    crate::store::SessionStore::delete(&h.store, &SecretDigest::of("session"))
+        .await
+        .unwrap();
+    assert_eq!(
+        grant(&h.context(), &client, &req(&code)).await,
+        Err(TokenError::InvalidGrant(
+            "the sign-in this code came from has ended".into()
+        ))
     );
 }

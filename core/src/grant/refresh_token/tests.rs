@@ -103,8 +103,10 @@ async fn a_repeat_within_the_grace_window_gets_the_same_successor_after_it_kills
     );
 }
 
+/// Two refreshes joined on one task: one successor. The true race runs in the store suite
+/// (redb, threads) and in the e2e tests.
 #[tokio::test]
-async fn two_concurrent_refreshes_yield_one_successor() {
+async fn two_joined_refreshes_yield_one_successor() {
     let c = client();
     let (h, first) = setup(&c).await;
     let ctx = h.context();

@@ -58,6 +58,96 @@ fn a_pushed_request_uri_works_once() {
     assert_error_page(&page, 400, "used already");
 }
 
+/// RFC 9126 §2.1: a confidential client may authenticate with `client_secret_post`, in the
+/// same body as its request; the secret is never kept with the pushed request, so it never
+/// reaches the pages (found by review: it was carried in the sign-in page's hidden field).
+#[test]
+fn a_pushed_request_never_carries_the_clients_secret() {
+    let s = Setup::new();
+    let secret = s.web.secret.clone().unwrap();
+    let request = s.web.request();
+    let mut form = request.pairs();
+    form.push(("client_secret", &secret));
+    let answer = Page::read(
+        s.server
+            .http
+            .post(format!("{}/par", s.server.base))
+            .form(&form)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let uri = answer.json()["request_uri"].as_str().unwrap().to_owned();
+    let mut browser = s.browser();
+    let page = browser.get(&format!("/authorize?{}", by_reference(&s.web, &uri)));
+    assert!(page.is_sign_in(), "{}", page.body);
+    assert!(!page.body.contains(&secret), "the secret reached the page");
+    assert!(!page.field("request").contains("client_secret"));
+    let page = browser.log_in(&page, USERNAME, super::driver::PASSWORD);
+    assert!(
+        !page.body.contains(&secret),
+        "the secret reached the consent page"
+    );
+    let page = browser.decide(&page, "approve");
+    let params = page.redirect_params(&s.web.redirect_uri);
+    Tokens::of(&s.web.redeem(&s.server, &params["code"], VERIFIER));
+}
+
+/// The pages carry a used pushed request sealed to the browser that used its `request_uri`:
+/// another browser cannot replay it, in a query or in a form (found by review: the seal was
+/// bound to nothing and never expired).
+#[test]
+fn a_used_pushed_request_is_of_no_use_to_another_browser() {
+    let s = Setup::new();
+    let uri = push(&s, &s.web);
+    let mut mine = s.browser();
+    let page = mine.get(&format!("/authorize?{}", by_reference(&s.web, &uri)));
+    assert!(page.is_sign_in(), "{}", page.body);
+    let sealed = page.field("request");
+    assert!(sealed.starts_with("pushed."), "{sealed}");
+    let mut theirs = s.browser();
+    let query: String = url::form_urlencoded::byte_serialize(sealed.as_bytes()).collect();
+    let replayed = theirs.get(&format!("/authorize?{query}"));
+    assert!(!replayed.is_sign_in(), "another browser got a sign-in page");
+    // Unsealed, the text is no request: at best its last parameters name the client, and the
+    // first (`pushed.….response_type`) is not `response_type`: an error, never a code.
+    let location = replayed.location().unwrap_or("");
+    assert!(
+        replayed.status == 400 || location.contains("error=invalid_request"),
+        "{} {location}",
+        replayed.status
+    );
+    assert!(!location.contains("code="), "{location}");
+    // Their own sign-in page (any client) gives them a CSRF token; with our sealed request it
+    // is still refused.
+    let own = theirs.authorize(&s.web.request());
+    let posted = theirs.post(
+        "/authorize/login",
+        &[
+            ("request", sealed.as_str()),
+            ("csrf", own.field("csrf").as_str()),
+            ("username", USERNAME),
+            ("password", super::driver::PASSWORD),
+        ],
+    );
+    assert!(
+        posted.location().is_none_or(|l| !l.contains("code=")),
+        "{}",
+        posted.status
+    );
+    assert!(
+        !posted.is_consent(),
+        "another browser reached consent with our pushed request"
+    );
+    // Ours still works, through sign-in (the seal follows the new cookie) and consent.
+    let page = mine.log_in(&page, USERNAME, super::driver::PASSWORD);
+    assert!(page.is_consent(), "{}", page.body);
+    assert!(page.field("request").starts_with("pushed."));
+    let page = mine.decide(&page, "approve");
+    let params = page.redirect_params(&s.web.redirect_uri);
+    assert_eq!(params.get("state").map(String::as_str), Some(STATE));
+}
+
 /// RFC 9126 §5 (§2.2 item 30): a client registered with
 /// `require_pushed_authorization_requests` that sends its request directly gets
 /// `invalid_request` at its redirect URI, even from a signed-in browser whose consent is
