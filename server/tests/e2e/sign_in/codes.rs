@@ -10,6 +10,7 @@ use std::sync::Barrier;
 
 use super::driver::{
     App, Page, STATE, Setup, Tokens, VERIFIER, WRONG_VERIFIER, assert_oauth_error, code_client,
+    register,
 };
 
 /// The form of a code redemption by `app` naming the redirect URI of `owner`'s request, so
@@ -46,6 +47,42 @@ fn a_replayed_code_revokes_what_it_gave() {
         let refresh = app.refresh(&s.server, &tokens.refresh);
         assert_oauth_error(&refresh, 400, "invalid_grant");
     }
+}
+
+/// The same with opaque access tokens, introspected first so that the validator's cache holds
+/// them: the replay revokes them in the cache as well (found by review: only the stored record
+/// was marked, and the cached answer stayed active).
+#[test]
+fn a_replayed_code_revokes_a_cached_opaque_token() {
+    let s = Setup::new();
+    let opaque = register(
+        &s.server,
+        &serde_json::json!({
+            "name": "Opaque",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": ["https://opaque.example/cb"],
+            "scope": super::driver::SCOPE,
+            "resources": [super::driver::RESOURCE],
+            "token_format": "opaque",
+        }),
+    );
+    let code = s.browser().code(&opaque, &opaque.request());
+    let tokens = Tokens::of(&opaque.redeem(&s.server, &code, VERIFIER));
+    assert!(tokens.access.starts_with("gat_"), "{}", tokens.access);
+    for _ in 0..3 {
+        assert!(s.is_active(&tokens.access), "cached as active");
+    }
+    let replay = opaque.redeem(&s.server, &code, VERIFIER);
+    assert_oauth_error(&replay, 400, "invalid_grant");
+    assert!(
+        !s.is_active(&tokens.access),
+        "the cached opaque token is revoked"
+    );
+    assert_oauth_error(
+        &opaque.refresh(&s.server, &tokens.refresh),
+        400,
+        "invalid_grant",
+    );
 }
 
 /// Matrix §1.3 item 22: a replay with a wrong verifier, or by another client, proves nothing
