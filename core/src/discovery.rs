@@ -53,7 +53,10 @@ pub struct Metadata {
     grant_types_supported: Vec<&'static str>,
     response_types_supported: Vec<&'static str>,
     response_modes_supported: Vec<&'static str>,
+    prompt_values_supported: Vec<&'static str>,
     authorization_response_iss_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
     token_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
@@ -91,8 +94,13 @@ impl Metadata {
             grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
             response_types_supported: vec!["code"],
             response_modes_supported: ResponseMode::ALL.iter().map(|m| m.as_str()).collect(),
+            prompt_values_supported: crate::authorize::PROMPT_VALUES.to_vec(),
             // RFC 9207 §3: `iss` is on every authorization response.
             authorization_response_iss_parameter_supported: true,
+            // No request objects (RFC 9101), by value or by reference: a `request_uri` is only
+            // ever one of ours, from PAR (OIDC Discovery §3 defaults this to true).
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
             token_endpoint_auth_methods_supported: auth_methods.clone(),
             introspection_endpoint_auth_methods_supported: secret_methods,
             revocation_endpoint_auth_methods_supported: auth_methods,

@@ -73,6 +73,28 @@ pub enum UserError {
     Hash(String),
 }
 
+/// Characters that show nothing (zero-width, soft hyphen, bidirectional controls): a name
+/// with one would look like another's.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
 impl Username {
     /// A username, checked and lowercased.
     pub fn new(text: &str) -> Result<Self, UserError> {
@@ -86,7 +108,9 @@ impl Username {
         let ok = !text.is_empty()
             && lower.chars().count() <= MAX_USERNAME_LEN
             && text.chars().count() <= MAX_USERNAME_LEN
-            && lower.chars().all(|c| !c.is_control() && !c.is_whitespace());
+            && lower
+                .chars()
+                .all(|c| !c.is_control() && !c.is_whitespace() && !invisible(c));
         if !ok {
             return Err(UserError::BadUsername);
         }
@@ -220,7 +244,17 @@ mod tests {
         let long = Username::new(&"İ".repeat(32)).unwrap();
         let back: Username = serde_json::from_value(serde_json::to_value(&long).unwrap()).unwrap();
         assert_eq!(back, long);
-        for bad in ["", "a b", "a\tb", "a\u{0}b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "a\tb",
+            "a\u{0}b",
+            &"x".repeat(65),
+            "alice\u{200b}",
+            "\u{202e}ecila",
+            "al\u{ad}ice",
+            "alice\u{feff}",
+        ] {
             assert_eq!(Username::new(bad), Err(UserError::BadUsername), "{bad:?}");
         }
         assert!(serde_json::from_str::<Username>("\"a b\"").is_err());

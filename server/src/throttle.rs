@@ -342,34 +342,228 @@ mod tests {
     }
 }
 
-/// The limits on failed sign-ins (a person's password): per account, so one account cannot be
-/// guessed from many addresses, and per address, so one address cannot try many accounts.
+/// The limits on failed sign-ins (a person's password), the machinery of [`AuthThrottle`] with
+/// the account in place of the client: per account, so one account cannot be guessed from many
+/// addresses; per address, so one address cannot try many accounts; and an address the account
+/// signed in from lately keeps its way in while the account is locked (so a stranger's failures
+/// cannot lock its owner out), within the limit of its own failures.
+///
+/// One verification at a time per account, two per address ([`LoginThrottle::begin`]): the
+/// limits are checked before, and counted after, a verification that takes a while, so without
+/// this a burst of parallel attempts would all pass the check before the first was counted (and
+/// one address could fill the queue of verifications everyone shares).
 #[derive(Debug)]
 pub struct LoginThrottle {
-    /// Failures per username.
-    pub accounts: Throttle<String>,
-    /// Failures per address.
-    pub addresses: Throttle<IpAddr>,
+    counts: AuthThrottle,
+    in_flight: std::sync::Mutex<std::collections::HashMap<InFlightKey, u32>>,
+}
+
+/// What a verification in flight holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum InFlightKey {
+    Account(String),
+    Address(IpAddr),
+}
+
+/// A verification in flight: its account and address are free again when it is dropped.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    throttle: &'a LoginThrottle,
+    keys: Vec<InFlightKey>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut held = self.throttle.held();
+        for key in &self.keys {
+            if let Some(n) = held.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(key);
+                }
+            }
+        }
+    }
 }
 
 impl LoginThrottle {
     /// At most 5 failures per account and 20 per address in 5 minutes.
     pub fn new() -> Self {
+        let limits = crate::config::Limits {
+            auth_failures_per_client: 5,
+            auth_failures_per_address: 20,
+            auth_failure_window: 300,
+            ..crate::config::Limits::default()
+        };
         Self {
-            accounts: Throttle::new(5, 300),
-            addresses: Throttle::new(20, 300),
+            counts: AuthThrottle::new(&limits),
+            in_flight: std::sync::Mutex::default(),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<InFlightKey, u32>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts an attempt at `account` from `address` at `now`: `Err(seconds to wait)` while the
+    /// address or the account is over its limit (the account unless the address is one it
+    /// signed in from lately), or while another attempt on the account, or two from the
+    /// address, are being verified (1 s).
+    pub fn begin(
+        &self,
+        account: Option<&str>,
+        address: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<InFlight<'_>, u64> {
+        if let Some(address) = address {
+            self.counts.addresses.check(&address, now)?;
+        }
+        if let Some(account) = account {
+            if let Err(wait) = self.counts.clients.check(account, now) {
+                if !address.is_some_and(|a| self.counts.exempt(account, a, now)) {
+                    return Err(wait);
+                }
+            }
+        }
+        let keys: Vec<InFlightKey> = account
+            .map(|a| InFlightKey::Account(a.to_owned()))
+            .into_iter()
+            .chain(address.map(InFlightKey::Address))
+            .collect();
+        let mut held = self.held();
+        let full = |k: &InFlightKey| {
+            let cap = match k {
+                InFlightKey::Account(_) => 1,
+                InFlightKey::Address(_) => 2,
+            };
+            held.get(k).is_some_and(|n| *n >= cap)
+        };
+        if keys.iter().any(full) {
+            return Err(1);
+        }
+        for key in &keys {
+            *held.entry(key.clone()).or_insert(0) += 1;
+        }
+        Ok(InFlight {
+            throttle: self,
+            keys,
+        })
+    }
+
+    /// Counts a failed attempt; whether the account or the address is now locked.
+    pub fn failed(&self, account: Option<&str>, address: Option<IpAddr>, now: UnixTime) -> bool {
+        let mut locked = false;
+        if let Some(address) = address {
+            locked |= self.counts.addresses.fail(&address, now);
+        }
+        if let Some(account) = account {
+            if let Some(address) = address {
+                self.counts.failed_from(account, address, now);
+            }
+            locked |= self.counts.clients.fail(account, now);
+        }
+        locked
+    }
+
+    /// Remembers that `account` signed in from `address`.
+    pub fn succeeded(&self, account: &str, address: Option<IpAddr>, now: UnixTime) {
+        if let Some(address) = address {
+            self.counts.succeeded(account, address, now);
         }
     }
 
     /// Forgets windows that have ended.
     pub fn sweep(&self, now: UnixTime) {
-        self.accounts.sweep(now);
-        self.addresses.sweep(now);
+        self.counts.sweep(now);
     }
 }
 
 impl Default for LoginThrottle {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod login_tests {
+    use super::*;
+
+    fn ip(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::from([10, 0, 0, last]))
+    }
+
+    #[test]
+    fn a_strangers_failures_do_not_lock_the_owner_out() {
+        let t = LoginThrottle::new();
+        let now = UnixTime(1_000);
+        drop(t.begin(Some("alice"), ip(1), now).unwrap());
+        t.succeeded("alice", ip(1), now);
+        for _ in 0..5 {
+            drop(t.begin(Some("alice"), ip(2), now).unwrap());
+            t.failed(Some("alice"), ip(2), now);
+        }
+        assert!(
+            t.begin(Some("alice"), ip(2), now).is_err(),
+            "the stranger is locked"
+        );
+        assert!(
+            t.begin(Some("alice"), ip(3), now).is_err(),
+            "so is any new address"
+        );
+        assert!(
+            t.begin(Some("alice"), ip(1), now).is_ok(),
+            "the owner's address is not"
+        );
+        assert!(t.begin(Some("alice"), ip(1), now.plus(301)).is_ok());
+    }
+
+    #[test]
+    fn one_verification_at_a_time_per_account_two_per_address() {
+        let t = LoginThrottle::new();
+        let now = UnixTime(0);
+        let first = t.begin(Some("bob"), ip(1), now).unwrap();
+        assert_eq!(
+            t.begin(Some("bob"), ip(2), now).err(),
+            Some(1),
+            "same account"
+        );
+        let second = t.begin(Some("carol"), ip(1), now).unwrap();
+        assert_eq!(
+            t.begin(Some("dan"), ip(1), now).err(),
+            Some(1),
+            "a third from the address"
+        );
+        assert!(t.begin(Some("dan"), ip(2), now).is_ok());
+        drop(first);
+        assert!(
+            t.begin(Some("bob"), ip(2), now).is_ok(),
+            "free again once dropped"
+        );
+        drop(second);
+        let a = t.begin(Some("x"), ip(1), now).unwrap();
+        let b = t.begin(Some("y"), ip(1), now).unwrap();
+        drop((a, b));
+        assert!(t.held().is_empty(), "nothing left held");
+    }
+
+    #[test]
+    fn the_limits_hold_exactly() {
+        let t = LoginThrottle::new();
+        let now = UnixTime(0);
+        for i in 0..5 {
+            assert!(t.begin(Some("dave"), ip(9), now).is_ok(), "attempt {i}");
+            t.failed(Some("dave"), ip(9), now);
+        }
+        assert!(t.begin(Some("dave"), ip(9), now).is_err());
+        for n in 0..15u8 {
+            drop(t.begin(Some(&format!("u{n}")), ip(9), now).unwrap());
+            t.failed(Some(&format!("u{n}")), ip(9), now);
+        }
+        assert!(
+            t.begin(Some("eve"), ip(9), now).is_err(),
+            "20 failures from the address"
+        );
     }
 }

@@ -212,7 +212,7 @@ pub async fn parse(
     let Some(registered) = client.redirect_uri(requested) else {
         return Err(page(match requested {
             Some(_) => "The application asked to send you to an address it has not registered.",
-            None => "The request names no redirect_uri, and the application has more than one.",
+            None => "The request names no redirect_uri, and this application must name one.",
         }));
     };
     let redirect_uri = requested.unwrap_or(registered.as_str()).to_owned();
@@ -382,6 +382,9 @@ fn echoed(form: &Form, name: &'static str) -> Result<Option<String>, String> {
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
+
+/// The `prompt` values implemented, as discovery lists them.
+pub const PROMPT_VALUES: [&str; 3] = ["none", "login", "consent"];
 
 /// `prompt`: space-delimited `none`, `login`, `consent`; `none` alone (OIDC Core §3.1.2.1).
 fn parse_prompt(text: Option<&str>) -> Result<Prompt, String> {

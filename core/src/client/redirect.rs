@@ -16,8 +16,9 @@ pub const MAX_REDIRECT_URI_LEN: usize = 2048;
 /// The most redirect URIs one client may register.
 pub const MAX_REDIRECT_URIS: usize = 16;
 
-/// Schemes that run code or read local data in a browser: never a redirect target.
-const DANGEROUS_SCHEMES: [&str; 8] = [
+/// Schemes that run code or read local data in a browser, or carry the code in clear to
+/// another protocol: never a redirect target.
+const DANGEROUS_SCHEMES: [&str; 12] = [
     "javascript",
     "data",
     "file",
@@ -26,7 +27,16 @@ const DANGEROUS_SCHEMES: [&str; 8] = [
     "about",
     "filesystem",
     "view-source",
+    "ftp",
+    "ws",
+    "wss",
+    "gopher",
 ];
+
+/// A port as written after the host: 1 to 65535 in decimal, no sign, no leading zero.
+fn valid_port(port: &str) -> bool {
+    !port.starts_with('0') && port.len() <= 5 && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
 
 /// Hosts of the loopback interface, as RFC 8252 §7.3 lets native apps listen on them.
 const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
@@ -107,7 +117,7 @@ fn loopback(uri: &str) -> Option<(&str, &str)> {
     if !LOOPBACK_HOSTS.contains(&host) {
         return None;
     }
-    if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if port.is_some_and(|p| !valid_port(p)) {
         return None;
     }
     Some((host, parts.rest))
@@ -134,6 +144,11 @@ impl RedirectUri {
                 "a redirect URI must not have a fragment (RFC 6749 §3.1.2)",
             ));
         }
+        if text.contains('\\') {
+            return Err(bad(
+                "a backslash is not allowed (browsers read it as a slash)",
+            ));
+        }
         if text.contains('*') {
             return Err(bad(
                 "wildcards are not allowed: redirect URIs match exactly",
@@ -152,6 +167,14 @@ impl RedirectUri {
         if let Some(authority) = parts.authority {
             if authority.contains('@') {
                 return Err(bad("a redirect URI must not carry userinfo (user@host)"));
+            }
+            if authority.contains('%') {
+                return Err(bad("no percent-encoding or zone id in the host"));
+            }
+            if let (_, Some(port)) = host_and_port(authority) {
+                if !valid_port(port) {
+                    return Err(bad("a port is 1 to 65535, without leading zeros"));
+                }
             }
         }
         match scheme.as_str() {
@@ -280,6 +303,16 @@ mod tests {
             "com.example.app:",
             "myapp:/cb",
             "myapp://cb",
+            "https://evil.example\\.client.example/cb",
+            "https://app.example:0/cb",
+            "https://app.example:65536/cb",
+            "https://app.example:080/cb",
+            "https://app.example:-1/cb",
+            "https://app.example:/cb",
+            "https://[::1%eth0]/cb",
+            "ftp://files.example/cb",
+            "ws://127.0.0.1/cb",
+            "http://127.0.0.1:0/cb",
         ] {
             assert!(RedirectUri::register(bad).is_err(), "{bad:?}");
         }
@@ -314,6 +347,9 @@ mod tests {
             "http://127.0.0.1:51004@evil.example/callback",
             "http://127.0.0.1:x/callback",
             "http://127.0.0.1:/callback",
+            "http://127.0.0.1:0/callback",
+            "http://127.0.0.1:080/callback",
+            "http://127.0.0.1:65536/callback",
         ] {
             assert!(!native.matches(no), "{no}");
         }

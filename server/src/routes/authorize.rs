@@ -331,7 +331,18 @@ pub async fn start_post(
     headers: HeaderMap,
     post: OAuthForm,
 ) -> Response {
-    begin(&app, &headers, &post.form.encode()).await
+    let raw = post.form.encode();
+    // A cross-site form post carries no `SameSite=Lax` cookie: the browser is sent to the
+    // `GET` form of the request, which carries it (a live sign-in is then seen, not replaced).
+    if app.cookies.browser(&headers).is_none() {
+        let to = format!(
+            "{}{}?{raw}",
+            app.base,
+            gatehouse_core::discovery::paths::AUTHORIZE
+        );
+        return Redirect::to(&to).into_response();
+    }
+    begin(&app, &headers, &raw).await
 }
 
 /// The authorization request `query`, from a browser with `headers`.
@@ -416,16 +427,11 @@ pub async fn login(
     // What the page shows again: no longer than a username can be.
     let shown: String = typed.chars().take(MAX_USERNAME_LEN).collect();
     let account = username.as_ref().map(|u| u.as_str().to_owned());
-    let wait = address
-        .and_then(|a| app.throttle.addresses.check(&a, now).err())
-        .or_else(|| {
-            account
-                .as_ref()
-                .and_then(|a| app.throttle.accounts.check(a.as_str(), now).err())
-        });
-    if let Some(seconds) = wait {
-        return ErrorPage::too_many_attempts(&app.look, seconds).into_response();
-    }
+    // Held until the verification is counted: one at a time per account and per address.
+    let _attempt = match app.throttle.begin(account.as_deref(), address, now) {
+        Ok(attempt) => attempt,
+        Err(seconds) => return ErrorPage::too_many_attempts(&app.look, seconds).into_response(),
+    };
     let user = match &username {
         Some(name) => match app.users.get(name).await {
             Ok(user) => user,
@@ -451,11 +457,8 @@ pub async fn login(
     let user = match user {
         Some(user) if verified && !user.disabled => user,
         _ => {
-            if let Some(a) = address {
-                app.throttle.addresses.fail(&a, now);
-            }
-            if let Some(a) = &account {
-                app.throttle.accounts.fail(a.as_str(), now);
+            if app.throttle.failed(account.as_deref(), address, now) {
+                tracing::warn!(target: "gatehouse::security", peer = ?address, "too many failed sign-ins: the account or the address is paused");
             }
             tracing::info!(target: "gatehouse::security", peer = ?address, "a sign-in failed");
             return login_page(
@@ -496,6 +499,7 @@ pub async fn login(
         .unseal(raw, &browser, now)
         .map(|params| app.cookies.seal(params, &fresh, now.plus(SEALED_LIFETIME)));
     let raw = resealed.as_deref().unwrap_or(raw);
+    app.throttle.succeeded(user.username.as_str(), address, now);
     tracing::info!(target: "gatehouse::security", user = %user.id, peer = ?address, "a user signed in");
     let who = SignedIn {
         browser: fresh.clone(),

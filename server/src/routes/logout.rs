@@ -21,6 +21,7 @@ use gatehouse_validator::jwt::IdTokenHint;
 use crate::form::OAuthForm;
 use crate::pages::session::BrowserId;
 use crate::pages::{ErrorPage, LoggedOutPage, LogoutPage};
+use crate::routes::paths;
 use crate::state::{Part, SignIn};
 
 /// Where the confirmation form posts.
@@ -138,9 +139,12 @@ async fn finish(app: &SignIn, browser: Option<&BrowserId>, logout: &Logout) -> R
         }
         None => LoggedOutPage { look: &app.look }.into_response(),
     };
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, app.cookies.clear());
+    // Only a cookie the request carried is removed.
+    if browser.is_some() {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, app.cookies.clear());
+    }
     response
 }
 
@@ -153,13 +157,19 @@ pub async fn start(
     begin(&app, &headers, &query.unwrap_or_default()).await
 }
 
-/// `POST /logout`.
+/// `POST /logout`. A cross-site form post carries no `SameSite=Lax` cookie: without one, the
+/// browser is sent to the `GET` form of the same request, which carries it, so that the
+/// session is seen (and the person asked) rather than silently forgotten.
 pub async fn start_post(
     State(app): State<Part<SignIn>>,
     headers: HeaderMap,
     post: OAuthForm,
 ) -> Response {
-    begin(&app, &headers, &post.form.encode()).await
+    let raw = post.form.encode();
+    if app.cookies.browser(&headers).is_none() {
+        return Redirect::to(&format!("{}{}?{raw}", app.base, paths::END_SESSION)).into_response();
+    }
+    begin(&app, &headers, &raw).await
 }
 
 async fn begin(app: &SignIn, headers: &HeaderMap, raw: &str) -> Response {

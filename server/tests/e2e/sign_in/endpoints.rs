@@ -298,6 +298,26 @@ fn logout_with_an_id_token_hint_ends_the_session_and_redirects() {
     assert_signed_out(&mut Browser::with_cookie(&s.server, cookie), &s.public);
 }
 
+/// A cross-site form post to `/logout` carries no `SameSite=Lax` cookie: it is sent to the
+/// `GET` form of itself (which carries it, and so asks the signed-in person), and clears no
+/// cookie (found by the probe: it answered `Set-Cookie: …; Max-Age=0` at once).
+#[test]
+fn a_cross_site_logout_post_clears_nothing() {
+    let s = Setup::new();
+    let mut browser = s.browser();
+    browser.sign_in(&s.public);
+    let mut stranger = Browser::new(&s.server);
+    let page = stranger.post("/logout", &[("client_id", s.public.id.as_str())]);
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.set_cookie(), None, "no cookie cleared");
+    let to = page.location().unwrap().to_owned();
+    assert!(to.starts_with("/logout?client_id="), "{to}");
+    // The browser follows it with its cookie: the person is asked, and still signed in.
+    let page = browser.get(&to);
+    assert!(page.body.contains("/logout/confirm\""), "{}", page.body);
+    assert_signed_in(&mut browser, &s.public);
+}
+
 /// Without a hint (or with the hint of someone else) a signed-in person is asked first: a
 /// confirmation page, the session intact; a confirmation without the CSRF token, or with
 /// another browser's, is refused; the real one ends the session and redirects with `state`.

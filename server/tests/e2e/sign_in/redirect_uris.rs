@@ -251,9 +251,21 @@ fn an_unknown_client_or_an_unnamed_redirect_uri_gets_an_error_page() {
         let page = browser.authorize(&request);
         assert_error_page(&page, 400, says);
     }
-    // The same for a request sent as a form.
+    // The same for a request sent as a form: from a browser without a cookie (a cross-site
+    // post carries no SameSite=Lax cookie) it is first sent to the GET form of itself, which
+    // carries the cookie; then the same error page.
     let mut fresh = Browser::new(&s.server);
     let page = fresh.post("/authorize", &two.request().without("redirect_uri").pairs());
+    assert_eq!(page.status, 303, "{}", page.body);
+    let to = page.location().unwrap().to_owned();
+    assert!(to.starts_with("/authorize?"), "{to}");
+    assert_eq!(fresh.cookie, None, "the hop gives no cookie");
+    let page = fresh.get(&to);
     assert_error_page(&page, 400, "names no redirect_uri");
     assert_eq!(fresh.cookie, None, "an error page gives no cookie");
+    // With a cookie (a same-site post), the form is handled where it was posted.
+    let mut known = s.browser();
+    known.authorize(&s.web.request());
+    let page = known.post("/authorize", &two.request().without("redirect_uri").pairs());
+    assert_error_page(&page, 400, "names no redirect_uri");
 }
