@@ -10,7 +10,7 @@ use super::{MemoryStore, lock};
 use crate::client::ClientId;
 use crate::store::{
     AuthorizationCode, CodeStore, IssuedForCode, ParStore, PushedRequest, Redemption, RefreshToken,
-    RefreshTokenStore, Rotation, StoreError,
+    RefreshTokenStore, Rotation, RotationStep, StoreError, rotation_step,
 };
 use crate::user::UserId;
 
@@ -143,14 +143,11 @@ impl RefreshTokenStore for MemoryStore {
             return Ok(Rotation::Unknown);
         };
         let token = stored.token.clone();
-        if all.revoked_families.contains(&token.family) {
-            return Ok(Rotation::Revoked);
-        }
-        if token.expired(now) {
-            return Ok(Rotation::Expired);
-        }
-        match stored.rotated {
-            None => {
+        let revoked = all.revoked_families.contains(&token.family);
+        match rotation_step(&token, revoked, stored.rotated, &successor, now, grace) {
+            RotationStep::Revoked => Ok(Rotation::Revoked),
+            RotationStep::Expired => Ok(Rotation::Expired),
+            RotationStep::Rotate => {
                 if all.refresh.contains_key(&successor) {
                     return Err(StoreError::Conflict("refresh token successor".into()));
                 }
@@ -167,10 +164,8 @@ impl RefreshTokenStore for MemoryStore {
                 all.refresh.insert(successor, next);
                 Ok(Rotation::Rotated(token))
             }
-            Some((at, kept)) if kept == successor && now < at.plus(grace) => {
-                Ok(Rotation::Grace(token))
-            }
-            Some(_) => {
+            RotationStep::Grace => Ok(Rotation::Grace(token)),
+            RotationStep::RevokeFamily => {
                 all.revoked_families.insert(token.family.clone());
                 Ok(Rotation::Reused(token))
             }

@@ -26,7 +26,7 @@ use crate::client::{Client, ClientId};
 pub use codes::{AuthorizationCode, CodeStore, IssuedForCode, Redemption};
 pub use consents::{Consent, ConsentStore};
 pub use par::{ParStore, PushedRequest};
-pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation};
+pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation, RotationStep, rotation_step};
 pub use secrets::SecretStore;
 pub use users::{Session, SessionStore, UserStore};
 

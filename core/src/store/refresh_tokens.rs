@@ -62,6 +62,46 @@ pub enum Rotation {
     Unknown,
 }
 
+/// What a rotation does, decided from what the store holds about the old token: the one rule
+/// every backend applies inside its atomic step ([`rotation_step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStep {
+    /// First use: store the successor, mark the old token rotated.
+    Rotate,
+    /// A repeat within the grace window, with the same successor: change nothing.
+    Grace,
+    /// A repeat after the window, or with another successor: revoke the family.
+    RevokeFamily,
+    /// The family was revoked: change nothing.
+    Revoked,
+    /// Past its idle or absolute lifetime: change nothing.
+    Expired,
+}
+
+/// The rotation rule (RFC 9700 §4.14.2): `token`, whose family is `family_revoked` or not, was
+/// `rotated` at some time into some successor, or not yet; now `successor` is asked for at
+/// `now`, with a grace window of `grace` seconds (`[rotation, rotation + grace)`: 0 is none).
+pub fn rotation_step(
+    token: &RefreshToken,
+    family_revoked: bool,
+    rotated: Option<(UnixTime, SecretDigest)>,
+    successor: &SecretDigest,
+    now: UnixTime,
+    grace: u64,
+) -> RotationStep {
+    if family_revoked {
+        return RotationStep::Revoked;
+    }
+    if token.expired(now) {
+        return RotationStep::Expired;
+    }
+    match rotated {
+        None => RotationStep::Rotate,
+        Some((at, kept)) if kept == *successor && now < at.plus(grace) => RotationStep::Grace,
+        Some(_) => RotationStep::RevokeFamily,
+    }
+}
+
 /// Refresh tokens by digest, and their families.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
@@ -97,4 +137,57 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Deletes tokens (and families) whose absolute `expires_at` is before `cutoff`; how many
     /// tokens.
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> RefreshToken {
+        RefreshToken {
+            family: "f".into(),
+            client_id: ClientId::new("c").unwrap(),
+            user: UserId::from_stored("u"),
+            scope: Scope::empty(),
+            resources: vec![],
+            auth_time: UnixTime(0),
+            issued_at: UnixTime(0),
+            idle_expires_at: UnixTime(100),
+            expires_at: UnixTime(1_000),
+        }
+    }
+
+    #[test]
+    fn the_rotation_rule() {
+        let (a, b) = (SecretDigest([1; 32]), SecretDigest([2; 32]));
+        let t = token();
+        let step = |revoked, rotated, next: &SecretDigest, now, grace| {
+            rotation_step(&t, revoked, rotated, next, UnixTime(now), grace)
+        };
+        assert_eq!(step(false, None, &a, 10, 30), RotationStep::Rotate);
+        assert_eq!(step(true, None, &a, 10, 30), RotationStep::Revoked);
+        assert_eq!(
+            step(false, None, &a, 100, 30),
+            RotationStep::Expired,
+            "idle"
+        );
+        let rotated = Some((UnixTime(10), a));
+        assert_eq!(step(false, rotated, &a, 39, 30), RotationStep::Grace);
+        assert_eq!(
+            step(false, rotated, &a, 40, 30),
+            RotationStep::RevokeFamily,
+            "window ends"
+        );
+        assert_eq!(
+            step(false, rotated, &b, 11, 30),
+            RotationStep::RevokeFamily,
+            "other successor"
+        );
+        assert_eq!(
+            step(false, rotated, &a, 10, 0),
+            RotationStep::RevokeFamily,
+            "no grace"
+        );
+        assert_eq!(step(true, rotated, &a, 11, 30), RotationStep::Revoked);
+    }
 }

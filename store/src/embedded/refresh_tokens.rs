@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use gatehouse_core::client::ClientId;
-use gatehouse_core::store::{RefreshToken, RefreshTokenStore, Rotation, StoreError};
+use gatehouse_core::store::{
+    RefreshToken, RefreshTokenStore, Rotation, RotationStep, StoreError, rotation_step,
+};
 use gatehouse_core::user::UserId;
 use gatehouse_token::{SecretDigest, UnixTime};
 use redb::{MultimapTableDefinition, ReadableMultimapTable, ReadableTable, Table};
@@ -196,15 +198,12 @@ impl RefreshTokenStore for EmbeddedStore {
                 let mut families = txn.open_table(REFRESH_FAMILIES).map_err(unavailable)?;
                 let name = stored.token.family.clone();
                 let mut record = family(&families, &name)?;
-                if record.revoked {
-                    return Ok(Rotation::Revoked);
-                }
-                if stored.token.expired(now) {
-                    return Ok(Rotation::Expired);
-                }
                 let token = stored.token.clone();
-                match &stored.rotated {
-                    None => {
+                let rotated = stored.rotated.as_ref().map(|r| (r.at, r.successor));
+                match rotation_step(&token, record.revoked, rotated, &successor, now, grace) {
+                    RotationStep::Revoked => Ok(Rotation::Revoked),
+                    RotationStep::Expired => Ok(Rotation::Expired),
+                    RotationStep::Rotate => {
                         if tokens.get(&successor.0).map_err(unavailable)?.is_some() {
                             return Err(StoreError::Conflict("refresh token successor".into()));
                         }
@@ -224,10 +223,8 @@ impl RefreshTokenStore for EmbeddedStore {
                         put_family(&mut families, &name, &record)?;
                         Ok(Rotation::Rotated(token))
                     }
-                    Some(r) if r.successor == successor && now < r.at.plus(grace) => {
-                        Ok(Rotation::Grace(token))
-                    }
-                    Some(_) => {
+                    RotationStep::Grace => Ok(Rotation::Grace(token)),
+                    RotationStep::RevokeFamily => {
                         record.revoked = true;
                         put_family(&mut families, &name, &record)?;
                         Ok(Rotation::Reused(token))
