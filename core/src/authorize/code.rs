@@ -14,7 +14,7 @@ pub const CODE_LIFETIME: u64 = 60;
 
 /// Who approved, and in which browser session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedIn {
+pub struct Approval {
     /// The user.
     pub user: UserId,
     /// When they entered their password.
@@ -26,7 +26,7 @@ pub struct SignedIn {
 /// Issues and stores a code for `request`, approved by `who` at `now`; the code's text.
 pub async fn issue(
     request: &AuthorizationRequest,
-    who: &SignedIn,
+    who: &Approval,
     codes: &dyn CodeStore,
     random: &dyn Random,
     now: UnixTime,

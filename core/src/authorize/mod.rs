@@ -152,6 +152,8 @@ pub enum AuthorizeError {
     },
     /// Everything else: back to the client.
     Redirect(Reply),
+    /// A store could not be reached: nothing is known yet, nothing is redirected; try again.
+    Unavailable,
 }
 
 /// A checked authorization request.
@@ -206,7 +208,7 @@ pub async fn parse(
     let client = match clients.get(&id).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(unknown()),
-        Err(_) => return Err(page("Sign-in is unavailable right now; try again shortly.")),
+        Err(_) => return Err(AuthorizeError::Unavailable),
     };
     let requested = form.single("redirect_uri").map_err(dup)?;
     let Some(registered) = client.redirect_uri(requested) else {

@@ -65,6 +65,11 @@ pub async fn push(
     match parse(form, clients, issuer).await {
         Ok(_) => {}
         Err(AuthorizeError::Page { message }) => return Err(TokenError::InvalidRequest(message)),
+        Err(AuthorizeError::Unavailable) => {
+            return Err(TokenError::TemporarilyUnavailable(
+                "the client store cannot be reached".into(),
+            ));
+        }
         Err(AuthorizeError::Redirect(reply)) => {
             let param = |name: &str| {
                 reply
@@ -142,7 +147,7 @@ pub async fn resolve(
     let request = pushed
         .take(&key(client_id, id))
         .await
-        .map_err(|_| page("Sign-in is unavailable right now; try again shortly."))?
+        .map_err(|_| AuthorizeError::Unavailable)?
         .ok_or_else(gone)?;
     if request.client_id.as_str() != client_id || now >= request.expires_at {
         return Err(gone());

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gatehouse_core::authorize::code::{self, SignedIn as Approver};
+use gatehouse_core::authorize::code::{self, Approval};
 use gatehouse_core::authorize::consent;
 use gatehouse_core::authorize::par::{self, Source};
 use gatehouse_core::authorize::{
@@ -129,6 +129,7 @@ fn refused(app: &SignIn, e: AuthorizeError) -> Response {
             &message,
         ),
         AuthorizeError::Redirect(reply) => send(app, &reply),
+        AuthorizeError::Unavailable => unavailable(app),
     }
 }
 
@@ -238,7 +239,7 @@ async fn after_sign_in(
             return unavailable(app);
         }
     }
-    let approver = Approver {
+    let approver = Approval {
         user: user.id.clone(),
         auth_time: who.session.auth_time,
         session: who.browser.digest(),

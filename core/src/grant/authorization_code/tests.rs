@@ -1,7 +1,7 @@
 use gatehouse_token::UnixTime;
 
 use super::*;
-use crate::authorize::code::{self, SignedIn};
+use crate::authorize::code::{self, Approval};
 use crate::authorize::{self as authz, AuthorizationRequest};
 use crate::form::Form;
 use crate::store::{ClientStore, RefreshTokenStore, UserStore};
@@ -34,7 +34,7 @@ async fn setup(client: &Client, extra: &str) -> (Harness, String) {
     )
     .await
     .unwrap();
-    let who = SignedIn {
+    let who = Approval {
         user: user("alice").id,
         auth_time: UnixTime(90),
         session: SecretDigest::of("session"),
