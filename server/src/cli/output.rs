@@ -203,6 +203,30 @@ pub(super) fn user_table(users: &Value) -> String {
     table(&rows)
 }
 
+/// A user's remembered consents, one row per client.
+pub(super) fn consent_table(consents: &Value) -> String {
+    let mut rows = vec![
+        ["CLIENT ID", "SCOPE", "RESOURCES", "GRANTED"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for c in consents.as_array().into_iter().flatten() {
+        let resources: Vec<String> = c["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(s)
+            .collect();
+        rows.push(vec![
+            s(&c["client_id"]),
+            s(&c["scope"]),
+            resources.join(" "),
+            date(&c["granted_at"]),
+        ]);
+    }
+    table(&rows)
+}
+
 fn count(n: &Value, one: &str, many: &str) -> String {
     match n.as_u64() {
         Some(1) => format!("1 {one}"),

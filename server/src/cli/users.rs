@@ -136,24 +136,7 @@ pub(super) fn run(
         }
         UserCommand::Consents { username } => {
             let consents = admin.get(&path(&username, "/consents"))?;
-            print(json_mode, &consents, |list| {
-                let mut out = String::from("CLIENT ID  SCOPE  RESOURCES\n");
-                for c in list.as_array().into_iter().flatten() {
-                    let resources: Vec<String> = c["resources"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(output::text)
-                        .collect();
-                    out.push_str(&format!(
-                        "{}  {}  {}\n",
-                        output::text(&c["client_id"]),
-                        output::text(&c["scope"]),
-                        resources.join(" ")
-                    ));
-                }
-                out
-            })?;
+            print(json_mode, &consents, output::consent_table)?;
         }
         UserCommand::RevokeConsent {
             username,

@@ -257,3 +257,31 @@ fn a_disabled_user_loses_tokens_and_session() {
     assert!(page.body.contains("Wrong username or password."));
     assert_signed_out(&mut browser, &s.web);
 }
+
+/// An operator revokes a user's consent to a client (admin API): it is listed before and gone
+/// after, the refresh tokens of that grant die, the client must ask again, and revoking it a
+/// second time is 404 and changes nothing.
+#[test]
+fn an_operator_revokes_a_consent_and_its_refresh_tokens() {
+    let s = Setup::new();
+    let code = s.browser().code(&s.web, &s.web.request());
+    let tokens = Tokens::of(&s.web.redeem(&s.server, &code, VERIFIER));
+    let path = format!("/admin/users/{USERNAME}/consents");
+    let (status, listed) = admin(&s.server, "GET", &path, None);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["client_id"], s.web.id.as_str(), "{listed}");
+    let one = format!("{path}/{}", s.web.id);
+    assert_eq!(admin(&s.server, "DELETE", &one, None).0, 204);
+    let (_, listed) = admin(&s.server, "GET", &path, None);
+    assert_eq!(listed, serde_json::json!([]));
+    assert_oauth_error(
+        &s.web.refresh(&s.server, &tokens.refresh),
+        400,
+        "invalid_grant",
+    );
+    let (status, _) = admin(&s.server, "DELETE", &one, None);
+    assert_eq!(status, 404);
+    let mut browser = s.browser();
+    let page = browser.sign_in(&s.web);
+    assert!(page.is_consent(), "asked again: {}", page.body);
+}
