@@ -379,16 +379,25 @@ async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
     }
 }
 
-/// The form fields every page posts: the browser (by its cookie), and the original request,
-/// once the CSRF token is found to be the browser's. `None`: the form expired or was forged.
-fn posted<'a>(app: &SignIn, headers: &HeaderMap, form: &'a Form) -> Option<(BrowserId, &'a str)> {
-    let browser = app.cookies.browser(headers)?;
+/// What every page posts: the browser (by its cookie, which the CSRF token must be bound to)
+/// and the original request, checked again; a failure already answered.
+async fn posted(
+    app: &SignIn,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<(BrowserId, AuthorizationRequest, String), Response> {
+    let browser = app.cookies.browser(headers).ok_or_else(|| expired(app))?;
     let csrf = form.single("csrf").ok().flatten().unwrap_or("");
     if !app.cookies.csrf_matches(&browser, csrf) {
-        return None;
+        return Err(expired(app));
     }
-    let raw = form.single("request").ok().flatten()?;
-    Some((browser, raw))
+    let raw = form
+        .single("request")
+        .ok()
+        .flatten()
+        .ok_or_else(|| expired(app))?;
+    let (req, carried) = check(app, raw, &browser).await?;
+    Ok((browser, req, carried))
 }
 
 fn expired(app: &SignIn) -> Response {
@@ -406,11 +415,8 @@ pub async fn login(
     headers: HeaderMap,
     post: OAuthForm,
 ) -> Response {
-    let Some((browser, raw)) = posted(&app, &headers, &post.form) else {
-        return expired(&app);
-    };
-    let (req, carried) = match check(&app, raw, &browser).await {
-        Ok(checked) => checked,
+    let (browser, req, carried) = match posted(&app, &headers, &post.form).await {
+        Ok(posted) => posted,
         Err(answer) => return answer,
     };
     let raw = carried.as_str();
@@ -519,11 +525,8 @@ pub async fn decide(
     headers: HeaderMap,
     post: OAuthForm,
 ) -> Response {
-    let Some((browser, raw)) = posted(&app, &headers, &post.form) else {
-        return expired(&app);
-    };
-    let (req, carried) = match check(&app, raw, &browser).await {
-        Ok(checked) => checked,
+    let (browser, req, carried) = match posted(&app, &headers, &post.form).await {
+        Ok(posted) => posted,
         Err(answer) => return answer,
     };
     let raw = carried.as_str();

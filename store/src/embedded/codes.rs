@@ -7,7 +7,7 @@ use gatehouse_token::{SecretDigest, UnixTime};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{CODE_EXPIRY, CODES};
+use super::tables::{CODE_EXPIRY, CODES, purge_by_expiry};
 use super::{EmbeddedStore, decode_found, encode, unavailable, write};
 
 /// A code as stored.
@@ -140,29 +140,9 @@ impl CodeStore for EmbeddedStore {
         .map(Option::flatten)
     }
 
-    /// Reads the time index up to `cutoff` only: the cost is what expired, not what is stored.
+    /// Reads the time index up to `cutoff` only ([`purge_by_expiry`]).
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
-        self.blocking(move |db| {
-            write(db, |txn| {
-                let mut expiry = txn.open_table(CODE_EXPIRY).map_err(unavailable)?;
-                let mut expired: Vec<(u64, [u8; 32])> = Vec::new();
-                for row in expiry
-                    .range(..(cutoff.0, &[0u8; 32]))
-                    .map_err(unavailable)?
-                {
-                    let (key, _) = row.map_err(unavailable)?;
-                    let (at, digest) = key.value();
-                    expired.push((at, *digest));
-                }
-                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
-                let mut purged = 0;
-                for (at, digest) in &expired {
-                    purged += usize::from(codes.remove(digest).map_err(unavailable)?.is_some());
-                    expiry.remove((*at, digest)).map_err(unavailable)?;
-                }
-                Ok(purged)
-            })
-        })
-        .await
+        self.blocking(move |db| write(db, |txn| purge_by_expiry(txn, CODES, CODE_EXPIRY, cutoff.0)))
+            .await
     }
 }

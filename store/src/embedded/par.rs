@@ -6,7 +6,7 @@ use gatehouse_core::store::{ParStore, PushedRequest, StoreError};
 use gatehouse_token::{SecretDigest, UnixTime};
 use redb::ReadableTable;
 
-use super::tables::{PAR_EXPIRY, PUSHED_REQUESTS};
+use super::tables::{PAR_EXPIRY, PUSHED_REQUESTS, purge_by_expiry};
 use super::{EmbeddedStore, decode_found, encode, unavailable, write};
 
 #[async_trait]
@@ -55,27 +55,11 @@ impl ParStore for EmbeddedStore {
         .await
     }
 
-    /// Reads the time index up to `cutoff` only: the cost is what expired, not what is stored.
+    /// Reads the time index up to `cutoff` only ([`purge_by_expiry`]).
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         self.blocking(move |db| {
             write(db, |txn| {
-                let mut expiry = txn.open_table(PAR_EXPIRY).map_err(unavailable)?;
-                let mut expired: Vec<(u64, [u8; 32])> = Vec::new();
-                for row in expiry
-                    .range(..(cutoff.0, &[0u8; 32]))
-                    .map_err(unavailable)?
-                {
-                    let (key, _) = row.map_err(unavailable)?;
-                    let (at, digest) = key.value();
-                    expired.push((at, *digest));
-                }
-                let mut pushed = txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
-                let mut purged = 0;
-                for (at, digest) in &expired {
-                    purged += usize::from(pushed.remove(digest).map_err(unavailable)?.is_some());
-                    expiry.remove((*at, digest)).map_err(unavailable)?;
-                }
-                Ok(purged)
+                purge_by_expiry(txn, PUSHED_REQUESTS, PAR_EXPIRY, cutoff.0)
             })
         })
         .await

@@ -162,3 +162,28 @@ pub(super) fn create(txn: &WriteTransaction) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Deletes, in `txn`, the rows of `table` whose entry in its time index `expiry` (keyed by
+/// (expires_at, digest)) is before `cutoff`, and those entries; how many rows. Reads the index up
+/// to `cutoff` only: the cost is what expired, not what is stored.
+pub(super) fn purge_by_expiry(
+    txn: &WriteTransaction,
+    table: TableDefinition<&[u8; 32], &[u8]>,
+    expiry: TableDefinition<(u64, &[u8; 32]), ()>,
+    cutoff: u64,
+) -> Result<usize, StoreError> {
+    let mut index = txn.open_table(expiry).map_err(unavailable)?;
+    let mut expired: Vec<(u64, [u8; 32])> = Vec::new();
+    for row in index.range(..(cutoff, &[0u8; 32])).map_err(unavailable)? {
+        let (key, _) = row.map_err(unavailable)?;
+        let (at, digest) = key.value();
+        expired.push((at, *digest));
+    }
+    let mut rows = txn.open_table(table).map_err(unavailable)?;
+    let mut purged = 0;
+    for (at, digest) in &expired {
+        purged += usize::from(rows.remove(digest).map_err(unavailable)?.is_some());
+        index.remove((*at, digest)).map_err(unavailable)?;
+    }
+    Ok(purged)
+}
