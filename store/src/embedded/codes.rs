@@ -140,7 +140,7 @@ impl CodeStore for EmbeddedStore {
         .map(Option::flatten)
     }
 
-    /// Reads the time index up to `cutoff` only ([`purge_by_expiry`]).
+    /// Reads the time index up to `cutoff` only (`tables::purge_by_expiry`).
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         self.blocking(move |db| write(db, |txn| purge_by_expiry(txn, CODES, CODE_EXPIRY, cutoff.0)))
             .await

@@ -55,7 +55,7 @@ impl ParStore for EmbeddedStore {
         .await
     }
 
-    /// Reads the time index up to `cutoff` only ([`purge_by_expiry`]).
+    /// Reads the time index up to `cutoff` only (`tables::purge_by_expiry`).
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {
         self.blocking(move |db| {
             write(db, |txn| {
