@@ -204,6 +204,27 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+/// A change to an account, applied by the store atomically ([`crate::store::UserStore::change`]):
+/// two operators' changes at once never undo each other (a password change cannot re-enable an
+/// account disabled in the meantime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// A new password hash.
+    Password(PasswordHash),
+    /// Disable (`true`) or enable (`false`) the account.
+    Disabled(bool),
+}
+
+impl UserChange {
+    /// Applies the change to `user`.
+    pub fn apply(self, user: &mut User) {
+        match self {
+            Self::Password(hash) => user.password = hash,
+            Self::Disabled(disabled) => user.disabled = disabled,
+        }
+    }
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

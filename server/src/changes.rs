@@ -17,7 +17,7 @@ use gatehouse_core::store::{
     AccessTokenStore, ClientStore, ConsentStore, KeyRecord, RefreshTokenStore, RevocationStore,
     SessionStore, StoreError, UserStore,
 };
-use gatehouse_core::user::{PasswordHash, User, UserId, Username};
+use gatehouse_core::user::{PasswordHash, User, UserChange, UserId, Username};
 use gatehouse_token::{AccessTokenClaims, UnixTime};
 use gatehouse_validator::{Valid, Validator};
 
@@ -165,18 +165,14 @@ impl Changes {
         })
     }
 
-    /// Writes `change` to the user named `username` (read, change, replace); the user as
+    /// Applies `change` to the user named `username`, atomically in the store; the user as
     /// written, or `None` if there is no such user.
     async fn update_user(
         &self,
         username: &Username,
-        change: impl FnOnce(&mut User),
+        change: UserChange,
     ) -> Result<Option<User>, StoreError> {
-        let Some(mut user) = self.users.get(username).await? else {
-            return Ok(None);
-        };
-        change(&mut user);
-        Ok(self.users.update(user.clone()).await?.then_some(user))
+        self.users.change(username, change).await
     }
 
     /// Replaces a user's password with `hash` (already computed, off the async workers), then
@@ -187,7 +183,10 @@ impl Changes {
         username: &Username,
         hash: PasswordHash,
     ) -> Result<Option<(User, Ended)>, StoreError> {
-        let Some(user) = self.update_user(username, |u| u.password = hash).await? else {
+        let Some(user) = self
+            .update_user(username, UserChange::Password(hash))
+            .await?
+        else {
             return Ok(None);
         };
         let ended = self.end_user_grants(&user.id).await?;
@@ -201,7 +200,10 @@ impl Changes {
         &self,
         username: &Username,
     ) -> Result<Option<(User, Ended)>, StoreError> {
-        let Some(user) = self.update_user(username, |u| u.disabled = true).await? else {
+        let Some(user) = self
+            .update_user(username, UserChange::Disabled(true))
+            .await?
+        else {
             return Ok(None);
         };
         let ended = self.end_user_grants(&user.id).await?;
@@ -211,7 +213,8 @@ impl Changes {
     /// Lets a disabled user sign in again (nothing of theirs was kept to come back). `None` if
     /// there is no such user.
     pub async fn enable_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        self.update_user(username, |u| u.disabled = false).await
+        self.update_user(username, UserChange::Disabled(false))
+            .await
     }
 
     /// Deletes a user: disabled first (durable, so nothing new is granted to them while the
@@ -222,7 +225,10 @@ impl Changes {
         &self,
         username: &Username,
     ) -> Result<Option<(User, Ended, usize)>, StoreError> {
-        let Some(user) = self.update_user(username, |u| u.disabled = true).await? else {
+        let Some(user) = self
+            .update_user(username, UserChange::Disabled(true))
+            .await?
+        else {
             return Ok(None);
         };
         let ended = self.end_user_grants(&user.id).await?;

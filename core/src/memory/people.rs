@@ -10,7 +10,7 @@ use crate::client::ClientId;
 use crate::store::{
     Consent, ConsentStore, SecretStore, Session, SessionStore, StoreError, UserStore,
 };
-use crate::user::{User, UserId, Username};
+use crate::user::{User, UserChange, UserId, Username};
 
 #[derive(Debug, Default)]
 pub(super) struct People {
@@ -61,6 +61,18 @@ impl UserStore for MemoryStore {
             ))),
             None => Ok(false),
         }
+    }
+
+    async fn change(
+        &self,
+        username: &Username,
+        change: UserChange,
+    ) -> Result<Option<User>, StoreError> {
+        let mut people = lock(&self.people);
+        Ok(people.users.get_mut(username).map(|user| {
+            change.apply(user);
+            user.clone()
+        }))
     }
 
     async fn delete(&self, username: &Username) -> Result<Option<User>, StoreError> {

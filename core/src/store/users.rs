@@ -5,7 +5,7 @@ use gatehouse_token::{SecretDigest, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::user::{User, UserId, Username};
+use crate::user::{User, UserChange, UserId, Username};
 
 /// User accounts, keyed by username, also found by id.
 #[async_trait]
@@ -20,6 +20,13 @@ pub trait UserStore: Send + Sync {
     async fn list(&self) -> Result<Vec<User>, StoreError>;
     /// Replaces the user with the same username (and id); whether it existed.
     async fn update(&self, user: User) -> Result<bool, StoreError>;
+    /// Applies `change` to the user named `username` atomically (read and write in one step);
+    /// the user as written, or `None` if there is no such user.
+    async fn change(
+        &self,
+        username: &Username,
+        change: UserChange,
+    ) -> Result<Option<User>, StoreError>;
     /// Removes a user; the removed record.
     async fn delete(&self, username: &Username) -> Result<Option<User>, StoreError>;
 }

@@ -369,6 +369,40 @@ pub async fn users(store: &dyn UserStore) {
         Some(changed.clone())
     );
 
+    // A change applies to what is stored, not to a copy read earlier: two changes at once keep
+    // both (a password change does not re-enable an account disabled meanwhile).
+    let hash =
+        crate::user::PasswordHash::new("another horse", &super::CountingRandom::default()).unwrap();
+    let (a, b) = join(
+        store.change(
+            &username("alice"),
+            crate::user::UserChange::Password(hash.clone()),
+        ),
+        store.change(&username("alice"), crate::user::UserChange::Disabled(true)),
+    )
+    .await;
+    assert!(a.unwrap().is_some() && b.unwrap().is_some());
+    let now = store.get(&username("alice")).await.unwrap().unwrap();
+    assert!(now.disabled && now.password == hash, "both changes kept");
+    assert_eq!(
+        store
+            .change(&username("alice"), crate::user::UserChange::Disabled(false))
+            .await
+            .unwrap()
+            .map(|u| u.disabled),
+        Some(false)
+    );
+    assert_eq!(
+        store
+            .change(&username("nobody"), crate::user::UserChange::Disabled(true))
+            .await
+            .unwrap(),
+        None,
+        "no user is created by a change"
+    );
+    assert_eq!(store.get(&username("nobody")).await.unwrap(), None);
+    store.update(changed.clone()).await.unwrap();
+
     // A delete returns the record and frees the name and the id.
     assert_eq!(
         store.delete(&username("alice")).await.unwrap(),

@@ -315,6 +315,13 @@ impl UserStore for FailingWrites {
     async fn update(&self, _: User) -> Result<bool, StoreError> {
         Err(disk_full())
     }
+    async fn change(
+        &self,
+        _: &Username,
+        _: gatehouse_core::user::UserChange,
+    ) -> Result<Option<User>, StoreError> {
+        Err(disk_full())
+    }
     async fn delete(&self, _: &Username) -> Result<Option<User>, StoreError> {
         Err(disk_full())
     }

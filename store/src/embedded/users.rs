@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use gatehouse_core::store::{Session, SessionStore, StoreError, UserStore};
-use gatehouse_core::user::{User, UserId, Username};
+use gatehouse_core::user::{User, UserChange, UserId, Username};
 use gatehouse_token::{SecretDigest, UnixTime};
 use redb::ReadableTable;
 
@@ -84,6 +84,32 @@ impl UserStore for EmbeddedStore {
                         Ok(true)
                     }
                 }
+            })
+        })
+        .await
+    }
+
+    /// Read, changed and written in one write transaction.
+    async fn change(
+        &self,
+        username: &Username,
+        change: UserChange,
+    ) -> Result<Option<User>, StoreError> {
+        let username = username.clone();
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut users = txn.open_table(USERS).map_err(unavailable)?;
+                let kept: Option<User> =
+                    decode_found(users.get(username.as_str()).map_err(unavailable)?)?;
+                let Some(mut user) = kept else {
+                    return Ok(None);
+                };
+                change.apply(&mut user);
+                let bytes = encode(&user)?;
+                users
+                    .insert(username.as_str(), bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(Some(user))
             })
         })
         .await
