@@ -22,7 +22,7 @@ const CLIENT_AUTHENTICATION: [&str; 3] =
     ["client_secret", "client_assertion", "client_assertion_type"];
 
 /// The digest a pushed request is stored under: of its `request_uri` *and* its client, so that
-/// a `request_uri` presented with another `client_id` finds nothing and takes nothing.
+/// a `request_uri` presented with another `client_id` finds nothing and claims nothing.
 fn key(client_id: &str, id: &str) -> SecretDigest {
     SecretDigest::of(&format!("{client_id}\n{id}"))
 }
@@ -102,6 +102,7 @@ pub async fn push(
         client_id: client.id.clone(),
         params,
         expires_at: now.plus(PAR_LIFETIME),
+        claimed_by: None,
     };
     pushed.insert(key(client.id.as_str(), &id), request).await?;
     Ok(Pushed {
@@ -111,20 +112,25 @@ pub async fn push(
 }
 
 /// What the authorization endpoint works on: the request's own parameters, or, for a
-/// `request_uri`, the pushed ones (taken: a `request_uri` works once, RFC 9126 §4).
+/// `request_uri`, the pushed ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// Sent in the query.
     Direct(Form),
-    /// Pushed before, and now used up.
-    Pushed(Form),
+    /// Pushed before, and now claimed by this browser.
+    /// The digest it is stored under goes with it, to complete it once a code is issued
+    /// ([`ParStore::complete`]).
+    Pushed(Form, SecretDigest),
 }
 
 /// Resolves a `request_uri` (RFC 9126 §4): the pushed request of the same client, unexpired,
-/// taken so that it cannot be used again. Failures are pages: nothing is known good yet.
+/// claimed by `browser` (the digest of its cookie): the first browser to use it owns it, and
+/// may use it again until it expires (a reload of the sign-in page, which RFC 9126 §4 allows);
+/// any other browser cannot. Failures are pages: nothing is known good yet.
 pub async fn resolve(
     form: Form,
     pushed: &dyn ParStore,
+    browser: SecretDigest,
     now: UnixTime,
 ) -> Result<Source, AuthorizeError> {
     let page = |message: &str| AuthorizeError::Page {
@@ -144,8 +150,9 @@ pub async fn resolve(
         .single("client_id")
         .map_err(malformed)?
         .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
+    let stored_as = key(client_id, id);
     let request = pushed
-        .take(&key(client_id, id))
+        .claim(&stored_as, browser)
         .await
         .map_err(|_| AuthorizeError::Unavailable)?
         .ok_or_else(gone)?;
@@ -153,7 +160,7 @@ pub async fn resolve(
         return Err(gone());
     }
     Form::parse(request.params.as_bytes())
-        .map(Source::Pushed)
+        .map(|form| Source::Pushed(form, stored_as))
         .map_err(malformed)
 }
 
@@ -163,6 +170,7 @@ mod tests {
     use crate::memory::MemoryStore;
     use crate::testing::{ClientBuilder, CountingRandom};
 
+    const BROWSER: SecretDigest = SecretDigest([7; 32]);
     const Q: &str = "response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s";
 
     async fn setup() -> (MemoryStore, Client) {
@@ -200,6 +208,7 @@ mod tests {
             resolve(
                 form(&format!("client_id=other&request_uri={uri}")),
                 &store,
+                BROWSER,
                 UnixTime(11)
             )
             .await
@@ -209,17 +218,24 @@ mod tests {
         let uri: String =
             url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
         let query = format!("client_id={}&request_uri={uri}", client.id);
-        let Source::Pushed(resolved) = resolve(form(&query), &store, UnixTime(11)).await.unwrap()
+        let Source::Pushed(resolved, _) = resolve(form(&query), &store, BROWSER, UnixTime(11))
+            .await
+            .unwrap()
         else {
             panic!("not pushed")
         };
         assert_eq!(resolved.single("state").unwrap(), Some("s"));
+        // The browser that used it may again (a reload); no other browser can.
+        assert!(matches!(
+            resolve(form(&query), &store, BROWSER, UnixTime(12)).await,
+            Ok(Source::Pushed(..))
+        ));
         assert!(
             matches!(
-                resolve(form(&query), &store, UnixTime(12)).await,
+                resolve(form(&query), &store, SecretDigest([8; 32]), UnixTime(12)).await,
                 Err(AuthorizeError::Page { .. })
             ),
-            "single use"
+            "claimed by the first browser"
         );
         // Another client's, and an expired one.
         let pushed = push(
@@ -239,6 +255,7 @@ mod tests {
             resolve(
                 form(&format!("client_id=other&request_uri={uri}")),
                 &store,
+                BROWSER,
                 UnixTime(11)
             )
             .await
@@ -262,13 +279,20 @@ mod tests {
             resolve(
                 form(&format!("client_id={}&request_uri={uri}", client.id)),
                 &store,
+                BROWSER,
                 late
             )
             .await
             .is_err()
         );
         assert!(matches!(
-            resolve(form(&format!("client_id={}", client.id)), &store, late).await,
+            resolve(
+                form(&format!("client_id={}", client.id)),
+                &store,
+                BROWSER,
+                late
+            )
+            .await,
             Ok(Source::Direct(_))
         ));
     }
@@ -295,7 +319,9 @@ mod tests {
         let uri: String =
             url::form_urlencoded::byte_serialize(pushed.request_uri.as_bytes()).collect();
         let query = format!("client_id={}&request_uri={uri}", client.id);
-        let Source::Pushed(resolved) = resolve(form(&query), &store, UnixTime(11)).await.unwrap()
+        let Source::Pushed(resolved, _) = resolve(form(&query), &store, BROWSER, UnixTime(11))
+            .await
+            .unwrap()
         else {
             panic!("not pushed")
         };

@@ -255,8 +255,23 @@ impl ParStore for MemoryStore {
         Ok(())
     }
 
-    async fn take(&self, digest: &SecretDigest) -> Result<Option<PushedRequest>, StoreError> {
-        Ok(lock(&self.single_use).pushed.remove(digest))
+    async fn complete(&self, digest: &SecretDigest) -> Result<bool, StoreError> {
+        Ok(lock(&self.single_use).pushed.remove(digest).is_some())
+    }
+
+    async fn claim(
+        &self,
+        digest: &SecretDigest,
+        browser: SecretDigest,
+    ) -> Result<Option<PushedRequest>, StoreError> {
+        let mut all = lock(&self.single_use);
+        Ok(match all.pushed.get_mut(digest) {
+            Some(request) if request.claimed_by.is_none_or(|b| b == browser) => {
+                request.claimed_by = Some(browser);
+                Some(request.clone())
+            }
+            _ => None,
+        })
     }
 
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError> {

@@ -16,6 +16,10 @@ pub struct PushedRequest {
     pub params: String,
     /// When its `request_uri` stops working.
     pub expires_at: UnixTime,
+    /// The browser that used its `request_uri` first (a digest of its cookie): only that
+    /// browser may use it again (a reload of the sign-in page, RFC 9126 §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<SecretDigest>,
 }
 
 /// Pushed requests, keyed by the digest of their `request_uri`.
@@ -23,8 +27,17 @@ pub struct PushedRequest {
 pub trait ParStore: Send + Sync {
     /// Stores a pushed request.
     async fn insert(&self, digest: SecretDigest, request: PushedRequest) -> Result<(), StoreError>;
-    /// Takes a pushed request out, atomically: of two concurrent takes, one gets it.
-    async fn take(&self, digest: &SecretDigest) -> Result<Option<PushedRequest>, StoreError>;
+    /// Claims a pushed request for `browser`, atomically: the first browser to claim it gets it
+    /// (and is recorded), the same browser gets it again, any other gets `None`; of two
+    /// concurrent first claims by two browsers, one wins.
+    async fn claim(
+        &self,
+        digest: &SecretDigest,
+        browser: SecretDigest,
+    ) -> Result<Option<PushedRequest>, StoreError>;
+    /// Removes a request whose authorization is complete (a code was issued, or the person
+    /// said no): its `request_uri` works no more, for anyone. Whether it was there.
+    async fn complete(&self, digest: &SecretDigest) -> Result<bool, StoreError>;
     /// Deletes requests whose `expires_at` is before `cutoff`; how many.
     async fn purge_expired(&self, cutoff: UnixTime) -> Result<usize, StoreError>;
 }

@@ -707,6 +707,7 @@ fn pushed(client: &str, expires_at: u64) -> PushedRequest {
              &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
         ),
         expires_at: UnixTime(expires_at),
+        claimed_by: None,
     }
 }
 
@@ -715,6 +716,12 @@ fn pushed(client: &str, expires_at: u64) -> PushedRequest {
 /// (one expiring at the cutoff stays, one taken already is not counted); of two concurrent takes
 /// exactly one gets the request.
 pub async fn par(store: &dyn ParStore) {
+    let (mine, theirs) = (digest(201), digest(202));
+    let claimed = |who: SecretDigest, exp: u64| {
+        let mut request = pushed("a", exp);
+        request.claimed_by = Some(who);
+        request
+    };
     store.insert(digest(1), pushed("a", 100)).await.unwrap();
     store.insert(digest(2), pushed("a", 200)).await.unwrap();
     store.insert(digest(3), pushed("b", 100)).await.unwrap();
@@ -724,45 +731,57 @@ pub async fn par(store: &dyn ParStore) {
         Err(StoreError::Conflict(_))
     ));
 
+    // The first browser to claim it owns it: it may claim it again (a reload), no other can.
     assert_eq!(
-        store.take(&digest(1)).await.unwrap(),
-        Some(pushed("a", 100)),
+        store.claim(&digest(1), mine).await.unwrap(),
+        Some(claimed(mine, 100)),
         "the first insert stays"
     );
-    assert_eq!(store.take(&digest(1)).await.unwrap(), None, "taken once");
-    assert_eq!(store.take(&digest(9)).await.unwrap(), None, "unknown");
+    assert_eq!(
+        store.claim(&digest(1), mine).await.unwrap(),
+        Some(claimed(mine, 100))
+    );
+    assert_eq!(
+        store.claim(&digest(1), theirs).await.unwrap(),
+        None,
+        "another browser"
+    );
+    assert_eq!(
+        store.claim(&digest(9), mine).await.unwrap(),
+        None,
+        "unknown"
+    );
 
-    // The purge drops what expired before the cutoff (3); 1 is gone already and not counted.
+    // The purge drops what expired before the cutoff (1 and 3), claimed or not.
     assert_eq!(
         store.purge_expired(UnixTime(100)).await.unwrap(),
         0,
         "expires_at == cutoff stays"
     );
-    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 1);
-    assert_eq!(store.take(&digest(3)).await.unwrap(), None);
+    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 2);
+    assert_eq!(store.claim(&digest(1), mine).await.unwrap(), None);
+    assert_eq!(store.claim(&digest(3), mine).await.unwrap(), None);
     assert_eq!(
-        store.take(&digest(2)).await.unwrap(),
-        Some(pushed("a", 200)),
+        store.claim(&digest(2), theirs).await.unwrap(),
+        Some(claimed(theirs, 200)),
         "expires_at after the cutoff stays"
     );
-    assert_eq!(
-        store.purge_expired(UnixTime(201)).await.unwrap(),
-        0,
-        "a taken request is not purged again"
-    );
-    assert_eq!(store.purge_expired(UnixTime(301)).await.unwrap(), 1);
-    assert_eq!(store.take(&digest(4)).await.unwrap(), None);
+    assert_eq!(store.purge_expired(UnixTime(301)).await.unwrap(), 2);
+    assert_eq!(store.claim(&digest(4), mine).await.unwrap(), None);
     assert_eq!(store.purge_expired(UnixTime(10_000)).await.unwrap(), 0);
 
-    // Two concurrent takes of one request: exactly one gets it.
+    // Two browsers claiming one request at once: exactly one gets it.
     for n in 10..18 {
         store.insert(digest(n), pushed("a", 1_000)).await.unwrap();
-        let (x, y) = join(store.take(&digest(n)), store.take(&digest(n))).await;
-        let mut outcomes = [x.unwrap(), y.unwrap()];
-        outcomes.sort_by_key(Option::is_none);
-        assert_eq!(outcomes, [Some(pushed("a", 1_000)), None]);
+        let (x, y) = join(
+            store.claim(&digest(n), mine),
+            store.claim(&digest(n), theirs),
+        )
+        .await;
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!(x.is_some() != y.is_some(), "one of two: {x:?} {y:?}");
     }
-    assert_eq!(store.purge_expired(UnixTime(10_000)).await.unwrap(), 0);
+    assert_eq!(store.purge_expired(UnixTime(10_000)).await.unwrap(), 8);
 }
 
 fn refresh(family: &str, client: &str, user: &str, idle: u64, expires_at: u64) -> RefreshToken {

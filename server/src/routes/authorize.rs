@@ -21,6 +21,7 @@ use gatehouse_core::authorize::{
 use gatehouse_core::form::Form;
 use gatehouse_core::store::Session;
 use gatehouse_core::user::{MAX_USERNAME_LEN, PasswordHash, User, Username};
+use gatehouse_token::{SecretDigest, b64};
 
 use crate::form::OAuthForm;
 use crate::pages::session::{BrowserId, SignedIn};
@@ -66,39 +67,55 @@ fn send(app: &SignIn, reply: &Reply) -> Response {
     }
 }
 
+/// A checked request, what the next page must carry, and, for a pushed request, the digest it
+/// is stored under (completed once a code is issued or the person says no).
+struct Checked {
+    req: AuthorizationRequest,
+    carry: String,
+    pushed: Option<SecretDigest>,
+}
+
+/// The text a pushed request is sealed as: the digest it is stored under, `~`, its parameters.
+fn pushed_text(stored_as: &SecretDigest, params: &str) -> String {
+    format!("{}~{params}", b64::encode(stored_as.0))
+}
+
+/// The digest and parameters of [`pushed_text`].
+fn split_pushed(text: &str) -> Option<(SecretDigest, &str)> {
+    let (digest, params) = text.split_once('~')?;
+    let mut bytes = [0u8; 32];
+    (b64::decode_into(digest, &mut bytes).ok()? == 32).then_some((SecretDigest(bytes), params))
+}
+
 /// The request a page carries, checked, and what the next page must carry: the query of a
 /// direct request as it came; a pushed request's parameters (RFC 9126), resolved once and
-/// sealed, so that no post can pass off parameters of its own as pushed ones. A failure is
-/// already answered.
-async fn check(
-    app: &SignIn,
-    carried: &str,
-    browser: &BrowserId,
-) -> Result<(AuthorizationRequest, String), Response> {
-    let broken = |e: &dyn std::fmt::Display| {
+/// sealed to this browser, so that no post can pass off parameters of its own as pushed ones.
+/// A failure is already answered.
+async fn check(app: &SignIn, carried: &str, browser: &BrowserId) -> Result<Checked, Response> {
+    let broken = || {
         error_page(
             app,
             StatusCode::BAD_REQUEST,
             "This sign-in link is broken",
-            &format!(
-                "The request could not be read ({e}). Go back to the application and start again."
-            ),
+            "The request could not be read. Go back to the application and start again.",
         )
     };
     let now = app.clock.now();
     let (form, pushed, carry) = match app.cookies.unseal(carried, browser, now) {
-        Some(params) => {
-            let form = Form::parse(params.as_bytes()).map_err(|e| broken(&e))?;
-            (form, true, carried.to_owned())
+        Some(text) => {
+            let (stored_as, params) = split_pushed(text).ok_or_else(broken)?;
+            let form = Form::parse(params.as_bytes()).map_err(|_| broken())?;
+            (form, Some(stored_as), carried.to_owned())
         }
         None => {
-            let form = Form::parse(carried.as_bytes()).map_err(|e| broken(&e))?;
-            match par::resolve(form, app.pushed.as_ref(), now).await {
-                Ok(Source::Direct(form)) => (form, false, carried.to_owned()),
-                Ok(Source::Pushed(form)) => {
+            let form = Form::parse(carried.as_bytes()).map_err(|_| broken())?;
+            match par::resolve(form, app.pushed.as_ref(), browser.digest(), now).await {
+                Ok(Source::Direct(form)) => (form, None, carried.to_owned()),
+                Ok(Source::Pushed(form, stored_as)) => {
                     let until = now.plus(SEALED_LIFETIME);
-                    let sealed = app.cookies.seal(&form.encode(), browser, until);
-                    (form, true, sealed)
+                    let text = pushed_text(&stored_as, &form.encode());
+                    let sealed = app.cookies.seal(&text, browser, until);
+                    (form, Some(stored_as), sealed)
                 }
                 Err(e) => return Err(refused(app, e)),
             }
@@ -108,7 +125,7 @@ async fn check(
         .await
         .map_err(|e| refused(app, e))?;
     // RFC 9126 §5: where pushing is required, a request sent directly is refused.
-    if !pushed && (app.require_par || req.client.require_pushed_authorization_requests) {
+    if pushed.is_none() && (app.require_par || req.client.require_pushed_authorization_requests) {
         let reply = req.error(
             &app.issuer,
             ErrorCode::InvalidRequest,
@@ -116,7 +133,16 @@ async fn check(
         );
         return Err(send(app, &reply));
     }
-    Ok((req, carry))
+    Ok(Checked { req, carry, pushed })
+}
+
+/// The authorization of a pushed request is complete: its `request_uri` works no more.
+async fn complete(app: &SignIn, pushed: Option<&SecretDigest>) {
+    if let Some(digest) = pushed {
+        if let Err(e) = app.pushed.complete(digest).await {
+            tracing::warn!(error = %e, "a completed pushed request could not be removed: it expires on its own");
+        }
+    }
 }
 
 /// A refused request: a page, or the error sent back to the client.
@@ -188,6 +214,7 @@ async fn after_sign_in(
     who: &SignedIn,
     user: &User,
     consented: bool,
+    pushed: Option<&SecretDigest>,
 ) -> Response {
     let remembered = match app.consents.get(&user.id, &req.client.id).await {
         Ok(c) => c,
@@ -245,7 +272,10 @@ async fn after_sign_in(
         session: who.browser.digest(),
     };
     match code::issue(req, &approver, app.codes.as_ref(), app.random.as_ref(), now).await {
-        Ok(code) => send(app, &req.success(&app.issuer, &code)),
+        Ok(code) => {
+            complete(app, pushed).await;
+            send(app, &req.success(&app.issuer, &code))
+        }
         Err(_) => {
             let reply = req.error(
                 &app.issuer,
@@ -349,7 +379,11 @@ pub async fn start_post(
 /// The authorization request `query`, from a browser with `headers`.
 async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
     let browser = Browser::of(app, headers);
-    let (req, raw) = match check(app, query, &browser.id).await {
+    let Checked {
+        req,
+        carry: raw,
+        pushed,
+    } = match check(app, query, &browser.id).await {
         Ok(checked) => checked,
         Err(answer) => return answer,
     };
@@ -365,7 +399,7 @@ async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
     };
     match signed_in {
         Some((who, user)) if !req.prompt.login && fresh_enough(&who.session) => {
-            after_sign_in(app, &req, &raw, &who, &user, false).await
+            after_sign_in(app, &req, &raw, &who, &user, false, pushed.as_ref()).await
         }
         _ if req.prompt.none => send(
             app,
@@ -385,7 +419,7 @@ async fn posted(
     app: &SignIn,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<(BrowserId, AuthorizationRequest, String), Response> {
+) -> Result<(BrowserId, Checked), Response> {
     let browser = app.cookies.browser(headers).ok_or_else(|| expired(app))?;
     let csrf = form.single("csrf").ok().flatten().unwrap_or("");
     if !app.cookies.csrf_matches(&browser, csrf) {
@@ -396,8 +430,8 @@ async fn posted(
         .ok()
         .flatten()
         .ok_or_else(|| expired(app))?;
-    let (req, carried) = check(app, raw, &browser).await?;
-    Ok((browser, req, carried))
+    let checked = check(app, raw, &browser).await?;
+    Ok((browser, checked))
 }
 
 fn expired(app: &SignIn) -> Response {
@@ -415,11 +449,11 @@ pub async fn login(
     headers: HeaderMap,
     post: OAuthForm,
 ) -> Response {
-    let (browser, req, carried) = match posted(&app, &headers, &post.form).await {
+    let (browser, Checked { req, carry, pushed }) = match posted(&app, &headers, &post.form).await {
         Ok(posted) => posted,
         Err(answer) => return answer,
     };
-    let raw = carried.as_str();
+    let raw = carry.as_str();
     let typed = post.form.single("username").ok().flatten().unwrap_or("");
     let password = post
         .form
@@ -512,7 +546,7 @@ pub async fn login(
         browser: fresh.clone(),
         session,
     };
-    let mut response = after_sign_in(&app, &req, raw, &who, &user, false).await;
+    let mut response = after_sign_in(&app, &req, raw, &who, &user, false, pushed.as_ref()).await;
     response
         .headers_mut()
         .append(header::SET_COOKIE, app.cookies.set(&fresh));
@@ -525,11 +559,11 @@ pub async fn decide(
     headers: HeaderMap,
     post: OAuthForm,
 ) -> Response {
-    let (browser, req, carried) = match posted(&app, &headers, &post.form).await {
+    let (browser, Checked { req, carry, pushed }) = match posted(&app, &headers, &post.form).await {
         Ok(posted) => posted,
         Err(answer) => return answer,
     };
-    let raw = carried.as_str();
+    let raw = carry.as_str();
     let (who, user) = match session(&app, Some(&browser)).await {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -546,15 +580,16 @@ pub async fn decide(
         Err(answer) => return answer,
     };
     match post.form.single("decision").ok().flatten() {
-        Some("approve") => after_sign_in(&app, &req, raw, &who, &user, true).await,
-        Some("deny") => send(
-            &app,
-            &req.error(
+        Some("approve") => after_sign_in(&app, &req, raw, &who, &user, true, pushed.as_ref()).await,
+        Some("deny") => {
+            complete(&app, pushed.as_ref()).await;
+            let reply = req.error(
                 &app.issuer,
                 ErrorCode::AccessDenied,
                 "the user denied the request",
-            ),
-        ),
+            );
+            send(&app, &reply)
+        }
         _ => error_page(
             &app,
             StatusCode::BAD_REQUEST,

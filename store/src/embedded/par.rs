@@ -1,5 +1,5 @@
-//! Pushed authorization requests (RFC 9126): by digest in a table of their own, removed when
-//! taken; the purge reads their time index.
+//! Pushed authorization requests (RFC 9126): by digest in a table of their own, claimed by the
+//! first browser that uses them; the purge reads their time index.
 
 use async_trait::async_trait;
 use gatehouse_core::store::{ParStore, PushedRequest, StoreError};
@@ -34,9 +34,8 @@ impl ParStore for EmbeddedStore {
         .await
     }
 
-    /// Removes the request and its time-index entry in one write transaction: redb runs one at
-    /// a time, so of two takes the second finds nothing.
-    async fn take(&self, digest: &SecretDigest) -> Result<Option<PushedRequest>, StoreError> {
+    /// Removes the request and its time-index entry in one write transaction.
+    async fn complete(&self, digest: &SecretDigest) -> Result<bool, StoreError> {
         let digest = *digest;
         self.blocking(move |db| {
             write(db, |txn| {
@@ -49,7 +48,38 @@ impl ParStore for EmbeddedStore {
                         .remove((request.expires_at.0, &digest.0))
                         .map_err(unavailable)?;
                 }
-                Ok(found)
+                Ok(found.is_some())
+            })
+        })
+        .await
+    }
+
+    /// Reads and records the claim in one write transaction: redb runs one at a time, so of two
+    /// first claims the second sees the first's.
+    async fn claim(
+        &self,
+        digest: &SecretDigest,
+        browser: SecretDigest,
+    ) -> Result<Option<PushedRequest>, StoreError> {
+        let digest = *digest;
+        self.blocking(move |db| {
+            write(db, |txn| {
+                let mut pushed = txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
+                let found: Option<PushedRequest> =
+                    decode_found(pushed.get(&digest.0).map_err(unavailable)?)?;
+                match found {
+                    Some(mut request) if request.claimed_by.is_none_or(|b| b == browser) => {
+                        if request.claimed_by.is_none() {
+                            request.claimed_by = Some(browser);
+                            let bytes = encode(&request)?;
+                            pushed
+                                .insert(&digest.0, bytes.as_slice())
+                                .map_err(unavailable)?;
+                        }
+                        Ok(Some(request))
+                    }
+                    _ => Ok(None),
+                }
             })
         })
         .await

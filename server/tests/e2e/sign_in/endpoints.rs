@@ -28,9 +28,10 @@ fn by_reference(app: &App, request_uri: &str) -> String {
         .finish()
 }
 
-/// RFC 9126 §4, §7.3 (§2.2 items 48, 51): a `request_uri` works once, from `client_id` and
-/// `request_uri` alone; used again (same browser or another, signed in or not) it is an error
-/// page, and no second code comes of it.
+/// RFC 9126 §4, §7.3 (§2.2 items 48, 51): a `request_uri` works from `client_id` and
+/// `request_uri` alone, in the browser that used it first (a reload shows the sign-in page
+/// again) until the authorization completes; then, or in another browser, signed in or not, it
+/// is an error page, and no second code comes of it.
 #[test]
 fn a_pushed_request_uri_works_once() {
     let s = Setup::new();
@@ -39,7 +40,12 @@ fn a_pushed_request_uri_works_once() {
     let mut browser = s.browser();
     let page = browser.get(&format!("/authorize?{query}"));
     assert!(page.is_sign_in(), "{}", page.body);
-    let page = browser.log_in(&page, USERNAME, super::driver::PASSWORD);
+    // A reload of the sign-in page works in this browser (RFC 9126 §4), not in another.
+    let reload = browser.get(&format!("/authorize?{query}"));
+    assert!(reload.is_sign_in(), "{}", reload.body);
+    let elsewhere = Browser::new(&s.server).get(&format!("/authorize?{query}"));
+    assert_error_page(&elsewhere, 400, "used already");
+    let page = browser.log_in(&reload, USERNAME, super::driver::PASSWORD);
     let page = browser.decide(&page, "approve");
     let params = page.redirect_params(&s.web.redirect_uri);
     assert_eq!(params.get("state").map(String::as_str), Some(STATE));
