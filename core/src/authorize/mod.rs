@@ -10,11 +10,13 @@
 //! - this module: [`AuthorizationRequest`], [`parse`], [`Reply`] and the error codes.
 //! - [`pkce`]: the `S256` challenge and its verification (RFC 7636).
 //! - [`consent`]: whether a remembered consent covers a request.
+//! - [`decide`]: what happens next for a person: a page, a `prompt=none` refusal, or on.
 //! - [`code`]: issuing the authorization code once the person has approved.
 //! - [`par`]: pushed authorization requests (RFC 9126).
 
 pub mod code;
 pub mod consent;
+pub mod decide;
 pub mod par;
 pub mod pkce;
 

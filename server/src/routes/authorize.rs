@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::authorize::code::{self, Approval};
 use gatehouse_core::authorize::consent;
+use gatehouse_core::authorize::decide::{self, Step};
 use gatehouse_core::authorize::par::{self, Source};
 use gatehouse_core::authorize::{
     self, AuthorizationRequest, AuthorizeError, ErrorCode, Reply, ResponseMode,
@@ -220,39 +221,34 @@ async fn after_sign_in(
         Ok(c) => c,
         Err(_) => return unavailable(app),
     };
-    // A native app's identity cannot be proven: it is asked every time (OAuth 2.1 §7.3.1).
-    let covered = consent::covers(remembered.as_ref(), &req.scope, &req.resource)
-        && req.client.identity_assured(&req.redirect_uri);
-    if !consented && (!covered || req.prompt.consent) {
-        if req.prompt.none {
-            let reply = req.error(
-                &app.issuer,
-                ErrorCode::ConsentRequired,
-                "consent is required",
-            );
-            return send(app, &reply);
+    match decide::consent(req, remembered.as_ref(), consented) {
+        Step::Proceed => {}
+        Step::Refuse(code) => {
+            return send(app, &req.error(&app.issuer, code, "consent is required"));
         }
-        let scopes: Vec<_> = req.scope.iter().map(describe_scope).collect();
-        let redirect_host = req
-            .client
-            .redirect_uri(Some(&req.redirect_uri))
-            .map(|r| r.display_host().to_owned())
-            .unwrap_or_default();
-        let action = format!("{}{CONSENT_PATH}", app.base);
-        let csrf = app.cookies.csrf(&who.browser);
-        return ConsentPage {
-            look: &app.look,
-            client_name: &req.client.name,
-            redirect_host: &redirect_host,
-            scopes: &scopes,
-            resource: req.resource.as_str(),
-            user: user.username.as_str(),
-            action: &action,
-            request: raw,
-            csrf: &csrf,
-            redirect_uri: &req.redirect_uri,
+        Step::Ask => {
+            let scopes: Vec<_> = req.scope.iter().map(describe_scope).collect();
+            let redirect_host = req
+                .client
+                .redirect_uri(Some(&req.redirect_uri))
+                .map(|r| r.display_host().to_owned())
+                .unwrap_or_default();
+            let action = format!("{}{CONSENT_PATH}", app.base);
+            let csrf = app.cookies.csrf(&who.browser);
+            return ConsentPage {
+                look: &app.look,
+                client_name: &req.client.name,
+                redirect_host: &redirect_host,
+                scopes: &scopes,
+                resource: req.resource.as_str(),
+                user: user.username.as_str(),
+                action: &action,
+                request: raw,
+                csrf: &csrf,
+                redirect_uri: &req.redirect_uri,
+            }
+            .into_response();
         }
-        .into_response();
     }
     let now = app.clock.now();
     if consented {
@@ -393,21 +389,14 @@ async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
         Err(answer) => return answer,
     };
     let now = app.clock.now();
-    let fresh_enough = |s: &Session| {
-        req.max_age
-            .is_none_or(|max| now.0.saturating_sub(s.auth_time.0) <= max)
-    };
-    match signed_in {
-        Some((who, user)) if !req.prompt.login && fresh_enough(&who.session) => {
+    let signed_in_at = signed_in.as_ref().map(|(who, _)| who.session.auth_time);
+    match (decide::sign_in(&req, signed_in_at, now), signed_in) {
+        (Step::Proceed, Some((who, user))) => {
             after_sign_in(app, &req, &raw, &who, &user, false, pushed.as_ref()).await
         }
-        _ if req.prompt.none => send(
+        (Step::Refuse(code), _) => send(
             app,
-            &req.error(
-                &app.issuer,
-                ErrorCode::LoginRequired,
-                "the user is not signed in",
-            ),
+            &req.error(&app.issuer, code, "the user is not signed in"),
         ),
         _ => login_page(app, &req, &raw, &browser, None, "", StatusCode::OK),
     }
