@@ -1,7 +1,10 @@
-//! Replays the fuzzing corpus of `fuzz/` (target `form`) through the same calls the fuzz target
-//! makes, so every input the fuzzer found interesting stays a regression test.
+//! Replays the fuzzing corpus of `fuzz/` (targets `form` and `sign_in`) through the same calls
+//! the fuzz targets make, so every input the fuzzer found interesting stays a regression test.
 
 use std::path::PathBuf;
+
+#[path = "../../fuzz/fuzz_targets/support/sign_in.rs"]
+mod sign_in;
 
 use gatehouse_core::client::auth::Credentials;
 use gatehouse_core::form::Form;
@@ -30,4 +33,15 @@ fn form_corpus_replays() {
     }
     assert!(total >= 4, "the form corpus is missing");
     assert!(parsed >= 1);
+}
+
+#[test]
+fn sign_in_corpus_replays() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/sign_in");
+    let mut total = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        sign_in::exercise(&std::fs::read(entry.unwrap().path()).unwrap());
+        total += 1;
+    }
+    assert!(total >= 7, "the sign_in corpus is missing");
 }
