@@ -121,9 +121,12 @@ impl Cookies {
         HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    /// The CSRF token of the forms shown to `browser`.
-    pub fn csrf(&self, browser: &BrowserId) -> String {
-        b64::encode(hmac::sign(&self.csrf_key, browser.0.as_bytes()).as_ref())
+    /// The CSRF token of a form shown to `browser` that carries `request` (the authorization or
+    /// sign-out request the form posts back): bound to both, so that a token of one form cannot
+    /// post another request, even in the same browser.
+    pub fn csrf(&self, browser: &BrowserId, request: &str) -> String {
+        let message = format!("csrf:{}\n{request}", browser.0);
+        b64::encode(hmac::sign(&self.csrf_key, message.as_bytes()).as_ref())
     }
 
     /// `text` sealed for `browser` until `expires_at`: `pushed.<expiry>.<mac>.<text>`, the MAC
@@ -161,9 +164,12 @@ impl Cookies {
         hmac::sign(&self.csrf_key, message.as_bytes())
     }
 
-    /// Whether `token` is the CSRF token of `browser`, compared in constant time.
-    pub fn csrf_matches(&self, browser: &BrowserId, token: &str) -> bool {
-        self.csrf(browser).as_bytes().ct_eq(token.as_bytes()).into()
+    /// Whether `token` is the CSRF token of `browser` and `request`, compared in constant time.
+    pub fn csrf_matches(&self, browser: &BrowserId, request: &str, token: &str) -> bool {
+        self.csrf(browser, request)
+            .as_bytes()
+            .ct_eq(token.as_bytes())
+            .into()
     }
 }
 
@@ -253,15 +259,19 @@ mod tests {
     }
 
     #[test]
-    fn csrf_tokens_are_bound_to_the_browser_and_the_key() {
+    fn csrf_tokens_are_bound_to_the_browser_the_request_and_the_key() {
         let cookies = Cookies::new("https://as.example", 600, [1; 32]);
         let random = CountingRandom::default();
         let (a, b) = (BrowserId::generate(&random), BrowserId::generate(&random));
-        let token = cookies.csrf(&a);
-        assert!(cookies.csrf_matches(&a, &token));
-        assert!(!cookies.csrf_matches(&b, &token));
-        assert!(!cookies.csrf_matches(&a, ""));
+        let token = cookies.csrf(&a, "client_id=x&state=1");
+        assert!(cookies.csrf_matches(&a, "client_id=x&state=1", &token));
+        assert!(!cookies.csrf_matches(&b, "client_id=x&state=1", &token));
+        assert!(
+            !cookies.csrf_matches(&a, "client_id=y&state=1", &token),
+            "another request"
+        );
+        assert!(!cookies.csrf_matches(&a, "client_id=x&state=1", ""));
         let other_key = Cookies::new("https://as.example", 600, [2; 32]);
-        assert!(!other_key.csrf_matches(&a, &token));
+        assert!(!other_key.csrf_matches(&a, "client_id=x&state=1", &token));
     }
 }

@@ -234,7 +234,7 @@ async fn after_sign_in(
                 .map(|r| r.display_host().to_owned())
                 .unwrap_or_default();
             let action = format!("{}{CONSENT_PATH}", app.base);
-            let csrf = app.cookies.csrf(&who.browser);
+            let csrf = app.cookies.csrf(&who.browser, raw);
             return ConsentPage {
                 look: &app.look,
                 client_name: &req.client.name,
@@ -295,7 +295,7 @@ fn login_page(
 ) -> Response {
     let Browser { id: browser, fresh } = browser;
     let action = format!("{}{LOGIN_PATH}", app.base);
-    let csrf = app.cookies.csrf(browser);
+    let csrf = app.cookies.csrf(browser, raw);
     let hint = if username.is_empty() {
         req.login_hint.as_deref().unwrap_or("")
     } else {
@@ -402,23 +402,23 @@ async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
     }
 }
 
-/// What every page posts: the browser (by its cookie, which the CSRF token must be bound to)
-/// and the original request, checked again; a failure already answered.
+/// What every page posts: the browser (by its cookie) and the original request, which the
+/// CSRF token must both be bound to; the request is checked again. A failure already answered.
 async fn posted(
     app: &SignIn,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<(BrowserId, Checked), Response> {
     let browser = app.cookies.browser(headers).ok_or_else(|| expired(app))?;
-    let csrf = form.single("csrf").ok().flatten().unwrap_or("");
-    if !app.cookies.csrf_matches(&browser, csrf) {
-        return Err(expired(app));
-    }
     let raw = form
         .single("request")
         .ok()
         .flatten()
         .ok_or_else(|| expired(app))?;
+    let csrf = form.single("csrf").ok().flatten().unwrap_or("");
+    if !app.cookies.csrf_matches(&browser, raw, csrf) {
+        return Err(expired(app));
+    }
     let checked = check(app, raw, &browser).await?;
     Ok((browser, checked))
 }

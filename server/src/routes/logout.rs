@@ -197,7 +197,7 @@ async fn begin(app: &SignIn, headers: &HeaderMap, raw: &str) -> Response {
         return finish(app, None, &logout).await;
     };
     let action = format!("{}{CONFIRM_PATH}", app.base);
-    let csrf = app.cookies.csrf(&browser);
+    let csrf = app.cookies.csrf(&browser, raw);
     LogoutPage {
         look: &app.look,
         client_name: logout.client.as_ref().map_or("", |c| c.name.as_str()),
@@ -218,7 +218,7 @@ pub async fn confirm(
     let browser = app.cookies.browser(&headers);
     let csrf = post.form.single("csrf").ok().flatten().unwrap_or("");
     let raw = post.form.single("request").ok().flatten().unwrap_or("");
-    let Some(browser) = browser.filter(|b| app.cookies.csrf_matches(b, csrf)) else {
+    let Some(browser) = browser.filter(|b| app.cookies.csrf_matches(b, raw, csrf)) else {
         return refuse(
             &app,
             "This form has expired. Sign out again from the application.",

@@ -285,3 +285,29 @@ fn an_operator_revokes_a_consent_and_its_refresh_tokens() {
     let page = browser.sign_in(&s.web);
     assert!(page.is_consent(), "asked again: {}", page.body);
 }
+
+/// The CSRF token of a form is bound to the request it carries, not only to the browser: the
+/// consent form of one request cannot approve another, even in the same browser (the probe's
+/// hardening note: a per-browser token approved any request).
+#[test]
+fn a_consent_token_approves_its_own_request_only() {
+    let s = Setup::new();
+    let mut browser = s.browser();
+    let first = browser.sign_in(&s.web);
+    assert!(first.is_consent(), "{}", first.body);
+    let other = s.web.request().with("state", "another-state");
+    let second = browser.authorize(&other);
+    assert!(second.is_consent(), "{}", second.body);
+    let crossed = browser.post(
+        "/authorize/consent",
+        &[
+            ("request", second.field("request").as_str()),
+            ("csrf", first.field("csrf").as_str()),
+            ("decision", "approve"),
+        ],
+    );
+    assert_error_page(&crossed, 400, EXPIRED);
+    let page = browser.decide(&second, "approve");
+    let params = page.redirect_params(&s.web.redirect_uri);
+    assert_eq!(params["state"], "another-state");
+}
