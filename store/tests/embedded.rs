@@ -167,6 +167,7 @@ async fn people_and_single_use_items_survive_a_reopen() {
         issued_at: UnixTime(1),
         idle_expires_at: UnixTime(50),
         expires_at: UnixTime(500),
+        sid: Some("s".into()),
     };
     let (old, new) = (SecretDigest([2; 32]), SecretDigest([3; 32]));
     {

@@ -98,6 +98,7 @@ pub async fn grant(
             issued_at: now,
             idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
             expires_at,
+            sid: Some(session_id(&code.session)),
         };
         ctx.refresh_tokens.insert(text.digest(), record).await?;
         (Some(text.as_str().to_owned()), Some(family))

@@ -84,7 +84,8 @@ pub async fn grant(
         _ => return Err(invalid_grant("the user's account is not active")),
     };
     let refresh_token = rotate(ctx, client, &text, &digest, &token).await?;
-    // OIDC Core §12.2: a refresh may return a new ID token (no nonce: there is no request).
+    // OIDC Core §12.2: a refresh may return a new ID token (no nonce: there is no request), of
+    // the same sign-in (`sid`).
     let now = ctx.clock.now();
     let id_token = scope.contains(OPENID).then(|| {
         let subject = Subject {
@@ -94,7 +95,7 @@ pub async fn grant(
             scope: &scope,
             auth_time: token.auth_time,
         };
-        IdTokenClaims::new(subject, now, ID_TOKEN_LIFETIME, None, None)
+        IdTokenClaims::new(subject, now, ID_TOKEN_LIFETIME, None, token.sid.clone())
     });
     Ok(Granted {
         subject: token.user.as_str().to_owned(),

@@ -33,6 +33,9 @@ pub struct RefreshToken {
     pub idle_expires_at: UnixTime,
     /// The family's absolute end, whatever the use.
     pub expires_at: UnixTime,
+    /// The `sid` of the sign-in the family came from (OIDC), for the ID tokens of refreshes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl RefreshToken {
@@ -154,6 +157,7 @@ mod tests {
             issued_at: UnixTime(0),
             idle_expires_at: UnixTime(100),
             expires_at: UnixTime(1_000),
+            sid: None,
         }
     }
 

@@ -795,6 +795,7 @@ fn refresh(family: &str, client: &str, user: &str, idle: u64, expires_at: u64) -
         issued_at: UnixTime(0),
         idle_expires_at: UnixTime(idle),
         expires_at: UnixTime(expires_at),
+        sid: Some(format!("sid-{family}")),
     }
 }
 

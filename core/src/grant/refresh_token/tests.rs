@@ -22,6 +22,7 @@ async fn setup(client: &Client) -> (Harness, String) {
         issued_at: UnixTime(100),
         idle_expires_at: UnixTime(1_100),
         expires_at: UnixTime(10_100),
+        sid: Some("sid-1".into()),
     };
     RefreshTokenStore::insert(&h.store, text.digest(), record)
         .await
@@ -53,6 +54,7 @@ async fn a_refresh_rotates_and_narrows_but_never_widens() {
         .await
         .unwrap();
     assert_eq!(issued.scope.to_string(), "read");
+    assert!(h.signer.id_tokens().is_empty(), "no openid, no ID token");
     let second = issued.refresh_token.unwrap();
     assert_ne!(second, first);
     let (next, _) = RefreshTokenStore::get(&h.store, &SecretDigest::of(&second))
@@ -167,4 +169,35 @@ async fn confidential_clients_may_keep_their_token() {
     assert_eq!(issued.refresh_token, None);
     let again = crate::grant::exchange(&h.context(), &c, &req(&first, None)).await;
     assert!(again.is_ok(), "a token that does not rotate is used again");
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_names_the_sign_in_it_came_from() {
+    let c = ClientBuilder::new()
+        .code_flow()
+        .scope("openid read write")
+        .public()
+        .client();
+    let (h, _) = setup(&c).await;
+    let text = RefreshTokenText::from_random([6; 32]);
+    let (first, _) =
+        RefreshTokenStore::get(&h.store, &RefreshTokenText::from_random([5; 32]).digest())
+            .await
+            .unwrap()
+            .unwrap();
+    let record = RefreshToken {
+        family: "oidc".into(),
+        scope: "openid read".parse().unwrap(),
+        ..first
+    };
+    RefreshTokenStore::insert(&h.store, text.digest(), record)
+        .await
+        .unwrap();
+    crate::grant::exchange(&h.context(), &c, &req(text.as_str(), Some("openid read")))
+        .await
+        .unwrap();
+    let claims = h.signer.id_tokens().pop().unwrap();
+    assert_eq!(claims.sid.as_deref(), Some("sid-1"));
+    assert_eq!(claims.nonce, None);
+    assert_eq!(claims.auth_time, UnixTime(90));
 }
