@@ -27,6 +27,7 @@ use gatehouse_token::{SecretDigest, b64};
 use crate::form::OAuthForm;
 use crate::pages::session::{BrowserId, SignedIn};
 use crate::pages::{ConsentPage, ErrorPage, FormPostPage, LoginPage, describe_scope};
+use crate::routes::paths;
 use crate::state::{Part, SignIn};
 use crate::throttle::address_key;
 
@@ -343,6 +344,21 @@ impl Browser {
     }
 }
 
+/// A form posted without our cookie — a cross-site post, which carries no `SameSite=Lax`
+/// cookie — is sent on as the `GET` form of the same request under `path`, which carries it: a
+/// live sign-in is then seen, neither replaced nor forgotten. `None` when the cookie came.
+pub(super) fn via_get(
+    app: &SignIn,
+    headers: &HeaderMap,
+    path: &str,
+    raw: &str,
+) -> Option<Response> {
+    app.cookies
+        .browser(headers)
+        .is_none()
+        .then(|| Redirect::to(&format!("{}{path}?{raw}", app.base)).into_response())
+}
+
 /// `GET /authorize`.
 pub async fn start(
     State(app): State<Part<SignIn>>,
@@ -359,15 +375,8 @@ pub async fn start_post(
     post: OAuthForm,
 ) -> Response {
     let raw = post.form.encode();
-    // A cross-site form post carries no `SameSite=Lax` cookie: the browser is sent to the
-    // `GET` form of the request, which carries it (a live sign-in is then seen, not replaced).
-    if app.cookies.browser(&headers).is_none() {
-        let to = format!(
-            "{}{}?{raw}",
-            app.base,
-            gatehouse_core::discovery::paths::AUTHORIZE
-        );
-        return Redirect::to(&to).into_response();
+    if let Some(hop) = via_get(&app, &headers, paths::AUTHORIZE, &raw) {
+        return hop;
     }
     begin(&app, &headers, &raw).await
 }

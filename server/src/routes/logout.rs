@@ -166,8 +166,8 @@ pub async fn start_post(
     post: OAuthForm,
 ) -> Response {
     let raw = post.form.encode();
-    if app.cookies.browser(&headers).is_none() {
-        return Redirect::to(&format!("{}{}?{raw}", app.base, paths::END_SESSION)).into_response();
+    if let Some(hop) = super::authorize::via_get(&app, &headers, paths::END_SESSION, &raw) {
+        return hop;
     }
     begin(&app, &headers, &raw).await
 }

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use oauth2::basic::{BasicClient, BasicTokenResponse, BasicTokenType};
 use oauth2::{
@@ -275,34 +274,7 @@ fn artifacts_dir() -> PathBuf {
 /// Runs `server/tests/browser/drive.mjs` with `input`; its report. Fails with the driver's
 /// message (which says what to install when Chromium or node_modules are missing).
 fn run_driver(input: &Value) -> Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let mut child = Command::new("node")
-        .arg(dir.join("drive.mjs"))
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `node` ({e}): the browser tests need Node.js 20+ \
-                 (./scripts/test installs it, or see https://nodejs.org)"
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the browser driver failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::harness::run_node("browser", "drive.mjs", "browser driver", input)
 }
 
 /// The sign-in page, filled in with `password` and sent with a click or the Enter key.

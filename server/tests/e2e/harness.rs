@@ -353,3 +353,46 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
     let payload = serde_json::from_slice(&b64::decode(parts.next().unwrap()).unwrap()).unwrap();
     (header, payload)
 }
+
+/// Runs the Node.js script `tests/<dir>/<script>` (its own `node_modules`) with `input` as JSON
+/// on standard input; its JSON report. Fails naming `what` and the script's message (which says
+/// what to install when something is missing).
+pub fn run_node(dir: &str, script: &str, what: &str, input: &Value) -> Value {
+    use std::io::Write as _;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
+    let mut child = Command::new("node")
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `node` ({e}): the {what} tests need Node.js 20+ \
+                 (./scripts/test installs it, or see https://nodejs.org)"
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the {what} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the {what}'s report is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}

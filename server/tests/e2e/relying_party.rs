@@ -10,10 +10,6 @@
 //! Needs Node.js 20+ and `npm ci` in `server/tests/relying-party` (`scripts/test` installs
 //! both); without them these tests fail, saying what to install.
 
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
 use crate::harness::Server;
@@ -242,39 +238,12 @@ fn admin_post(server: &Server, path: &str, body: &Value) -> Value {
 /// script's message: oauth4webapi's exact error and the HTTP exchanges before it, or what to
 /// install when Node.js or node_modules are missing.
 fn run_flow(input: &Value) -> Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/relying-party");
-    let mut child = Command::new("node")
-        .arg(dir.join("flow.mjs"))
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `node` ({e}): the relying-party tests need Node.js 20+ \
-                 (./scripts/test installs it, or see https://nodejs.org)"
-            )
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the relying party (oauth4webapi) failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the relying party's report is not JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    crate::harness::run_node(
+        "relying-party",
+        "flow.mjs",
+        "relying party (oauth4webapi)",
+        input,
+    )
 }
 
 /// A public client pushes its request (PAR) and asks for every scope: name and e-mail address
