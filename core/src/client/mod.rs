@@ -403,5 +403,5 @@ pub mod auth;
 pub mod redirect;
 pub mod registration;
 
-pub use redirect::RedirectUri;
+pub use redirect::{ApplicationType, RedirectUri};
 pub use registration::{ClientRegistration, RegistrationError};
