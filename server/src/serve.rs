@@ -12,7 +12,7 @@ use gatehouse_core::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use gatehouse_core::ports::{Clock, Random, random_bytes};
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, KeyStore, ParStore, RefreshTokenStore,
-    RevocationStore, SecretStore, SessionStore, UserStore,
+    ResourceStore, RevocationStore, SecretStore, SessionStore, UserStore,
 };
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
@@ -27,6 +27,7 @@ use crate::config::{Backend, Config, HttpLimits};
 use crate::keys::{KeyManager, KeySettings};
 use crate::pages::session::Cookies;
 use crate::pages::{Assets, Look};
+use crate::resources::Resources;
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
 use crate::signing::JwtSigner;
@@ -55,6 +56,8 @@ pub enum ServeError {
     #[error("store: {0}")]
     StoreOp(#[from] gatehouse_core::store::StoreError),
     /// The keys could not be loaded.
+    #[error("resources: {0}")]
+    Resources(String),
     #[error("signing keys: {0}")]
     Keys(#[from] crate::keys::KeyManagerError),
     /// A setting is unusable at start (e.g. the HSM PIN cannot be read).
@@ -287,6 +290,12 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let codes: Arc<dyn CodeStore> = store.clone();
     let pushed: Arc<dyn ParStore> = store.clone();
     let refresh_tokens: Arc<dyn RefreshTokenStore> = store.clone();
+    let resource_store: Arc<dyn ResourceStore> = store.clone();
+    let resources = Arc::new(
+        Resources::load(config.resources.clone(), resource_store)
+            .await
+            .map_err(|e| ServeError::Resources(e.to_string()))?,
+    );
     let throttle = Arc::new(AuthThrottle::new(&config.limits));
     let auth = || ClientAuth {
         clients: clients.clone(),
@@ -337,6 +346,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         changes: changes.clone(),
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
+        resources: resources.clone(),
     });
     let inspection = Arc::new(Inspection {
         auth: auth(),
@@ -363,6 +373,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         consents: consents.clone(),
         codes: codes.clone(),
         pushed: pushed.clone(),
+        resources: resources.clone(),
         require_par: config.authorize.require_pushed_authorization_requests,
         cookies: Cookies::new(&config.issuer, config.pages.session_lifetime, csrf_key),
         look: Look::new(&config.pages, &base),
@@ -389,6 +400,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         pushed,
         refresh_tokens,
         keys,
+        resources,
         validator,
         clock,
         random,

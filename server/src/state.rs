@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
+use gatehouse_core::resource::ResourceRegistry;
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, ParStore, RefreshTokenStore,
     RevocationStore, SessionStore, UserStore,
@@ -17,6 +18,7 @@ use crate::changes::Changes;
 use crate::config::Config;
 use crate::form::BodyLimit;
 use crate::keys::KeyManager;
+use crate::resources::Resources;
 use crate::runtime::readiness::Readiness;
 use crate::signing::JwtSigner;
 use crate::throttle::AuthThrottle;
@@ -55,11 +57,13 @@ pub struct Issuance {
     pub signer: JwtSigner,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// The registered protected resources.
+    pub resources: Arc<Resources>,
 }
 
 impl Issuance {
-    /// The context of a grant, borrowing this state.
-    pub fn grant_context(&self) -> GrantContext<'_> {
+    /// The context of a grant, borrowing this state and a snapshot of the resource registry.
+    pub fn grant_context<'a>(&'a self, resources: &'a ResourceRegistry) -> GrantContext<'a> {
         GrantContext {
             settings: &self.settings,
             clients: self.auth.clients.as_ref(),
@@ -69,6 +73,7 @@ impl Issuance {
             users: self.users.as_ref(),
             sessions: self.changes.sessions.as_ref(),
             alarms: self.changes.as_ref(),
+            resources,
             signer: &self.signer,
             clock: self.auth.clock.as_ref(),
             random: self.random.as_ref(),
@@ -117,6 +122,8 @@ pub struct SignIn {
     pub codes: Arc<dyn CodeStore>,
     /// Pushed authorization requests.
     pub pushed: Arc<dyn ParStore>,
+    /// The registered protected resources (audiences, scopes and what they mean).
+    pub resources: Arc<Resources>,
     /// Whether every client must push its authorization requests.
     pub require_par: bool,
     /// The session cookie and CSRF tokens.
@@ -176,6 +183,8 @@ pub struct App {
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     /// The signing keys.
     pub keys: Arc<KeyManager>,
+    /// The registered protected resources.
+    pub resources: Arc<Resources>,
     /// The validator.
     pub validator: Arc<Validator>,
     /// The clock.
