@@ -43,6 +43,10 @@ pub struct Pushed {
 /// Checks and stores an authorization request pushed by the authenticated `client` (RFC 9126
 /// §2.1). Errors are the token endpoint's (§2.3): what the authorization endpoint would have
 /// redirected or shown is answered here as JSON.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "what the check consults (clients, resources, issuer) and what storing needs"
+)]
 pub async fn push(
     form: &Form,
     client: &Client,
