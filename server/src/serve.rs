@@ -31,7 +31,7 @@ use crate::resources::Resources;
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
 use crate::signing::JwtSigner;
-use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance, SignIn};
+use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance, Registration, SignIn};
 use crate::system::{OsRandom, SystemClock};
 use crate::throttle::{AuthThrottle, LoginThrottle};
 
@@ -137,6 +137,31 @@ fn owner_only(path: &Path) -> Result<(), ServeError> {
 
 /// The configured admin token, or the one kept in the data directory, created (mode 0600) on
 /// first start.
+/// The digest of `[registration] initial_access_token_file`'s token (RFC 7591 §3), if set: read
+/// once at start, surrounding whitespace dropped; an empty or unreadable file is an error.
+fn initial_access_token(config: &Config) -> Result<Option<SecretDigest>, ServeError> {
+    let Some(path) = &config.registration.initial_access_token_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServeError::Config(crate::config::ConfigError {
+            field: "registration.initial_access_token_file".into(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })
+    })?;
+    let token = text.trim();
+    if token.len() < 16 {
+        return Err(ServeError::Config(crate::config::ConfigError {
+            field: "registration.initial_access_token_file".into(),
+            message: format!(
+                "{} must hold a token of at least 16 characters",
+                path.display()
+            ),
+        }));
+    }
+    Ok(Some(SecretDigest::of(token)))
+}
+
 fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeError> {
     if let Some(token) = &config.admin.token {
         return Ok(token.clone());
@@ -301,6 +326,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         clients: clients.clone(),
         throttle: throttle.clone(),
         clock: clock.clone(),
+        dynamic_idle_expiry: config.registration.idle_expiry,
     };
     let changes = Arc::new(Changes {
         clients: clients.clone(),
@@ -362,6 +388,10 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         issuer: config.issuer.clone(),
         keys: keys.clone(),
         require_par: config.authorize.require_pushed_authorization_requests,
+        registration: config.registration.enabled,
+        // Resolved by the client directory once it lands (issue 11's CIMD work).
+        metadata_documents: false,
+        resources: resources.clone(),
     });
     let base = config.issuer_path();
     let sign_in = Arc::new(SignIn {
@@ -384,9 +414,28 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         clock: clock.clone(),
         random: random.clone(),
     });
+    let registration = Arc::new(Registration {
+        issuer: config.issuer.clone(),
+        clients: clients.clone(),
+        changes: changes.clone(),
+        policy: gatehouse_core::client::dynamic::DynamicPolicy {
+            auth_methods: config.registration.auth_methods.clone(),
+            grant_types: config.registration.grant_types.clone(),
+            max_redirect_uris: config.registration.max_redirect_uris,
+        },
+        initial_token_digest: initial_access_token(&config)?,
+        per_address: crate::throttle::Throttle::new(
+            config.registration.per_address_per_hour,
+            3_600,
+        ),
+        config: config.registration.clone(),
+        clock: clock.clone(),
+        random: random.clone(),
+    });
     let assets = Arc::new(Assets::new(&config.pages));
     let app = Arc::new(App {
         sign_in,
+        registration,
         assets,
         throttle,
         readiness: Arc::new(Readiness::default()),

@@ -32,6 +32,8 @@ pub struct ClientAuth {
     pub throttle: Arc<AuthThrottle>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// How long a dynamically registered client may go unused before it expires, seconds.
+    pub dynamic_idle_expiry: u64,
 }
 
 /// The token endpoint's state: what issuing a token may touch.
@@ -144,8 +146,42 @@ pub struct SignIn {
     pub random: Arc<dyn Random>,
 }
 
+/// The state of dynamic client registration (RFC 7591, RFC 7592).
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
+pub struct Registration {
+    /// The issuer (registration client URIs are under it).
+    pub issuer: String,
+    /// Registered clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Deleting a client goes through here.
+    pub changes: Arc<Changes>,
+    /// `[registration]`.
+    pub config: crate::config::RegistrationConfig,
+    /// What a registration may ask for.
+    pub policy: gatehouse_core::client::dynamic::DynamicPolicy,
+    /// SHA-256 of the initial access token every registration must present, if one is set.
+    pub initial_token_digest: Option<gatehouse_token::SecretDigest>,
+    /// Registrations per address.
+    pub per_address: crate::throttle::Throttle<std::net::IpAddr>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness (ids, secrets, registration access tokens).
+    pub random: Arc<dyn Random>,
+}
+
+impl Registration {
+    /// The registration client URI of `id` (RFC 7592 §1).
+    pub fn client_uri(&self, id: &gatehouse_core::client::ClientId) -> String {
+        format!(
+            "{}{}/{id}",
+            self.issuer,
+            gatehouse_core::discovery::paths::REGISTER
+        )
+    }
+}
+
 /// The state of discovery and the JWKS.
-#[derive(Debug)]
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Discovery {
     /// The issuer.
     pub issuer: String,
@@ -153,6 +189,12 @@ pub struct Discovery {
     pub keys: Arc<KeyManager>,
     /// Whether every client must push its authorization requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Whether dynamic client registration is open.
+    pub registration: bool,
+    /// Whether client metadata documents are resolved.
+    pub metadata_documents: bool,
+    /// The registered resources (their scopes are listed).
+    pub resources: Arc<Resources>,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only
@@ -207,6 +249,8 @@ pub struct App {
     pub discovery: Arc<Discovery>,
     /// The sign-in flow's state.
     pub sign_in: Arc<SignIn>,
+    /// Dynamic client registration's state.
+    pub registration: Arc<Registration>,
     /// The pages' stylesheet and script.
     pub assets: Arc<crate::pages::Assets>,
 }
@@ -249,6 +293,7 @@ part_of_app!(
     discovery: Discovery,
     readiness: Readiness,
     sign_in: SignIn,
+    registration: Registration,
 );
 
 impl FromRef<AppState> for BodyLimit {
