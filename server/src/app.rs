@@ -51,6 +51,15 @@ pub fn router(app: AppState) -> Router {
     for path in gatehouse_core::discovery::well_known_paths(&base) {
         gets = gets.route(&path, get(metadata::handle));
     }
+    gets = gets
+        .route(
+            metadata::PROTECTED_RESOURCE,
+            get(metadata::protected_resource),
+        )
+        .route(
+            &format!("{}/{{*path}}", metadata::PROTECTED_RESOURCE),
+            get(metadata::protected_resource),
+        );
     // The browser's side of the flow: same-origin pages, no CORS.
     let sign_in = Router::new()
         .route(
@@ -102,5 +111,6 @@ pub fn router(app: AppState) -> Router {
         )
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
+        .fallback(metadata::not_found)
         .with_state(app)
 }
