@@ -35,12 +35,20 @@ pub fn router(app: AppState) -> Router {
     if app.config.registration.enabled {
         let register = format!("{base}{}", paths::REGISTER);
         registration = registration
-            .route(&register, post(register::register))
-            .route(
-                &format!("{register}/{{client_id}}"),
-                get(register::read)
-                    .put(register::update)
-                    .delete(register::delete),
+            .merge(
+                Router::new()
+                    .route(&register, post(register::register))
+                    .route_layer(cors(&[Method::POST])),
+            )
+            .merge(
+                Router::new()
+                    .route(
+                        &format!("{register}/{{client_id}}"),
+                        get(register::read)
+                            .put(register::update)
+                            .delete(register::delete),
+                    )
+                    .route_layer(cors(&[Method::GET, Method::PUT, Method::DELETE])),
             );
     }
     let posts = Router::new()
@@ -90,12 +98,7 @@ pub fn router(app: AppState) -> Router {
         // answers a plain 404, not a preflight).
         .merge(posts.route_layer(cors(&[Method::POST])))
         .merge(gets.route_layer(cors(&[Method::GET])))
-        .merge(registration.route_layer(cors(&[
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-        ])))
+        .merge(registration)
         .merge(
             Router::new()
                 .route(
