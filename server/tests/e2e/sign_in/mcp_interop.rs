@@ -23,12 +23,12 @@ use serde_json::{Value, json};
 use super::driver::{App, Page, Setup, Tokens, VERIFIER, admin};
 use crate::harness::{Server, jwt_parts};
 
-fn register(server: &Server, body: Value) -> App {
+fn register(server: &Server, body: &Value) -> App {
     let page = Page::read(
         server
             .http
             .post(format!("{}/register", server.base))
-            .json(&body)
+            .json(body)
             .send()
             .unwrap(),
     );
@@ -60,7 +60,7 @@ fn a_portless_loopback_registration_matches_any_port() {
     add_resource(&setup.server, "https://mcp.example");
     let app = register(
         &setup.server,
-        json!({"redirect_uris": ["http://localhost/callback"], "token_endpoint_auth_method": "none"}),
+        &json!({"redirect_uris": ["http://localhost/callback"], "token_endpoint_auth_method": "none"}),
     );
     let at = "http://localhost:48123/callback";
     let code = setup
@@ -192,7 +192,7 @@ fn custom_scheme_and_hosted_callbacks_register_and_work() {
     ] {
         let app = register(
             &setup.server,
-            json!({"client_name": "c", "redirect_uris": [uri], "token_endpoint_auth_method": "none",
+            &json!({"client_name": "c", "redirect_uris": [uri], "token_endpoint_auth_method": "none",
                    "grant_types": ["authorization_code", "refresh_token"]}),
         );
         let code = setup.browser().code(&app, &app.request());
