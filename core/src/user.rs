@@ -75,7 +75,7 @@ pub enum UserError {
 
 /// Characters that show nothing (zero-width, soft hyphen, bidirectional controls): a name
 /// with one would look like another's.
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'

@@ -117,7 +117,16 @@ impl Resources {
         let default = match (&self.config.default, all.as_slice()) {
             (Some(d), _) => Some(d.clone()),
             (None, [only]) => Some(only.uri.clone()),
-            (None, _) => None,
+            (None, []) => None,
+            (None, _) => {
+                tracing::warn!(
+                    resources = all.len(),
+                    "several resources are registered and none is the default (resources.default): \
+                     a request that names no resource, from a client with none of its own, gets \
+                     invalid_target"
+                );
+                None
+            }
         };
         let registry = ResourceRegistry::new(all, default)
             .map_err(|e| ResourceError::Invalid(format!("resources.{e}")))?;

@@ -428,6 +428,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
             config.registration.per_address_per_hour,
             3_600,
         ),
+        registering: tokio::sync::Mutex::new(()),
         config: config.registration.clone(),
         clock: clock.clone(),
         random: random.clone(),

@@ -163,6 +163,8 @@ pub struct Registration {
     pub initial_token_digest: Option<gatehouse_token::SecretDigest>,
     /// Registrations per address.
     pub per_address: crate::throttle::Throttle<std::net::IpAddr>,
+    /// Held from the count of registered clients to the insert, so the cap holds.
+    pub registering: tokio::sync::Mutex<()>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Randomness (ids, secrets, registration access tokens).

@@ -116,6 +116,57 @@ impl<K: Hash + Eq + Send + Sync> Throttle<K> {
         self.limit == 1
     }
 
+    /// Takes one of `key`'s `limit` uses of the current window, atomically: of any number of
+    /// concurrent callers, at most `limit` per window get `Ok`; the others get `Err(seconds to
+    /// wait)`. For a budget of attempts that must hold under concurrency (registrations), where
+    /// [`Self::check`] then [`Self::fail`] would let a burst through. When the map is full of
+    /// other keys, a new key is refused until a sweep makes room.
+    pub fn take<Q>(&self, key: &Q, now: UnixTime) -> Result<(), u64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let map = self.map.pin();
+        if map.get(key).is_none() && map.len() >= MAX_KEYS {
+            if self.swept.swap(now.0, Ordering::Relaxed) != now.0 {
+                self.sweep(now);
+            }
+            if map.len() >= MAX_KEYS {
+                return Err(self.window);
+            }
+        }
+        let mut window = map.get_or_insert_with(key.to_owned(), || Window {
+            start: now,
+            failures: AtomicU32::new(0),
+        });
+        if now >= window.start.plus(self.window) {
+            // The window ended: a fresh one (two callers racing here each start one; the
+            // second replaces the first, which costs at most one extra use).
+            map.insert(
+                key.to_owned(),
+                Window {
+                    start: now,
+                    failures: AtomicU32::new(0),
+                },
+            );
+            window = map.get(key).unwrap_or(window);
+        }
+        let used = window.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if used > self.limit {
+            Err(window
+                .start
+                .plus(self.window)
+                .0
+                .saturating_sub(now.0)
+                .max(1))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Forgets windows that have ended.
     pub fn sweep(&self, now: UnixTime) {
         let window = self.window;
@@ -565,5 +616,29 @@ mod login_tests {
             t.begin(Some("eve"), ip(9), now).is_err(),
             "20 failures from the address"
         );
+    }
+
+    #[test]
+    fn take_lets_exactly_the_limit_through_under_concurrency() {
+        let t = std::sync::Arc::new(Throttle::<u32>::new(5, 60));
+        let granted = std::sync::Arc::new(AtomicU32::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (t, granted) = (t.clone(), granted.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        if t.take(&7, UnixTime(100)).is_ok() {
+                            granted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        assert_eq!(granted.load(Ordering::Relaxed), 5);
+        assert_eq!(t.take(&7, UnixTime(130)), Err(30));
+        assert_eq!(t.take(&7, UnixTime(160)), Ok(()), "a new window");
     }
 }

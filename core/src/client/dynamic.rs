@@ -321,6 +321,13 @@ impl ClientMetadata {
             Some(n) if n.trim().chars().count() > 200 => {
                 return Err(metadata("client_name: at most 200 characters"));
             }
+            // Bidirectional overrides and zero-width characters would let a name pass for
+            // another on the consent page.
+            Some(n) if n.chars().any(crate::user::invisible) => {
+                return Err(metadata(
+                    "client_name: no invisible or bidirectional-control characters",
+                ));
+            }
             Some(n) if !n.trim().is_empty() => n.trim().to_owned(),
             // A name for the consent page when the client gave none: where it sends people.
             _ => redirect_uris.first().map_or_else(

@@ -303,11 +303,18 @@ impl Client {
     }
 
     /// Whether the client's identity is assured when it asks for authorization (OAuth 2.1
-    /// §7.3.1): a confidential client authenticates at the token endpoint; a public client only
-    /// when its redirect URI is an https one (a loopback listener or a private-use scheme can be
-    /// claimed by any app on the device). Only for such clients is a remembered consent
-    /// honoured without asking.
+    /// §7.3.1): a confidential client an operator registered authenticates at the token
+    /// endpoint; a public one only when its redirect URI is an https one (a loopback listener
+    /// or a private-use scheme can be claimed by any app on the device); a dynamically
+    /// registered client never. Only for such clients is a remembered consent honoured without
+    /// asking.
     pub fn identity_assured(&self, redirect_uri: &str) -> bool {
+        // A client that registered itself proves nothing by its redirect URIs: anyone may
+        // register any of them, and change them (RFC 7592). Its consent is asked every time
+        // (mcp-auth.md §7.6: the consent screen is the control point).
+        if matches!(self.origin, ClientOrigin::Dynamic { .. }) {
+            return false;
+        }
         match self.kind {
             ClientKind::Confidential { .. } => true,
             ClientKind::Public => redirect_uri.starts_with("https://"),

@@ -237,14 +237,23 @@ impl RedirectUri {
         }
     }
 
-    /// The host a person is sent to, as the consent page shows it (the scheme for a native
-    /// app's private-use URI).
+    /// Where a person is sent, as the consent page shows it: the host of a web or loopback
+    /// URI; for a native app's private-use URI its scheme, with the authority after it if it has
+    /// one (`com.evil.app://accounts.google.com`: the app that receives the code is the scheme's,
+    /// so showing only the authority would name someone else).
     pub fn display_host(&self) -> &str {
         match split(&self.0) {
             Some(Parts {
+                scheme,
                 authority: Some(authority),
                 ..
-            }) if !authority.is_empty() => host_and_port(authority).0,
+            }) if !authority.is_empty() => {
+                if matches!(scheme, "http" | "https") {
+                    host_and_port(authority).0
+                } else {
+                    &self.0[..scheme.len() + 3 + authority.len()]
+                }
+            }
             Some(parts) => parts.scheme,
             None => &self.0,
         }
@@ -414,7 +423,11 @@ mod tests {
         assert_eq!(host("com.example.app:/cb"), "com.example.app");
         assert_eq!(
             host("cursor://anysphere.cursor-retrieval/cb"),
-            "anysphere.cursor-retrieval"
+            "cursor://anysphere.cursor-retrieval"
+        );
+        assert_eq!(
+            host("com.evil.app://accounts.google.com/cb"),
+            "com.evil.app://accounts.google.com"
         );
     }
 

@@ -13,6 +13,8 @@
 //!   `openid`, `offline_access` or scopes from another server): it gets what it asked for that
 //!   it may have, the rest dropped and the granted scope returned (RFC 6749 §3.3 lets the
 //!   server issue less; mcp-auth.md §3.3, §7.7); only when nothing remains is it refused.
+//!   Sign-in scopes (`openid`, `offline_access`, ...) a client was not given are dropped for
+//!   every client.
 
 use super::Granted;
 use crate::client::{Client, ClientOrigin};
@@ -125,7 +127,21 @@ fn scope(
     if self_registered && !kept.is_empty() {
         return Ok(kept);
     }
-    let excess: Vec<&str> = requested.excess(&allowed).collect();
+    // Sign-in scopes a client was not given (`offline_access`, which MCP SDKs add whenever the
+    // server lists it, SEP-2207; `openid`) are dropped for every client, never refused: a
+    // request for more than the client may have is refused only for a resource scope.
+    let excess: Vec<&str> = requested
+        .excess(&allowed)
+        .filter(|s| !sign_in_scopes().contains(s))
+        .collect();
+    if excess.is_empty() && !kept.is_empty() {
+        return Ok(kept);
+    }
+    let excess: Vec<&str> = if excess.is_empty() {
+        requested.excess(&allowed).collect()
+    } else {
+        excess
+    };
     Err(TokenError::InvalidScope(format!(
         "scope not allowed for this client: {}",
         excess.join(" ")
@@ -239,6 +255,13 @@ mod tests {
         assert_eq!(t.scope.to_string(), "read write");
         assert!(matches!(
             decide(&c, &reg, None, Some(&s("read admin"))),
+            Err(TokenError::InvalidScope(_))
+        ));
+        // Sign-in scopes it was not given are dropped, not refused.
+        let t = decide(&c, &reg, None, Some(&s("read offline_access openid"))).unwrap();
+        assert_eq!(t.scope.to_string(), "read");
+        assert!(matches!(
+            decide(&c, &reg, None, Some(&s("offline_access"))),
             Err(TokenError::InvalidScope(_))
         ));
         // A registered resource: its default scopes, within the client's.

@@ -44,33 +44,37 @@ pub const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
 /// the request's `Host` (RFC 9728 §3.3: `resource` must be the URL the client used).
 pub async fn protected_resource(
     State(app): State<Part<Discovery>>,
-    path: Option<axum::extract::Path<String>>,
+    uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let wanted = path.map(|p| format!("/{}", p.0)).unwrap_or_default();
+    // Compared as sent (percent-encoded), like `Url::path` keeps a resource's path.
+    let wanted = uri
+        .path()
+        .strip_prefix(PROTECTED_RESOURCE)
+        .unwrap_or_default()
+        .trim_end_matches('/');
     let registry = app.resources.current();
-    let same_path: Vec<_> = registry
+    let same_path: Vec<(&std::sync::Arc<_>, url::Url)> = registry
         .iter()
-        .filter(|r| {
-            url::Url::parse(r.uri.as_str())
-                .is_ok_and(|u| u.path().trim_end_matches('/') == wanted.trim_end_matches('/'))
-        })
+        .filter_map(|r| url::Url::parse(r.uri.as_str()).ok().map(|u| (r, u)))
+        .filter(|(_, u)| u.path().trim_end_matches('/') == wanted && u.query() == uri.query())
         .collect();
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_ascii_lowercase);
+    let authority = |u: &url::Url| match u.port() {
+        Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
+        None => u.host_str().unwrap_or_default().to_owned(),
+    };
+    // One resource with this path: it. Several: the one on the request's host, https first.
     let chosen = match same_path.as_slice() {
-        [only] => Some(*only),
-        several => several.iter().copied().find(|r| {
-            url::Url::parse(r.uri.as_str()).is_ok_and(|u| {
-                let authority = match u.port() {
-                    Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
-                    None => u.host_str().unwrap_or_default().to_owned(),
-                };
-                host.as_deref() == Some(authority.as_str())
-            })
-        }),
+        [(only, _)] => Some(*only),
+        several => several
+            .iter()
+            .filter(|(_, u)| host.as_deref() == Some(authority(u).as_str()))
+            .min_by_key(|(_, u)| u.scheme() != "https")
+            .map(|(r, _)| *r),
     };
     let Some(resource) = chosen else {
         return not_found().await;

@@ -10,6 +10,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -126,11 +127,58 @@ async fn metadata(
             "the body must be a JSON object".into(),
         ));
     }
+    // A member named twice means whatever the reader picks (RFC 8259 §4: names SHOULD be
+    // unique); a proxy reading the first and us the last would see two registrations.
+    let keys: MemberNames = serde_json::from_slice(&bytes)
+        .map_err(|e| RegisterError::BadBody(format!("the body is not JSON: {e}")))?;
+    if let Some(twice) = keys.repeated() {
+        return Err(RegisterError::BadBody(format!(
+            "the member {twice:?} is sent more than once"
+        )));
+    }
     serde_json::from_value(value).map_err(|e| {
         RegisterError::Refused(RegistrationRefused::InvalidClientMetadata(format!(
             "a member has the wrong type: {e}"
         )))
     })
+}
+
+/// The member names of a JSON object, in order, values skipped.
+struct MemberNames(Vec<String>);
+
+impl MemberNames {
+    /// A name that appears more than once.
+    fn repeated(&self) -> Option<&str> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.0
+            .iter()
+            .find(|n| !seen.insert(n.as_str()))
+            .map(String::as_str)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MemberNames {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = MemberNames;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MemberNames, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    names.push(name);
+                }
+                Ok(MemberNames(names))
+            }
+        }
+        d.deserialize_map(Names)
+    }
 }
 
 /// The bearer token of `Authorization`, if any.
@@ -158,15 +206,20 @@ pub async fn register(
         }
     }
     let address = crate::runtime::connections::peer().map(|a| address_key(a.ip()));
+    // Every attempt takes one of the address's registrations, before its body is read: a check
+    // now and a count later would let any number of slow or concurrent requests through.
     if let Some(address) = &address {
         app.per_address
-            .check(address, now)
+            .take(address, now)
             .map_err(RegisterError::TooMany)?;
     }
     let meta = metadata(&headers, body, limit).await?;
     let registered = meta
         .register(&app.policy, app.random.as_ref(), now)
         .map_err(RegisterError::Refused)?;
+    // One registration at a time past this point, so that the count and the insert cannot
+    // interleave and the cap holds under any concurrency.
+    let _one = app.registering.lock().await;
     let count = app
         .clients
         .list()
@@ -182,10 +235,6 @@ pub async fn register(
         return Err(RegisterError::Unavailable(
             "this server holds as many registered clients as it allows; retry later".into(),
         ));
-    }
-    // Counted once it is accepted, so a client fixing a bad registration is not locked out.
-    if let Some(address) = &address {
-        app.per_address.fail(address, now);
     }
     let uri = app.client_uri(&registered.client.id);
     let answer = dynamic::describe(
@@ -204,10 +253,14 @@ pub async fn register(
 /// registered client, only with its own token.
 async fn managed(
     app: &Registration,
-    id: &str,
+    id: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
 ) -> Result<std::sync::Arc<gatehouse_core::client::Client>, RegisterError> {
-    let id = ClientId::new(id).ok_or(RegisterError::InvalidToken)?;
+    // An id that is not even text (`%ff`) names no client: the same 401 as any other.
+    let Ok(Path(id)) = id else {
+        return Err(RegisterError::InvalidToken);
+    };
+    let id = ClientId::new(&id).ok_or(RegisterError::InvalidToken)?;
     let client = app
         .clients
         .get(&id)
@@ -231,10 +284,10 @@ async fn managed(
 /// `GET /register/{client_id}` (RFC 7592 §2.1).
 pub async fn read(
     State(app): State<Part<Registration>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, RegisterError> {
-    let client = managed(&app, &id, &headers).await?;
+    let client = managed(&app, id, &headers).await?;
     let answer = dynamic::describe(&client, None, None, &app.client_uri(&client.id));
     Ok((no_store(), Json(answer)).into_response())
 }
@@ -243,11 +296,11 @@ pub async fn read(
 pub async fn update(
     State(app): State<Part<Registration>>,
     State(BodyLimit(limit)): State<BodyLimit>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, RegisterError> {
-    let client = managed(&app, &id, &headers).await?;
+    let client = managed(&app, id, &headers).await?;
     let meta = metadata(&headers, body, limit).await?;
     let updated = meta
         .update(&client, &app.policy)
@@ -262,10 +315,10 @@ pub async fn update(
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): the client and everything it was given.
 pub async fn delete(
     State(app): State<Part<Registration>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, RegisterError> {
-    let client = managed(&app, &id, &headers).await?;
+    let client = managed(&app, id, &headers).await?;
     app.changes.delete_client(&client.id).await?;
     tracing::info!(client_id = %client.id, "client deleted its registration (RFC 7592)");
     Ok((StatusCode::NO_CONTENT, no_store()).into_response())

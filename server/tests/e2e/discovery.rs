@@ -297,6 +297,37 @@ fn registered_resources_have_protected_resource_metadata() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("default_scopes"));
+    // Paths are compared as sent, percent-encoding and all; of two resources on one path, the
+    // one on the request's host, https first (a probe got the http one, and 404 for encoded
+    // paths).
+    let others = [
+        "https://mcp.example.com/a%2Fb",
+        "http://mcp.example.com/mcp",
+        "https://other.example.com/mcp",
+    ];
+    for uri in others {
+        server.cli_json(&["resource", "create", "--uri", uri]);
+    }
+    let doc = server.get_json(&format!(
+        "{}/.well-known/oauth-protected-resource/a%2Fb",
+        server.root()
+    ));
+    assert_eq!(doc["resource"], "https://mcp.example.com/a%2Fb");
+    let doc: serde_json::Value = server
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            server.root()
+        ))
+        .header("host", "mcp.example.com")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(doc["resource"], "https://mcp.example.com/mcp");
+    for uri in others {
+        server.cli_json(&["resource", "delete", uri]);
+    }
     let gone = server.cli_json(&["resource", "delete", "https://mcp.example.com/mcp"]);
     assert_eq!(gone["deleted"], true);
     let r = server

@@ -349,6 +349,15 @@ fn bad_registrations_are_refused_and_change_nothing() {
             json!({"redirect_uris": ["https://a.example/cb"], "client_name": "\u{0}"}),
             "invalid_client_metadata",
         ),
+        // A name that would pass for another on the consent page (a probe found these).
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": "Google\u{202e}elgooG"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": "Goo\u{200b}gle"}),
+            "invalid_client_metadata",
+        ),
         (json!(["not", "an", "object"]), "invalid_request"),
     ];
     for (body, code) in cases {
@@ -375,6 +384,35 @@ fn bad_registrations_are_refused_and_change_nothing() {
         assert_eq!(page.status, 400, "{ct}");
         assert_eq!(page.json()["error"], "invalid_request");
     }
+    // A member sent twice: which one counts would depend on the reader (a probe registered a
+    // confidential client through a proxy that reads the first).
+    let page = Page::read(
+        server
+            .http
+            .post(format!("{}/register", server.base))
+            .header("content-type", "application/json")
+            .body(r#"{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none","token_endpoint_auth_method":"client_secret_basic"}"#)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        page.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("more than once")
+    );
+    // An id that is not text: the same JSON 401 as any unknown client.
+    let page = Page::read(
+        server
+            .http
+            .get(format!("{}/register/%ff%fe", server.base))
+            .bearer_auth("gmt_x")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 401);
+    assert_eq!(page.json()["error"], "invalid_token");
     // Huge: refused by the body limit, not read whole.
     let huge =
         json!({"redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(100_000)});
@@ -416,8 +454,8 @@ fn registration_is_limited_per_address_capped_and_can_require_a_token() {
     assert_eq!(page.status, 429, "{}", page.body);
     assert!(page.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
     assert_eq!(dynamic_count(&server), 2);
-    // Bad requests do not use up the address's allowance: only accepted registrations count
-    // (checked on a fresh server, with the cap).
+    // The cap holds (a fresh server; every attempt, good or bad, takes one of the address's
+    // registrations, so a burst of slow requests cannot slip past the limit).
     let server = Server::start_with(&[("GATEHOUSE_REGISTRATION__MAX_CLIENTS", "1")]);
     assert_eq!(
         Page::read(post_json(
@@ -444,4 +482,99 @@ fn registration_is_limited_per_address_capped_and_can_require_a_token() {
         server.base
     ));
     assert!(meta.get("registration_endpoint").is_none());
+}
+
+/// A probe got 40 registrations through a limit of 3 with slow bodies and 50 through a cap of 5
+/// with concurrent requests: both now hold under concurrency.
+#[test]
+fn the_limits_hold_under_concurrent_registrations() {
+    let body =
+        json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "none"});
+    let burst = |server: &Server, n: usize| -> Vec<u16> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| s.spawn(|| post_json(server, "/register", &body).status().as_u16()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let server = Server::start_with(&[("GATEHOUSE_REGISTRATION__PER_ADDRESS_PER_HOUR", "3")]);
+    let statuses = burst(&server, 20);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        17,
+        "{statuses:?}"
+    );
+    assert_eq!(dynamic_count(&server), 3);
+    let server = Server::start_with(&[
+        ("GATEHOUSE_REGISTRATION__PER_ADDRESS_PER_HOUR", "1000"),
+        ("GATEHOUSE_REGISTRATION__MAX_CLIENTS", "5"),
+    ]);
+    let statuses = burst(&server, 30);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(dynamic_count(&server), 5);
+}
+
+/// A probe had a code sent silently to an https URI of a registered client after the person
+/// consented while it showed a loopback one (or after RFC 7592 changed its redirect URIs): a
+/// self-registered client's consent is asked every time.
+#[test]
+fn a_self_registered_client_is_asked_for_consent_every_time() {
+    let setup = Setup::new();
+    add_mcp_resource(&setup.server);
+    let (app, answer) = registered(
+        &setup.server,
+        &json!({
+            "client_name": "Two-faced",
+            "redirect_uris": ["http://127.0.0.1:9999/cb", "https://evil.example/cb"],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+        }),
+    );
+    let mut browser = setup.browser();
+    let request = app.request().with("resource", MCP).without("scope");
+    browser.code(&app, &request);
+    for redirect_uri in ["http://127.0.0.1:9999/cb", "https://evil.example/cb"] {
+        let page = browser.authorize(
+            &request
+                .clone()
+                .with("redirect_uri", redirect_uri)
+                .with("prompt", "none"),
+        );
+        let params = page.redirect_params(redirect_uri);
+        assert_eq!(params["error"], "consent_required", "{redirect_uri}");
+        assert!(!params.contains_key("code"));
+    }
+    // After an update, too.
+    let page = Page::read(
+        setup
+            .server
+            .http
+            .put(answer["registration_client_uri"].as_str().unwrap())
+            .bearer_auth(answer["registration_access_token"].as_str().unwrap())
+            .json(&json!({"client_id": app.id, "client_name": "Other",
+                          "redirect_uris": ["https://evil.example/cb"],
+                          "token_endpoint_auth_method": "none"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page = browser.authorize(
+        &request
+            .with("redirect_uri", "https://evil.example/cb")
+            .with("prompt", "none"),
+    );
+    assert_eq!(
+        page.redirect_params("https://evil.example/cb")["error"],
+        "consent_required"
+    );
 }
