@@ -12,6 +12,7 @@ mod codes;
 mod consents;
 mod par;
 mod refresh_tokens;
+mod replay;
 mod secrets;
 mod users;
 
@@ -27,6 +28,7 @@ pub use codes::{AuthorizationCode, CodeStore, IssuedForCode, Redemption};
 pub use consents::{Consent, ConsentStore};
 pub use par::{ParStore, PushedRequest};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation, RotationStep, rotation_step};
+pub use replay::{ReplayKind, ReplayStore, replay_digest};
 pub use secrets::SecretStore;
 pub use users::{Session, SessionStore, UserStore};
 
