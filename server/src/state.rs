@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use gatehouse_core::assertion::{AssertionSettings, AssertionVerifier};
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, ParStore, RefreshTokenStore,
-    RevocationStore, SessionStore, UserStore,
+    ReplayStore, RevocationStore, SessionStore, UserStore,
 };
 use gatehouse_validator::Validator;
 
@@ -55,6 +56,12 @@ pub struct Issuance {
     pub signer: JwtSigner,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// Verifies assertions and exchanged tokens.
+    pub verifier: Arc<dyn AssertionVerifier>,
+    /// Assertion `jti`s already used.
+    pub replay: Arc<dyn ReplayStore>,
+    /// Assertion lifetimes, leeway and ID-JAG audiences.
+    pub assertions: AssertionSettings,
 }
 
 impl Issuance {
@@ -72,6 +79,9 @@ impl Issuance {
             signer: &self.signer,
             clock: self.auth.clock.as_ref(),
             random: self.random.as_ref(),
+            verifier: self.verifier.as_ref(),
+            replay: self.replay.as_ref(),
+            assertions: &self.assertions,
         }
     }
 }
@@ -174,6 +184,8 @@ pub struct App {
     pub pushed: Arc<dyn ParStore>,
     /// Refresh tokens.
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// The replay cache of assertion `jti`s.
+    pub replay: Arc<dyn ReplayStore>,
     /// The signing keys.
     pub keys: Arc<KeyManager>,
     /// The validator.

@@ -11,7 +11,7 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`], [`pages`], [`authorize`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`trust`].
 
 pub mod admin;
 pub mod authorize;
@@ -21,6 +21,7 @@ pub mod limits;
 pub mod pages;
 pub mod signing;
 pub mod tokens;
+pub mod trust;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ pub use limits::Limits;
 pub use pages::PagesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
+pub use trust::TrustConfig;
 pub use validation::ValidationConfig;
 
 /// The prefix of configuration environment variables.
@@ -79,6 +81,8 @@ pub struct Config {
     pub pages: PagesConfig,
     /// `[authorize]`: the authorization endpoint's policy.
     pub authorize: AuthorizeConfig,
+    /// `[trust]`: trusted external issuers and the servers ID-JAGs are issued for.
+    pub trust: TrustConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -107,6 +111,8 @@ struct RawConfig {
     pages: pages::RawPages,
     #[serde(default)]
     authorize: authorize::RawAuthorize,
+    #[serde(default)]
+    trust: trust::RawTrust,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -298,7 +304,6 @@ impl RawConfig {
         };
         let tokens = self.tokens.validate()?;
         Ok(Config {
-            issuer,
             listen,
             data_dir: self
                 .data_dir
@@ -313,6 +318,8 @@ impl RawConfig {
             limits: self.limits.validate()?,
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
+            trust: self.trust.validate(&issuer)?,
+            issuer,
         })
     }
 }
