@@ -220,3 +220,54 @@ fn cross_app_access_round_trip_between_two_gatehouses() {
         "{body}"
     );
 }
+
+/// A trusted external issuer's JWT as the subject token (`urn:ietf:params:oauth:token-type:jwt`):
+/// its subject, issuer-qualified; an issuer trusted only for ID-JAGs is refused.
+#[test]
+fn an_external_jwt_subject_token() {
+    use crate::jwt_bearer::{IDP, Idp, now};
+    let idp = Idp::start();
+    let env = idp.env(r#""subject_token""#);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with(&env);
+    let client = server.client(&["--grant-type", TE, "--resource", "https://b.example"]);
+    let jwt = |typ: &str, aud: &str| {
+        idp.sign(
+            typ,
+            &json!({"iss": IDP, "sub": "bob", "aud": aud, "iat": now(), "exp": now() + 120}),
+        )
+    };
+    let exchange = |token: &str| {
+        post(
+            &server,
+            &client,
+            &[
+                ("grant_type", TE),
+                ("subject_token", token),
+                ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+            ],
+        )
+    };
+    let (status, body) = exchange(&jwt("JWT", &server.base));
+    assert_eq!(status, 200, "{body}");
+    let (_, at) = jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(at["sub"], "https://idp.test#bob");
+    assert_eq!(at["aud"], "https://b.example");
+    for (name, token) in [
+        (
+            "meant for someone else",
+            jwt("JWT", "https://other.example"),
+        ),
+        (
+            "an ID-JAG is no subject token",
+            jwt("oauth-id-jag+jwt", &server.base),
+        ),
+    ] {
+        let (status, body) = exchange(&token);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{name}: {body}"
+        );
+    }
+}
