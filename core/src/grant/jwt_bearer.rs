@@ -15,7 +15,7 @@
 
 use gatehouse_token::{Audience, UnixTime};
 
-use super::{GrantContext, Granted, granted_resource, granted_scope};
+use super::{GrantContext, Granted, target};
 use crate::assertion::{AssertionSettings, ExternalUse, Refusal};
 use crate::client::{Client, ClientKind, GrantType};
 use crate::error::TokenError;
@@ -70,8 +70,7 @@ pub async fn grant(
     if claims.client_id.as_deref() != Some(client.id.as_str()) {
         return Err(invalid("was issued to another client (client_id)"));
     }
-    let resource = assertion_resource(client, claims.resource.as_deref(), req.resource.as_ref())?;
-    let scope = assertion_scope(client, claims.scope.as_deref(), req.scope.as_ref())?;
+    let (resource, scope) = assertion_target(ctx, client, claims, req)?;
     // Every check passed: now the `jti` is used, kept until no leeway could accept it again.
     let kept_until = claims.exp.plus(ctx.assertions.leeway);
     let digest = replay_digest(&claims.iss, jti);
@@ -162,65 +161,71 @@ pub(crate) fn check_time(
     Ok(())
 }
 
-/// The audience of the token: the assertion's `resource`, which must be one this client may
-/// use (MCP EMA §5.1, §7.6.2: `invalid_grant` otherwise), and which a `resource` parameter must
-/// name too (RFC 8707 §2: `invalid_target`); without one in the assertion, the request's or the
-/// client's default.
-fn assertion_resource(
+/// The audience and scope of the token (MCP EMA §5.1, §7.2.1, §7.6.2):
+/// - the assertion's `resource`, which a `resource` parameter must name too (RFC 8707 §2:
+///   `invalid_target`); without one in the assertion, the request's or the default;
+/// - the intersection of the requested scope and the assertion's, or the assertion's when none
+///   is requested; without one in the assertion, the request's or the default;
+/// - then the one target decision of every grant ([`target::decide`]): what the assertion
+///   names must be allowed for this client here, else `invalid_grant` (the assertion is what
+///   is wrong).
+fn assertion_target(
+    ctx: &GrantContext<'_>,
     client: &Client,
-    in_assertion: Option<&str>,
-    requested: Option<&Resource>,
-) -> Result<Resource, TokenError> {
-    let Some(text) = in_assertion else {
-        return granted_resource(client, requested);
-    };
-    let named: Resource = text.parse().map_err(|_| {
-        TokenError::InvalidGrant("the assertion's resource is not a resource identifier".into())
-    })?;
-    if requested.is_some_and(|r| *r != named) {
-        return Err(TokenError::InvalidTarget(
-            "the resource parameter is not the assertion's resource".into(),
-        ));
+    claims: &crate::assertion::ExternalClaims,
+    req: &JwtBearerRequest,
+) -> Result<(Resource, Scope), TokenError> {
+    let named: Option<Resource> = claims
+        .resource
+        .as_deref()
+        .map(|text| {
+            text.parse().map_err(|_| {
+                TokenError::InvalidGrant(
+                    "the assertion's resource is not a resource identifier".into(),
+                )
+            })
+        })
+        .transpose()?;
+    if let (Some(named), Some(asked)) = (&named, &req.resource) {
+        if named != asked {
+            return Err(TokenError::InvalidTarget(
+                "the resource parameter is not the assertion's resource".into(),
+            ));
+        }
     }
-    granted_resource(client, Some(&named)).map_err(|e| match e {
-        TokenError::InvalidTarget(m) => {
+    let vouched: Option<Scope> = claims
+        .scope
+        .as_deref()
+        .map(|text| {
+            text.parse()
+                .map_err(|_| TokenError::InvalidGrant("the assertion's scope is malformed".into()))
+        })
+        .transpose()?;
+    let wanted = match (&vouched, &req.scope) {
+        (Some(v), Some(r)) => {
+            let both = intersection(r, v);
+            if both.is_empty() && !r.is_empty() {
+                return Err(TokenError::InvalidScope(
+                    "none of the requested scope is granted by the assertion".into(),
+                ));
+            }
+            Some(both)
+        }
+        (Some(v), None) => Some(v.clone()),
+        (None, r) => r.clone(),
+    };
+    let resource = named.as_ref().or(req.resource.as_ref());
+    let decided = target::decide(client, ctx.resources, resource, wanted.as_ref());
+    let target = decided.map_err(|e| match e {
+        TokenError::InvalidTarget(m) if named.is_some() => {
             TokenError::InvalidGrant(format!("the assertion's resource is not allowed: {m}"))
         }
-        other => other,
-    })
-}
-
-/// The scope of the token (MCP EMA §7.2.1, §7.6.2): the assertion's scope must be within what
-/// the client may have here (`invalid_grant`); the token gets the intersection of the requested
-/// scope and the assertion's, or the assertion's when none is requested. An assertion without
-/// a scope leaves the decision to the client's policy alone.
-fn assertion_scope(
-    client: &Client,
-    in_assertion: Option<&str>,
-    requested: Option<&Scope>,
-) -> Result<Scope, TokenError> {
-    let Some(text) = in_assertion else {
-        return granted_scope(client, requested);
-    };
-    let vouched: Scope = text
-        .parse()
-        .map_err(|_| TokenError::InvalidGrant("the assertion's scope is malformed".into()))?;
-    let vouched = granted_scope(client, Some(&vouched)).map_err(|e| match e {
-        TokenError::InvalidScope(m) => {
+        TokenError::InvalidScope(m) if vouched.is_some() => {
             TokenError::InvalidGrant(format!("the assertion's scope is not allowed: {m}"))
         }
         other => other,
     })?;
-    let Some(requested) = requested else {
-        return Ok(vouched);
-    };
-    let both = intersection(requested, &vouched);
-    if both.is_empty() && !requested.is_empty() {
-        return Err(TokenError::InvalidScope(
-            "none of the requested scope is granted by the assertion".into(),
-        ));
-    }
-    Ok(both)
+    Ok((target.resource, target.scope))
 }
 
 /// The tokens of `a` that are also in `b`.

@@ -22,7 +22,8 @@
 use gatehouse_token::{Actor, b64};
 
 use super::jwt_bearer::{check_time, intersection, permitted, refused};
-use super::{GrantContext, Granted, granted_resource, granted_scope};
+use super::target::{self, Target};
+use super::{GrantContext, Granted};
 use crate::assertion::{ExternalUse, IdJagClaims, MayAct};
 use crate::client::{Client, GrantType};
 use crate::error::TokenError;
@@ -210,8 +211,14 @@ pub async fn grant(
             "the delegation chain would be longer than {MAX_ACTORS} actors"
         )));
     }
-    let resource = target(client, req)?;
-    let scope = exchanged_scope(client, subject.scope.as_ref(), req.scope.as_ref())?;
+    let wanted = wanted_resource(req)?;
+    let Target { resource, scope } = exchanged_target(
+        ctx,
+        client,
+        wanted.as_ref(),
+        subject.scope.as_ref(),
+        req.scope.as_ref(),
+    )?;
     let mut granted = Granted::access(subject.sub, scope, resource);
     granted.act = act;
     Ok(granted)
@@ -253,10 +260,10 @@ fn check_may_act(
     }
 }
 
-/// The one audience of the token: `resource` and `audience` name the same target when both are
-/// given (an `audience` is read as a resource identifier of ours), and the client must be
-/// allowed it (RFC 8693 §2.1, §2.2.2 `invalid_target`).
-fn target(client: &Client, req: &TokenExchangeRequest) -> Result<Resource, TokenError> {
+/// The target a request names: `resource` and `audience` name the same one when both are given
+/// (an `audience` is read as a resource identifier of ours, RFC 8693 §2.1; `invalid_target`
+/// otherwise, §2.2.2).
+fn wanted_resource(req: &TokenExchangeRequest) -> Result<Option<Resource>, TokenError> {
     let audience = req
         .audience
         .as_deref()
@@ -268,46 +275,47 @@ fn target(client: &Client, req: &TokenExchangeRequest) -> Result<Resource, Token
             })
         })
         .transpose()?;
-    let wanted = match (&req.resource, audience) {
-        (Some(r), Some(a)) if *r != a => {
-            return Err(TokenError::InvalidTarget(
-                "resource and audience name different targets".into(),
-            ));
-        }
-        (Some(r), _) => Some(r.clone()),
-        (None, a) => a,
-    };
-    granted_resource(client, wanted.as_ref())
+    match (&req.resource, audience) {
+        (Some(r), Some(a)) if *r != a => Err(TokenError::InvalidTarget(
+            "resource and audience name different targets".into(),
+        )),
+        (Some(r), _) => Ok(Some(r.clone())),
+        (None, a) => Ok(a),
+    }
 }
 
-/// The scope: within what the subject token holds (when it is an access token) and what the
-/// client may have. A requested scope beyond either is refused; without one, the token keeps
-/// what the subject token holds that the client may have.
-fn exchanged_scope(
+/// The audience and scope, never wider: the audience one the client may target, the scope
+/// within what the subject token holds (when it is an access token) and what the client may
+/// have ([`target::decide`]). A requested scope beyond the subject token's is `invalid_scope`;
+/// without one, the token keeps what the subject token holds of the scope the client would get.
+fn exchanged_target(
+    ctx: &GrantContext<'_>,
     client: &Client,
+    resource: Option<&Resource>,
     held: Option<&Scope>,
     requested: Option<&Scope>,
-) -> Result<Scope, TokenError> {
+) -> Result<Target, TokenError> {
     let Some(held) = held else {
-        return granted_scope(client, requested);
+        return target::decide(client, ctx.resources, resource, requested);
     };
-    let scope = match requested {
-        Some(r) if !r.is_subset(held) => {
+    if let Some(r) = requested {
+        if !r.is_subset(held) {
             let excess: Vec<&str> = r.excess(held).collect();
             return Err(TokenError::InvalidScope(format!(
                 "scope beyond the subject_token's: {}",
                 excess.join(" ")
             )));
         }
-        Some(r) => granted_scope(client, Some(r))?,
-        None => intersection(held, &granted_scope(client, None)?),
-    };
-    if scope.is_empty() && !held.is_empty() {
+        return target::decide(client, ctx.resources, resource, Some(r));
+    }
+    let mut decided = target::decide(client, ctx.resources, resource, None)?;
+    decided.scope = intersection(held, &decided.scope);
+    if decided.scope.is_empty() && !held.is_empty() {
         return Err(TokenError::InvalidScope(
             "nothing of the subject_token's scope is allowed for this client".into(),
         ));
     }
-    Ok(scope)
+    Ok(decided)
 }
 
 /// Issues an ID-JAG (MCP EMA §4.2–§4.3): for one of our ID tokens issued to the calling client,

@@ -13,6 +13,7 @@ mod consents;
 mod par;
 mod refresh_tokens;
 mod replay;
+mod resources;
 mod secrets;
 mod users;
 
@@ -29,6 +30,7 @@ pub use consents::{Consent, ConsentStore};
 pub use par::{ParStore, PushedRequest};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation, RotationStep, rotation_step};
 pub use replay::{ReplayKind, ReplayStore, replay_digest};
+pub use resources::ResourceStore;
 pub use secrets::SecretStore;
 pub use users::{Session, SessionStore, UserStore};
 
@@ -68,6 +70,9 @@ pub trait ClientStore: Send + Sync {
     async fn get(&self, id: &ClientId) -> Result<Option<Arc<Client>>, StoreError>;
     /// Every client, ordered by id.
     async fn list(&self) -> Result<Vec<Arc<Client>>, StoreError>;
+    /// Replaces a stored client with `client` (same id): whether it existed (if not, nothing
+    /// is written).
+    async fn update(&self, client: Client) -> Result<bool, StoreError>;
     /// Removes a client; whether it existed.
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
     /// Whether a client with this id exists: asked for every token introspected (the tokens of

@@ -373,6 +373,8 @@ pub struct Harness {
     /// Assertion settings: 600 s longest lifetime, 30 s leeway, 300 s ID-JAGs, no downstream
     /// server.
     pub assertions: AssertionSettings,
+    /// The registered resources (none unless a test adds some).
+    pub resources: crate::resource::ResourceRegistry,
 }
 
 impl Harness {
@@ -403,6 +405,7 @@ impl Harness {
                 id_jag_lifetime: 300,
                 downstream: Vec::new(),
             },
+            resources: crate::resource::ResourceRegistry::default(),
         }
     }
 
@@ -417,6 +420,7 @@ impl Harness {
             users: &self.store,
             sessions: &self.store,
             alarms: &self.alarms,
+            resources: &self.resources,
             signer: &self.signer,
             clock: &self.clock,
             random: &self.random,

@@ -11,7 +11,8 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`trust`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
+//!   [`trust`].
 
 pub mod admin;
 pub mod authorize;
@@ -19,6 +20,8 @@ pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod pages;
+pub mod registration;
+pub mod resources;
 pub mod signing;
 pub mod tokens;
 pub mod trust;
@@ -36,6 +39,8 @@ pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
 pub use pages::PagesConfig;
+pub use registration::RegistrationConfig;
+pub use resources::ResourcesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
 pub use trust::TrustConfig;
@@ -83,6 +88,10 @@ pub struct Config {
     pub authorize: AuthorizeConfig,
     /// `[trust]`: trusted external issuers and the servers ID-JAGs are issued for.
     pub trust: TrustConfig,
+    /// `[resources]`: protected resources defined in the file, and the default one.
+    pub resources: ResourcesConfig,
+    /// `[registration]`: dynamic client registration (RFC 7591).
+    pub registration: RegistrationConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -113,6 +122,10 @@ struct RawConfig {
     authorize: authorize::RawAuthorize,
     #[serde(default)]
     trust: trust::RawTrust,
+    #[serde(default)]
+    resources: resources::RawResources,
+    #[serde(default)]
+    registration: registration::RawRegistration,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -320,6 +333,8 @@ impl RawConfig {
             authorize: self.authorize.validate()?,
             trust: self.trust.validate(&issuer)?,
             issuer,
+            resources: self.resources.validate()?,
+            registration: self.registration.validate()?,
         })
     }
 }
@@ -375,6 +390,15 @@ fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("issuer", "must not contain credentials"));
+    }
+    // One canonical string, byte-identical everywhere (shared/reference/mcp-auth.md §1.4):
+    // lower-case scheme and host, no default port, no dot segments or needless escapes.
+    let canonical = url.as_str().trim_end_matches('/');
+    if issuer != canonical {
+        return Err(bad(
+            "issuer",
+            format!("write it in canonical form, {canonical:?}: clients compare it byte for byte"),
+        ));
     }
     Ok(issuer.to_owned())
 }
