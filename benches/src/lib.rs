@@ -24,6 +24,7 @@ pub fn claims(n: u64) -> AccessTokenClaims {
         nbf: None,
         exp: NOW.plus(3600),
         jti: format!("jti-{n:016}"),
+        act: None,
     }
 }
 

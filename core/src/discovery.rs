@@ -70,6 +70,9 @@ pub struct Metadata {
     introspection_endpoint: String,
     revocation_endpoint: String,
     grant_types_supported: Vec<&'static str>,
+    /// The authorization grant profiles the jwt-bearer grant accepts (MCP EMA §6,
+    /// draft-ietf-oauth-identity-assertion-authz-grant §7.2).
+    authorization_grant_profiles_supported: Vec<&'static str>,
     response_types_supported: Vec<&'static str>,
     response_modes_supported: Vec<&'static str>,
     prompt_values_supported: Vec<&'static str>,
@@ -114,6 +117,7 @@ impl Metadata {
             introspection_endpoint: format!("{issuer}{}", paths::INTROSPECT),
             revocation_endpoint: format!("{issuer}{}", paths::REVOKE),
             grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
+            authorization_grant_profiles_supported: vec![crate::assertion::ID_JAG_PROFILE],
             response_types_supported: vec!["code"],
             response_modes_supported: ResponseMode::ALL.iter().map(|m| m.as_str()).collect(),
             prompt_values_supported: crate::authorize::PROMPT_VALUES.to_vec(),
@@ -211,7 +215,17 @@ mod tests {
         );
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+            serde_json::json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
+            ])
+        );
+        assert_eq!(
+            doc["authorization_grant_profiles_supported"],
+            serde_json::json!(["urn:ietf:params:oauth:grant-profile:id-jag"])
         );
         assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
         assert_eq!(

@@ -7,7 +7,7 @@
 //! invalid one (`{"active": false}`), so the endpoint tells a curious client nothing about other
 //! clients' tokens.
 
-use gatehouse_token::{AccessTokenClaims, Audience, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Actor, Audience, UnixTime};
 use serde::Serialize;
 
 use crate::client::{Client, Introspection};
@@ -44,6 +44,10 @@ pub struct ActiveToken<'a> {
     nbf: Option<UnixTime>,
     jti: &'a str,
     token_type: &'static str,
+    /// The delegation chain of an exchanged token (RFC 8693 §4.1, §2.2.1: introspection returns
+    /// it as the token carries it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a Actor>,
 }
 
 impl<'a> From<&'a AccessTokenClaims> for ActiveToken<'a> {
@@ -59,6 +63,7 @@ impl<'a> From<&'a AccessTokenClaims> for ActiveToken<'a> {
             nbf: c.nbf,
             jti: &c.jti,
             token_type: TokenType::Bearer.as_str(),
+            act: c.act.as_ref(),
         }
     }
 }
@@ -139,6 +144,7 @@ mod tests {
             nbf: None,
             exp: UnixTime(10),
             jti: "j".into(),
+            act: None,
         }
     }
 
@@ -170,6 +176,28 @@ mod tests {
         assert_eq!(
             serde_json::to_value(answer(&rs, Some(&elsewhere))).unwrap(),
             inactive
+        );
+    }
+
+    #[test]
+    fn an_exchanged_token_answers_with_its_act_chain() {
+        let rs = client(Introspection::Resources, &["https://rs"]);
+        let mut c = claims(Audience::One("https://rs".into()));
+        c.act = Some(Actor {
+            sub: "svc-b".into(),
+            iss: None,
+            client_id: None,
+            act: Some(Box::new(Actor {
+                sub: "svc-a".into(),
+                iss: Some("https://idp".into()),
+                client_id: None,
+                act: None,
+            })),
+        });
+        let json = serde_json::to_value(answer(&rs, Some(&c))).unwrap();
+        assert_eq!(
+            json["act"],
+            serde_json::json!({"sub": "svc-b", "act": {"sub": "svc-a", "iss": "https://idp"}})
         );
     }
 

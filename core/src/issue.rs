@@ -55,6 +55,9 @@ impl fmt::Debug for RotationKey {
 pub enum TokenType {
     /// A bearer token (RFC 6750): whoever holds it may use it.
     Bearer,
+    /// Not an access token at all (RFC 8693 §2.2.1): an ID-JAG issued by a token exchange
+    /// (MCP EMA §4.2), to be presented as an authorization grant, never to a resource server.
+    NotApplicable,
 }
 
 impl TokenType {
@@ -63,6 +66,7 @@ impl TokenType {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Bearer => "Bearer",
+            Self::NotApplicable => "N_A",
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct IssuedToken {
     pub expires_at: UnixTime,
     /// The digest of an opaque access token.
     pub opaque_digest: Option<SecretDigest>,
+    /// The type of the token issued, answered by a token exchange (RFC 8693 §2.2.1).
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Issues an access token for what `client` was granted, in the resource's or else the
@@ -123,6 +129,7 @@ pub async fn issue(
         nbf: None,
         exp: now.plus(lifetime),
         jti: b64::encode(random_bytes::<16>(ctx.random)),
+        act: granted.act,
     };
     let (jti, expires_at) = (claims.jti.clone(), claims.exp);
     let (access_token, opaque_digest) = match format {
@@ -149,6 +156,7 @@ pub async fn issue(
         jti,
         expires_at,
         opaque_digest,
+        issued_token_type: None,
     })
 }
 
@@ -174,6 +182,13 @@ mod tests {
             &self,
             _: crate::id_token::IdTokenClaims,
             _: &str,
+        ) -> Result<String, SignFailure> {
+            Err(SignFailure::Unavailable("HSM saturated".into()))
+        }
+
+        async fn sign_id_jag(
+            &self,
+            _: &crate::assertion::IdJagClaims,
         ) -> Result<String, SignFailure> {
             Err(SignFailure::Unavailable("HSM saturated".into()))
         }

@@ -17,6 +17,8 @@
 //! - [`grant`]: the token endpoint, one module per grant, async with a [`grant::GrantContext`];
 //!   [`issue`]: building and minting access tokens; [`id_token`]: OpenID Connect ID tokens and
 //!   the claims scopes release.
+//! - [`assertion`]: the port that verifies JWTs `core` cannot (our own tokens, trusted external
+//!   issuers' assertions), their typed claims, and the ID-JAGs Gatehouse issues.
 //! - [`introspection`]: who may introspect which tokens, and the answers (RFC 7662, RFC 9701).
 //! - [`revocation`]: the rules of RFC 7009, and how long revocations are kept.
 //! - [`discovery`]: the metadata document (RFC 8414), built from what is implemented.
@@ -32,6 +34,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod assertion;
 pub mod authorize;
 pub mod client;
 pub mod discovery;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use gatehouse_token::{AccessTokenClaims, UnixTime};
 
+use crate::assertion::IdJagClaims;
 use crate::client::ClientId;
 use crate::id_token::IdTokenClaims;
 use crate::store::IssuedForCode;
@@ -38,8 +39,8 @@ pub enum SignFailure {
     Failed(String),
 }
 
-/// Turns claims into signed JWTs with the active key: access tokens (RFC 9068) and ID tokens
-/// (OIDC Core §2).
+/// Turns claims into signed JWTs with the active key: access tokens (RFC 9068), ID tokens
+/// (OIDC Core §2) and ID-JAGs (MCP EMA §4.3).
 #[async_trait]
 pub trait AccessTokenSigner: Send + Sync {
     /// Signs `claims` as a compact JWS with `typ: at+jwt`.
@@ -51,6 +52,9 @@ pub trait AccessTokenSigner: Send + Sync {
         claims: IdTokenClaims,
         access_token: &str,
     ) -> Result<String, SignFailure>;
+    /// Signs an Identity Assertion JWT Authorization Grant with `typ: oauth-id-jag+jwt`
+    /// ([`crate::assertion::ID_JAG_TYP`]), so it can never pass for another kind of token.
+    async fn sign_id_jag(&self, claims: &IdJagClaims) -> Result<String, SignFailure>;
 }
 
 /// What the server does when a grant sees the signs of an attack: a stolen code or refresh

@@ -100,6 +100,7 @@ mod tests {
             nbf: None,
             exp: UnixTime(100),
             jti: "jti-1".into(),
+            act: None,
         }
     }
 

@@ -12,7 +12,8 @@
 //! - [`changes`]: the one write path of each change every node must see (durable, local,
 //!   published).
 //! - [`admin`]: the admin API; [`cli`]: the command line, which talks to it.
-//! - [`keys`]: carries out `core`'s key rotation plan; [`signing`]: `core`'s signer port.
+//! - [`keys`]: carries out `core`'s key rotation plan; [`signing`]: `core`'s signer port;
+//!   [`trust`]: `core`'s assertion verifier (our tokens, trusted external issuers' JWTs).
 //! - [`runtime`]: the listeners and their connections (timeouts, limits, shutdown), the
 //!   periodic work and the readiness probe.
 //! - [`config`]: configuration (defaults, TOML file, `GATEHOUSE_*` environment), one module per
@@ -39,6 +40,7 @@ pub mod signing;
 pub mod state;
 pub mod system;
 pub mod throttle;
+pub mod trust;
 pub mod validate;
 
 /// Replaces the default panic report (message and backtrace on stderr) with one log line that

@@ -7,12 +7,13 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use gatehouse_core::assertion::AssertionSettings;
 use gatehouse_core::events::{Events, InProcessEvents};
 use gatehouse_core::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use gatehouse_core::ports::{Clock, Random, random_bytes};
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, KeyStore, ParStore, RefreshTokenStore,
-    ResourceStore, RevocationStore, SecretStore, SessionStore, UserStore,
+    ReplayStore, ResourceStore, RevocationStore, SecretStore, SessionStore, UserStore,
 };
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
@@ -55,6 +56,9 @@ pub enum ServeError {
     /// A storage operation failed at start.
     #[error("store: {0}")]
     StoreOp(#[from] gatehouse_core::store::StoreError),
+    /// The fetcher of trusted issuers' keys could not be built.
+    #[error("trust: {0}")]
+    Trust(String),
     /// The keys could not be loaded.
     #[error("resources: {0}")]
     Resources(String),
@@ -315,6 +319,17 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let codes: Arc<dyn CodeStore> = store.clone();
     let pushed: Arc<dyn ParStore> = store.clone();
     let refresh_tokens: Arc<dyn RefreshTokenStore> = store.clone();
+    let replay: Arc<dyn ReplayStore> = store.clone();
+    let verifier = Arc::new(
+        crate::trust::Verifier::new(
+            &config.trust,
+            validator.clone(),
+            tokens.clone(),
+            clients.clone(),
+            clock.clone(),
+        )
+        .map_err(|e| ServeError::Trust(e.to_string()))?,
+    );
     let resource_store: Arc<dyn ResourceStore> = store.clone();
     let resources = Arc::new(
         Resources::load(config.resources.clone(), resource_store)
@@ -372,6 +387,14 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         changes: changes.clone(),
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
+        verifier,
+        replay: replay.clone(),
+        assertions: AssertionSettings {
+            max_lifetime: config.trust.max_assertion_lifetime,
+            leeway: config.tokens.leeway,
+            id_jag_lifetime: config.trust.id_jag_lifetime,
+            downstream: config.trust.downstream.clone(),
+        },
         resources: resources.clone(),
     });
     let inspection = Arc::new(Inspection {
@@ -449,6 +472,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         codes,
         pushed,
         refresh_tokens,
+        replay,
         keys,
         resources,
         validator,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use gatehouse_core::assertion::{ID_JAG_TYP, IdJagClaims};
 use gatehouse_core::id_token::{self, ID_TOKEN_TYP, IdTokenClaims};
 use gatehouse_core::ports::{AccessTokenSigner, SignFailure};
 use gatehouse_signer::{SignError, SigningKey, jws};
@@ -68,5 +69,9 @@ impl AccessTokenSigner for JwtSigner {
         let key = self.0.ring().active().clone();
         claims.at_hash = Some(id_token::at_hash(key.algorithm(), access_token));
         Self::sign_with(key, ID_TOKEN_TYP, &claims).await
+    }
+
+    async fn sign_id_jag(&self, claims: &IdJagClaims) -> Result<String, SignFailure> {
+        self.sign_jwt(ID_JAG_TYP, claims).await
     }
 }

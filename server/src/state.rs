@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use gatehouse_core::assertion::{AssertionSettings, AssertionVerifier};
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
 use gatehouse_core::resource::ResourceRegistry;
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, ParStore, RefreshTokenStore,
-    RevocationStore, SessionStore, UserStore,
+    ReplayStore, RevocationStore, SessionStore, UserStore,
 };
 use gatehouse_validator::Validator;
 
@@ -59,6 +60,12 @@ pub struct Issuance {
     pub signer: JwtSigner,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// Verifies assertions and exchanged tokens.
+    pub verifier: Arc<dyn AssertionVerifier>,
+    /// Assertion `jti`s already used.
+    pub replay: Arc<dyn ReplayStore>,
+    /// Assertion lifetimes, leeway and ID-JAG audiences.
+    pub assertions: AssertionSettings,
     /// The registered protected resources.
     pub resources: Arc<Resources>,
 }
@@ -79,6 +86,9 @@ impl Issuance {
             signer: &self.signer,
             clock: self.auth.clock.as_ref(),
             random: self.random.as_ref(),
+            verifier: self.verifier.as_ref(),
+            replay: self.replay.as_ref(),
+            assertions: &self.assertions,
         }
     }
 }
@@ -225,6 +235,8 @@ pub struct App {
     pub pushed: Arc<dyn ParStore>,
     /// Refresh tokens.
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// The replay cache of assertion `jti`s.
+    pub replay: Arc<dyn ReplayStore>,
     /// The signing keys.
     pub keys: Arc<KeyManager>,
     /// The registered protected resources.

@@ -34,6 +34,7 @@ async fn the_store_suite() {
     suite::refresh_tokens(&store().1).await;
     suite::par(&store().1).await;
     suite::secrets(&store().1).await;
+    suite::replay(&store().1).await;
 }
 
 fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
@@ -47,6 +48,7 @@ fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
         nbf: None,
         exp: UnixTime(exp),
         jti: "j".into(),
+        act: None,
     }
 }
 

@@ -30,6 +30,35 @@ pub struct AccessTokenClaims {
     pub exp: UnixTime,
     /// A unique id, the key for revocation.
     pub jti: String,
+    /// The acting party of a delegation (RFC 8693 §4.1): who holds and uses the token on behalf
+    /// of `sub`. Absent on tokens that involve no delegation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// An `act` claim (RFC 8693 §4.1): the current actor, and inside it the chain of prior actors,
+/// the least recent the most deeply nested. Only `sub`, `iss`, `client_id` and a nested `act`
+/// are kept: RFC 8693 §4.1 says other claims in `act` are not meaningful for access control.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The actor's subject.
+    pub sub: String,
+    /// The issuer that names the actor, when it is not the token's issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The actor's client, when the actor is a client (RFC 8693 §4.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The prior actor (RFC 8693 §4.1: a chain of delegation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Self>>,
+}
+
+impl Actor {
+    /// How many actors the chain holds, this one included.
+    pub fn depth(&self) -> usize {
+        1 + self.act.as_ref().map_or(0, |a| a.depth())
+    }
 }
 
 /// The `aud` claim: one string, or an array of strings (RFC 7519 §4.1.3).

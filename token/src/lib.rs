@@ -28,7 +28,7 @@ pub mod time;
 
 pub use alg::Algorithm;
 pub use backend::BackendKind;
-pub use claims::{AccessTokenClaims, Audience};
+pub use claims::{AccessTokenClaims, Actor, Audience};
 pub use header::JwsHeader;
 pub use jwk::{Jwk, JwkSet, KeyParams};
 pub use opaque::{OpaqueToken, RefreshTokenText, SecretDigest};

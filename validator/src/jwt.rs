@@ -40,12 +40,14 @@ pub fn verify(
     token: &str,
     max_len: usize,
 ) -> Result<(AccessTokenClaims, String), Rejection> {
-    verify_typed(keys, token, max_len, is_access_token_typ)
+    verify_with(keys, token, max_len, |typ| {
+        typ.is_some_and(is_access_token_typ)
+    })
 }
 
 /// OIDC Core §2: Gatehouse writes `typ: JWT` on its ID tokens.
-fn is_id_token_typ(typ: &str) -> bool {
-    typ == "JWT"
+pub fn is_id_token_typ(typ: Option<&str>) -> bool {
+    typ == Some("JWT")
 }
 
 /// The claims of an ID token that an `id_token_hint` is read for (OIDC RP-Initiated Logout
@@ -71,15 +73,18 @@ pub fn verify_id_token_hint(
     token: &str,
     max_len: usize,
 ) -> Result<IdTokenHint, Rejection> {
-    verify_typed(keys, token, max_len, is_id_token_typ).map(|(claims, _)| claims)
+    verify_with(keys, token, max_len, is_id_token_typ).map(|(claims, _)| claims)
 }
 
-/// [`verify`] for a token whose `typ` passes `typ_ok`, with claims of type `C`.
-fn verify_typed<C: DeserializeOwned>(
+/// [`verify`] for a token whose `typ` header (absent: `None`) passes `typ_ok`, with claims of
+/// type `C`: the same size, shape, header, key, algorithm-binding, signature and duplicate-member
+/// rules, for any kind of JWT (an ID token of ours, an external issuer's assertion). The claims
+/// are only parsed, not checked: that is the caller's business.
+pub fn verify_with<C: DeserializeOwned>(
     keys: &KeySnapshot,
     token: &str,
     max_len: usize,
-    typ_ok: fn(&str) -> bool,
+    typ_ok: fn(Option<&str>) -> bool,
 ) -> Result<(C, String), Rejection> {
     if token.len() > max_len {
         return Err(Rejection::TooLarge);
@@ -95,7 +100,7 @@ fn verify_typed<C: DeserializeOwned>(
         return Err(Rejection::Header);
     }
     let header: Header = serde_json::from_slice(&header_json).map_err(|_| Rejection::Header)?;
-    if !header.typ.as_deref().is_some_and(typ_ok) {
+    if !typ_ok(header.typ.as_deref()) {
         return Err(Rejection::WrongType);
     }
     let kid = header.kid.ok_or(Rejection::Header)?;

@@ -20,6 +20,7 @@ fn claims() -> AccessTokenClaims {
         nbf: None,
         exp: NOW.plus(300),
         jti: "jti-1".into(),
+        act: None,
     }
 }
 

@@ -110,6 +110,10 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4.
     ClientCredentials,
+    /// RFC 7523 §2.1, with the ID-JAG profile (MCP EMA §5): operators only.
+    JwtBearer,
+    /// RFC 8693: operators only.
+    TokenExchange,
 }
 
 impl GrantType {
@@ -119,15 +123,25 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => crate::request::token::JWT_BEARER,
+            Self::TokenExchange => crate::request::token::TOKEN_EXCHANGE,
         }
     }
 
     /// Every grant type Gatehouse implements.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 5] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
+        Self::JwtBearer,
+        Self::TokenExchange,
     ];
+
+    /// Whether only an operator may give a client this grant: one that trusts assertions of
+    /// other issuers or turns one token into another (security matrix §4.1.3, §9.1).
+    pub const fn operator_only(self) -> bool {
+        matches!(self, Self::JwtBearer | Self::TokenExchange)
+    }
 
     /// Parses a registered grant type name.
     pub fn parse(text: &str) -> Option<Self> {

@@ -85,7 +85,7 @@ impl ClientRegistration {
         if self.grant_types.is_empty() {
             return Err(refuse(
                 "grant_types",
-                "name at least one grant type (authorization_code, refresh_token, client_credentials)",
+                "name at least one grant type (authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:jwt-bearer, urn:ietf:params:oauth:grant-type:token-exchange)",
             ));
         }
         let public = match self.token_endpoint_auth_method.as_deref() {
@@ -104,7 +104,7 @@ impl ClientRegistration {
                 refuse(
                     "grant_types",
                     format!(
-                        "{g:?} is not supported; use authorization_code, refresh_token or client_credentials"
+                        "{g:?} is not supported; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:jwt-bearer or urn:ietf:params:oauth:grant-type:token-exchange"
                     ),
                 )
             })?;
@@ -116,6 +116,15 @@ impl ClientRegistration {
             return Err(refuse(
                 "grant_types",
                 "a public client cannot use client_credentials (OAuth 2.1 §4.2): it has no secret",
+            ));
+        }
+        if let Some(g) = grant_types.iter().find(|g| public && g.operator_only()) {
+            return Err(refuse(
+                "grant_types",
+                format!(
+                    "a public client cannot use {}: the grant must be bound to an authenticated client (MCP EMA §7.7)",
+                    g.as_str()
+                ),
             ));
         }
         if grant_types == [GrantType::RefreshToken] {
@@ -314,7 +323,7 @@ mod tests {
     fn refuses_bad_fields_by_name() {
         let random = CountingRandom::default();
         type Mutation = fn(&mut ClientRegistration);
-        let cases: [(Mutation, &str); 13] = [
+        let cases: [(Mutation, &str); 15] = [
             (
                 |r| r.post_logout_redirect_uris = vec!["javascript:alert(1)".into()],
                 "post_logout_redirect_uris",
@@ -342,6 +351,20 @@ mod tests {
             ),
             (|r| r.name = " ".into(), "name"),
             (|r| r.grant_types = vec!["password".into()], "grant_types"),
+            (
+                |r| {
+                    r.token_endpoint_auth_method = Some("none".into());
+                    r.grant_types = vec!["urn:ietf:params:oauth:grant-type:token-exchange".into()];
+                },
+                "grant_types",
+            ),
+            (
+                |r| {
+                    r.token_endpoint_auth_method = Some("none".into());
+                    r.grant_types = vec!["urn:ietf:params:oauth:grant-type:jwt-bearer".into()];
+                },
+                "grant_types",
+            ),
             (|r| r.scope = "a  b".into(), "scope"),
             (|r| r.resources = vec![], "resources"),
             (

@@ -112,6 +112,7 @@ pub async fn grant(
         refresh_token,
         code: Some((digest, family)),
         id_token,
+        act: None,
     })
 }
 

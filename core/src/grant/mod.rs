@@ -6,11 +6,14 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod jwt_bearer;
 pub mod refresh_token;
 pub mod target;
+pub mod token_exchange;
 
-use gatehouse_token::SecretDigest;
+use gatehouse_token::{Actor, SecretDigest};
 
+use crate::assertion::{AssertionSettings, AssertionVerifier};
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::id_token::IdTokenClaims;
@@ -20,8 +23,8 @@ use crate::request::TokenRequest;
 use crate::resource::{Resource, ResourceRegistry};
 use crate::scope::Scope;
 use crate::store::{
-    AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, SessionStore,
-    UserStore,
+    AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, ReplayStore,
+    SessionStore, UserStore,
 };
 
 /// What a grant and the issuance after it may use, borrowed for one request.
@@ -54,6 +57,12 @@ pub struct GrantContext<'a> {
     pub clock: &'a dyn Clock,
     /// Randomness for `jti`s and opaque tokens.
     pub random: &'a dyn Random,
+    /// Verifies the JWTs of jwt-bearer and token exchange.
+    pub verifier: &'a dyn AssertionVerifier,
+    /// The `jti`s of assertions already used.
+    pub replay: &'a dyn ReplayStore,
+    /// Assertion lifetimes, leeway and the ID-JAG audiences.
+    pub assertions: &'a AssertionSettings,
 }
 
 /// What a grant decided the client gets; [`crate::issue`] turns it into a token.
@@ -72,6 +81,8 @@ pub struct Granted {
     pub code: Option<(SecretDigest, Option<String>)>,
     /// An ID token to sign with the access token (an OpenID Connect request).
     pub id_token: Option<IdTokenClaims>,
+    /// The acting party of a delegation (RFC 8693 §4.1), for an exchanged token.
+    pub act: Option<Actor>,
 }
 
 impl Granted {
@@ -84,6 +95,7 @@ impl Granted {
             refresh_token: None,
             code: None,
             id_token: None,
+            act: None,
         }
     }
 }
@@ -95,6 +107,12 @@ pub async fn exchange(
     client: &Client,
     request: &TokenRequest,
 ) -> Result<IssuedToken, TokenError> {
+    // A token exchange for an ID-JAG issues an assertion, not an access token (MCP EMA §4.2).
+    if let TokenRequest::TokenExchange(req) = request {
+        if token_exchange::wants_id_jag(req) {
+            return token_exchange::issue_id_jag(ctx, client, req).await;
+        }
+    }
     let mut granted = grant(ctx, client, request).await?;
     let refresh_token = granted.refresh_token.take();
     let code = granted.code.take();
@@ -122,6 +140,9 @@ pub async fn exchange(
         }
     }
     issued.refresh_token = refresh_token;
+    if let TokenRequest::TokenExchange(_) = request {
+        issued.issued_token_type = Some(crate::request::token::TokenTypeUri::AccessToken.as_str());
+    }
     Ok(issued)
 }
 
@@ -135,6 +156,8 @@ pub async fn grant(
         TokenRequest::AuthorizationCode(req) => authorization_code::grant(ctx, client, req).await,
         TokenRequest::RefreshToken(req) => refresh_token::grant(ctx, client, req).await,
         TokenRequest::ClientCredentials(req) => client_credentials::grant(ctx, client, req).await,
+        TokenRequest::JwtBearer(req) => jwt_bearer::grant(ctx, client, req).await,
+        TokenRequest::TokenExchange(req) => token_exchange::grant(ctx, client, req).await,
         TokenRequest::Unsupported(name) => Err(TokenError::UnsupportedGrantType(format!(
             "grant_type {name:?} is not supported"
         ))),

@@ -104,6 +104,7 @@ pub async fn grant(
         refresh_token,
         code: None,
         id_token,
+        act: None,
     })
 }
 

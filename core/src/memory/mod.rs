@@ -2,6 +2,7 @@
 //! what unit tests and benchmarks run on. Not durable.
 
 mod people;
+mod replay;
 mod single_use;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,6 +28,7 @@ pub struct MemoryStore {
     people: Mutex<people::People>,
     single_use: Mutex<single_use::SingleUse>,
     secrets: Mutex<BTreeMap<String, [u8; 32]>>,
+    replay: Mutex<replay::Seen>,
     resources: Mutex<BTreeMap<Resource, ProtectedResource>>,
 }
 
@@ -289,5 +291,6 @@ mod tests {
         suite::refresh_tokens(&MemoryStore::default()).await;
         suite::par(&MemoryStore::default()).await;
         suite::secrets(&MemoryStore::default()).await;
+        suite::replay(&MemoryStore::default()).await;
     }
 }

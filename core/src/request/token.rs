@@ -15,6 +15,10 @@ pub enum TokenRequest {
     RefreshToken(RefreshTokenRequest),
     /// `grant_type=client_credentials` (RFC 6749 §4.4.2).
     ClientCredentials(ClientCredentialsRequest),
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1).
+    JwtBearer(JwtBearerRequest),
+    /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1).
+    TokenExchange(TokenExchangeRequest),
     /// Any other grant type, by name.
     Unsupported(String),
 }
@@ -26,6 +30,165 @@ pub struct ClientCredentialsRequest {
     pub scope: Option<Scope>,
     /// The requested resource; `None` asks for the client's default resource (RFC 8707 §2).
     pub resource: Option<Resource>,
+}
+
+/// The `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The `grant_type` of token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// The parameters of a jwt-bearer request (RFC 7523 §2.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtBearerRequest {
+    /// The assertion: one JWT (RFC 7523 §2.1), an ID-JAG here.
+    pub assertion: String,
+    /// A narrower scope (RFC 7521 §4.1).
+    pub scope: Option<Scope>,
+    /// The resource, which must agree with the assertion's (RFC 8707 §2).
+    pub resource: Option<Resource>,
+}
+
+impl std::fmt::Debug for JwtBearerRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtBearerRequest")
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token type identifier (RFC 8693 §3), of those Gatehouse knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenTypeUri {
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    AccessToken,
+    /// `urn:ietf:params:oauth:token-type:refresh_token`.
+    RefreshToken,
+    /// `urn:ietf:params:oauth:token-type:id_token`.
+    IdToken,
+    /// `urn:ietf:params:oauth:token-type:jwt`.
+    Jwt,
+    /// `urn:ietf:params:oauth:token-type:id-jag` (MCP EMA §4).
+    IdJag,
+}
+
+impl TokenTypeUri {
+    const ALL: [Self; 5] = [
+        Self::AccessToken,
+        Self::RefreshToken,
+        Self::IdToken,
+        Self::Jwt,
+        Self::IdJag,
+    ];
+
+    /// The registered URI.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessToken => "urn:ietf:params:oauth:token-type:access_token",
+            Self::RefreshToken => "urn:ietf:params:oauth:token-type:refresh_token",
+            Self::IdToken => "urn:ietf:params:oauth:token-type:id_token",
+            Self::Jwt => "urn:ietf:params:oauth:token-type:jwt",
+            Self::IdJag => "urn:ietf:params:oauth:token-type:id-jag",
+        }
+    }
+
+    /// The type with this URI, compared exactly.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// The parameters of a token-exchange request (RFC 8693 §2.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenExchangeRequest {
+    /// The token that represents the party on whose behalf the request is made.
+    pub subject_token: String,
+    /// Its type.
+    pub subject_token_type: TokenTypeUri,
+    /// The token that represents the acting party, with its type.
+    pub actor: Option<(String, TokenTypeUri)>,
+    /// The type of token wanted; `None` is an access token.
+    pub requested_token_type: Option<TokenTypeUri>,
+    /// The resource the token is for (RFC 8707 §2, RFC 8693 §2.1).
+    pub resource: Option<Resource>,
+    /// The logical name of the target (RFC 8693 §2.1): a resource of ours, or, for an ID-JAG,
+    /// the issuer of a downstream authorization server.
+    pub audience: Option<String>,
+    /// The scope wanted.
+    pub scope: Option<Scope>,
+}
+
+impl std::fmt::Debug for TokenExchangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchangeRequest")
+            .field("subject_token_type", &self.subject_token_type)
+            .field("actor_token_type", &self.actor.as_ref().map(|a| a.1))
+            .field("requested_token_type", &self.requested_token_type)
+            .field("resource", &self.resource)
+            .field("audience", &self.audience)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token type parameter: absent, or one Gatehouse knows (else `invalid_request`, RFC 8693
+/// §2.2.2).
+fn token_type(form: &Form, name: &'static str) -> Result<Option<TokenTypeUri>, TokenError> {
+    form.single(name)?
+        .map(|text| {
+            TokenTypeUri::parse(text)
+                .ok_or_else(|| TokenError::InvalidRequest(format!("unsupported {name} {text:?}")))
+        })
+        .transpose()
+}
+
+impl TokenExchangeRequest {
+    /// RFC 8693 §2.1: `subject_token` and `subject_token_type` are required; `actor_token_type`
+    /// is required with an `actor_token` and forbidden without one.
+    fn parse(form: &Form) -> Result<Self, TokenError> {
+        let subject_token = required(form, "subject_token")?;
+        let subject_token_type = token_type(form, "subject_token_type")?
+            .ok_or_else(|| TokenError::InvalidRequest("missing subject_token_type".into()))?;
+        let actor = match (
+            form.single("actor_token")?,
+            token_type(form, "actor_token_type")?,
+        ) {
+            (Some(token), Some(kind)) => Some((token.to_owned(), kind)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(TokenError::InvalidRequest(
+                    "actor_token_type is required with an actor_token (RFC 8693 §2.1)".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(TokenError::InvalidRequest(
+                    "actor_token_type without an actor_token (RFC 8693 §2.1)".into(),
+                ));
+            }
+        };
+        // Gatehouse binds each token to one audience: several distinct ones are `invalid_target`.
+        let mut audience: Option<&str> = None;
+        for text in form.all("audience") {
+            match audience {
+                Some(first) if first != text => {
+                    return Err(TokenError::InvalidTarget(
+                        "request one audience per token; each token has exactly one audience"
+                            .into(),
+                    ));
+                }
+                _ => audience = Some(text),
+            }
+        }
+        Ok(Self {
+            subject_token,
+            subject_token_type,
+            actor,
+            requested_token_type: token_type(form, "requested_token_type")?,
+            resource: parse_resource(form)?,
+            audience: audience.map(str::to_owned),
+            scope: parse_scope(form)?,
+        })
+    }
 }
 
 /// The parameters of an authorization-code request.
@@ -100,6 +263,12 @@ impl TokenRequest {
                 scope: parse_scope(form)?,
                 resource: parse_resource(form)?,
             }),
+            JWT_BEARER => Self::JwtBearer(JwtBearerRequest {
+                assertion: required(form, "assertion")?,
+                scope: parse_scope(form)?,
+                resource: parse_resource(form)?,
+            }),
+            TOKEN_EXCHANGE => Self::TokenExchange(TokenExchangeRequest::parse(form)?),
             other => Self::Unsupported(other.to_owned()),
         })
     }
@@ -208,6 +377,71 @@ mod tests {
             parse("grant_type=password").unwrap(),
             TokenRequest::Unsupported("password".into())
         );
+    }
+
+    #[test]
+    fn jwt_bearer_needs_one_assertion() {
+        let req = parse(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.b.c&scope=x",
+        )
+        .unwrap();
+        let TokenRequest::JwtBearer(req) = req else {
+            panic!("{req:?}")
+        };
+        assert_eq!(req.assertion, "a.b.c");
+        assert!(
+            !format!("{req:?}").contains("a.b.c"),
+            "Debug hides the assertion"
+        );
+        for bad in [
+            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=a&assertion=b",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(TokenError::InvalidRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_exchange_parameters() {
+        let te = "grant_type=urn:ietf:params:oauth:grant-type:token-exchange";
+        let at = "urn:ietf:params:oauth:token-type:access_token";
+        let req = parse(&format!(
+            "{te}&subject_token=s&subject_token_type={at}&actor_token=a&actor_token_type=urn:ietf:params:oauth:token-type:jwt&audience=https://x&audience=https://x&requested_token_type=urn:ietf:params:oauth:token-type:id-jag"
+        ))
+        .unwrap();
+        let TokenRequest::TokenExchange(req) = req else {
+            panic!("{req:?}")
+        };
+        assert_eq!(req.subject_token_type, TokenTypeUri::AccessToken);
+        assert_eq!(req.actor, Some(("a".into(), TokenTypeUri::Jwt)));
+        assert_eq!(req.audience.as_deref(), Some("https://x"));
+        assert_eq!(req.requested_token_type, Some(TokenTypeUri::IdJag));
+        assert!(
+            !format!("{req:?}").contains("\"s\""),
+            "Debug hides the tokens"
+        );
+        for bad in [
+            format!("{te}&subject_token_type={at}"),
+            format!("{te}&subject_token=s"),
+            format!("{te}&subject_token=s&subject_token_type=urn:x"),
+            format!("{te}&subject_token=s&subject_token_type={at}&actor_token=a"),
+            format!("{te}&subject_token=s&subject_token_type={at}&actor_token_type={at}"),
+            format!("{te}&subject_token=s&subject_token_type={at}&requested_token_type=urn:x"),
+        ] {
+            assert!(
+                matches!(parse(&bad), Err(TokenError::InvalidRequest(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse(&format!(
+                "{te}&subject_token=s&subject_token_type={at}&audience=a&audience=b"
+            )),
+            Err(TokenError::InvalidTarget(_))
+        ));
     }
 
     #[test]

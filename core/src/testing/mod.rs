@@ -9,12 +9,17 @@
 
 pub mod suite;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use gatehouse_token::{AccessTokenClaims, UnixTime};
 
+use crate::assertion::{
+    AssertionSettings, AssertionVerifier, ExternalJwt, ExternalUse, IdJagClaims, OwnIdToken,
+    Refusal,
+};
 use crate::client::ClientId;
 use crate::client::{
     Client, ClientKind, ClientRegistration, ClientSecret, Introspection, TokenFormat,
@@ -194,11 +199,23 @@ impl ClientBuilder {
 }
 
 /// A signer that records the claims it is asked to sign and returns `signed:<jti>` (ID
-/// tokens: `id:<sub>`, recorded with `at_hash` set as for ES256).
+/// tokens: `id:<sub>`, recorded with `at_hash` set as for ES256; ID-JAGs: `id-jag:<jti>`).
 #[derive(Debug, Default)]
-pub struct RecordingSigner(Mutex<Vec<AccessTokenClaims>>, Mutex<Vec<IdTokenClaims>>);
+pub struct RecordingSigner(
+    Mutex<Vec<AccessTokenClaims>>,
+    Mutex<Vec<IdTokenClaims>>,
+    Mutex<Vec<IdJagClaims>>,
+);
 
 impl RecordingSigner {
+    /// The ID-JAG claims signed so far, oldest first.
+    pub fn id_jags(&self) -> Vec<IdJagClaims> {
+        self.2
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The ID token claims signed so far, oldest first.
     pub fn id_tokens(&self) -> Vec<IdTokenClaims> {
         self.1
@@ -241,6 +258,64 @@ impl AccessTokenSigner for RecordingSigner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(claims);
         Ok(format!("id:{sub}"))
+    }
+
+    async fn sign_id_jag(&self, claims: &IdJagClaims) -> Result<String, SignFailure> {
+        self.2
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(claims.clone());
+        Ok(format!("id-jag:{}", claims.jti))
+    }
+}
+
+/// A verifier that knows the tokens a test tells it about, and refuses any other as a bad
+/// signature; an external token presented for another use than its own is untrusted.
+#[derive(Debug, Default)]
+pub struct TestVerifier {
+    access: Mutex<HashMap<String, AccessTokenClaims>>,
+    id: Mutex<HashMap<String, OwnIdToken>>,
+    external: Mutex<HashMap<String, (ExternalUse, ExternalJwt)>>,
+}
+
+impl TestVerifier {
+    /// `token` is one of our access tokens, valid, with `claims`.
+    pub fn knows_access_token(&self, token: &str, claims: AccessTokenClaims) {
+        self.access.lock().unwrap().insert(token.into(), claims);
+    }
+
+    /// `token` is one of our ID tokens with `claims`.
+    pub fn knows_id_token(&self, token: &str, claims: OwnIdToken) {
+        self.id.lock().unwrap().insert(token.into(), claims);
+    }
+
+    /// `token` is a trusted issuer's JWT for `usage`.
+    pub fn knows_external(&self, token: &str, usage: ExternalUse, jwt: ExternalJwt) {
+        self.external
+            .lock()
+            .unwrap()
+            .insert(token.into(), (usage, jwt));
+    }
+}
+
+#[async_trait]
+impl AssertionVerifier for TestVerifier {
+    async fn access_token(&self, token: &str) -> Result<AccessTokenClaims, Refusal> {
+        let known = self.access.lock().unwrap().get(token).cloned();
+        known.ok_or(Refusal::BadSignature)
+    }
+
+    async fn id_token(&self, token: &str) -> Result<OwnIdToken, Refusal> {
+        let known = self.id.lock().unwrap().get(token).cloned();
+        known.ok_or(Refusal::BadSignature)
+    }
+
+    async fn external(&self, token: &str, usage: ExternalUse) -> Result<ExternalJwt, Refusal> {
+        match self.external.lock().unwrap().get(token) {
+            Some((u, jwt)) if *u == usage => Ok(jwt.clone()),
+            Some(_) => Err(Refusal::UntrustedIssuer),
+            None => Err(Refusal::BadSignature),
+        }
     }
 }
 
@@ -293,6 +368,11 @@ pub struct Harness {
     pub random: CountingRandom,
     /// The alarms.
     pub alarms: RecordingAlarms,
+    /// The assertion verifier.
+    pub verifier: TestVerifier,
+    /// Assertion settings: 600 s longest lifetime, 30 s leeway, 300 s ID-JAGs, no downstream
+    /// server.
+    pub assertions: AssertionSettings,
     /// The registered resources (none unless a test adds some).
     pub resources: crate::resource::ResourceRegistry,
 }
@@ -318,6 +398,13 @@ impl Harness {
             clock: FixedClock::at(now),
             random: CountingRandom::default(),
             alarms: RecordingAlarms::default(),
+            verifier: TestVerifier::default(),
+            assertions: AssertionSettings {
+                max_lifetime: 600,
+                leeway: 30,
+                id_jag_lifetime: 300,
+                downstream: Vec::new(),
+            },
             resources: crate::resource::ResourceRegistry::default(),
         }
     }
@@ -337,6 +424,9 @@ impl Harness {
             signer: &self.signer,
             clock: &self.clock,
             random: &self.random,
+            verifier: &self.verifier,
+            replay: &self.store,
+            assertions: &self.assertions,
         }
     }
 }

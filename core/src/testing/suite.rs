@@ -15,8 +15,8 @@ use crate::client::ClientId;
 use crate::store::{
     AccessTokenStore, AuthorizationCode, ClientStore, CodeStore, Consent, ConsentStore,
     IssuedForCode, KeyRecord, KeyState, KeyStore, ParStore, PushedRequest, Redemption,
-    RefreshToken, RefreshTokenStore, ResourceStore, RevocationStore, Rotation, SecretStore,
-    Session, SessionStore, StoreError, UserStore,
+    RefreshToken, RefreshTokenStore, ReplayStore, ResourceStore, RevocationStore, Rotation,
+    SecretStore, Session, SessionStore, StoreError, UserStore,
 };
 use crate::user::{UserId, Username};
 
@@ -31,6 +31,7 @@ fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
         nbf: None,
         exp: UnixTime(exp),
         jti: format!("jti-{client_id}-{exp}"),
+        act: None,
     }
 }
 
@@ -1107,4 +1108,57 @@ pub async fn secrets(store: &dyn SecretStore) {
         assert!(x == [10 + n; 32] || x == [100 + n; 32]);
         assert_eq!(store.get_or_create(&name, [0; 32]).await.unwrap(), x);
     }
+}
+
+/// The replay cache: a first use is `true` once, whatever comes after; kinds are namespaces (the
+/// same digest of another kind is a first use); concurrent first uses: exactly one wins; an
+/// entry counts until purged, and the purge goes by the cutoff given.
+pub async fn replay(store: &dyn ReplayStore) {
+    use crate::store::{ReplayKind, replay_digest};
+    let id = replay_digest("https://idp.example", "jti-1");
+    assert_ne!(
+        id,
+        replay_digest("https://idp.example/", "jti-1"),
+        "issuers differ"
+    );
+    assert_ne!(
+        replay_digest("a", "\0b"),
+        replay_digest("a\0", "b"),
+        "the boundary between issuer and jti cannot be moved"
+    );
+    let grant = ReplayKind::GrantAssertion;
+    assert!(store.first_use(grant, id, UnixTime(100)).await.unwrap());
+    assert!(!store.first_use(grant, id, UnixTime(100)).await.unwrap());
+    assert!(
+        !store.first_use(grant, id, UnixTime(500)).await.unwrap(),
+        "a later expiry does not make it new"
+    );
+    assert!(
+        store
+            .first_use(ReplayKind::ClientAssertion, id, UnixTime(100))
+            .await
+            .unwrap(),
+        "another kind is another namespace"
+    );
+    for n in 0..8u8 {
+        let (x, y) = join(
+            store.first_use(grant, digest(n), UnixTime(200)),
+            store.first_use(grant, digest(n), UnixTime(200)),
+        )
+        .await;
+        assert!(x.unwrap() ^ y.unwrap(), "exactly one first use of {n}");
+    }
+    assert_eq!(
+        store.purge_expired(UnixTime(100)).await.unwrap(),
+        0,
+        "kept through expires_at"
+    );
+    assert!(!store.first_use(grant, id, UnixTime(100)).await.unwrap());
+    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 2);
+    assert!(
+        store.first_use(grant, id, UnixTime(300)).await.unwrap(),
+        "forgotten after the purge"
+    );
+    assert_eq!(store.purge_expired(UnixTime(201)).await.unwrap(), 8);
+    assert!(!store.first_use(grant, id, UnixTime(300)).await.unwrap());
 }

@@ -28,6 +28,7 @@ impl OpaqueTokens for OneToken {
                 nbf: None,
                 exp: UnixTime(2_000),
                 jti: "j".into(),
+                act: None,
             },
             revoked: false,
         }))

@@ -11,7 +11,8 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
+//!   [`trust`].
 
 pub mod admin;
 pub mod authorize;
@@ -23,6 +24,7 @@ pub mod registration;
 pub mod resources;
 pub mod signing;
 pub mod tokens;
+pub mod trust;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -41,6 +43,7 @@ pub use registration::RegistrationConfig;
 pub use resources::ResourcesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
+pub use trust::TrustConfig;
 pub use validation::ValidationConfig;
 
 /// The prefix of configuration environment variables.
@@ -83,6 +86,8 @@ pub struct Config {
     pub pages: PagesConfig,
     /// `[authorize]`: the authorization endpoint's policy.
     pub authorize: AuthorizeConfig,
+    /// `[trust]`: trusted external issuers and the servers ID-JAGs are issued for.
+    pub trust: TrustConfig,
     /// `[resources]`: protected resources defined in the file, and the default one.
     pub resources: ResourcesConfig,
     /// `[registration]`: dynamic client registration (RFC 7591).
@@ -115,6 +120,8 @@ struct RawConfig {
     pages: pages::RawPages,
     #[serde(default)]
     authorize: authorize::RawAuthorize,
+    #[serde(default)]
+    trust: trust::RawTrust,
     #[serde(default)]
     resources: resources::RawResources,
     #[serde(default)]
@@ -310,7 +317,6 @@ impl RawConfig {
         };
         let tokens = self.tokens.validate()?;
         Ok(Config {
-            issuer,
             listen,
             data_dir: self
                 .data_dir
@@ -325,6 +331,8 @@ impl RawConfig {
             limits: self.limits.validate()?,
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
+            trust: self.trust.validate(&issuer)?,
+            issuer,
             resources: self.resources.validate()?,
             registration: self.registration.validate()?,
         })

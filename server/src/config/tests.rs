@@ -202,3 +202,125 @@ fn http_limits_and_quotas() {
         (50, 0)
     );
 }
+
+#[test]
+fn trust_section() {
+    let c = Config::load_from(None, Vec::new()).unwrap();
+    assert_eq!(
+        (
+            c.trust.max_assertion_lifetime,
+            c.trust.id_jag_lifetime,
+            c.trust.issuers.len()
+        ),
+        (600, 300, 0)
+    );
+    let c = load(
+        r#"
+[trust]
+max_assertion_lifetime = "5m"
+[[trust.issuers]]
+issuer = "https://idp.example"
+jwks_uri = "https://idp.example/jwks"
+algorithms = ["RS256", "ES256"]
+accept = ["id_jag", "subject_token"]
+subject = "as_is"
+[[trust.downstream]]
+issuer = "https://as.other.example"
+resources = ["https://mcp.other.example/"]
+clients = { "ours" = "theirs" }
+"#,
+        &[],
+    )
+    .unwrap();
+    let t = &c.trust;
+    assert_eq!(t.max_assertion_lifetime, 300);
+    let idp = &t.issuers[0];
+    assert_eq!(idp.algorithms, [Algorithm::RS256, Algorithm::ES256]);
+    assert!(idp.id_jag && idp.subject_token);
+    assert_eq!(
+        idp.subjects,
+        gatehouse_core::assertion::SubjectMapping::AsIs
+    );
+    assert_eq!(
+        t.downstream[0].resources[0].as_str(),
+        "https://mcp.other.example"
+    );
+    assert_eq!(t.downstream[0].clients, [("ours".into(), "theirs".into())]);
+    // Arrays of tables from the environment, as inline TOML.
+    let c = load(
+        "",
+        &[(
+            "GATEHOUSE_TRUST__ISSUERS",
+            r#"[{issuer = "https://idp.example", jwks_uri = "https://idp.example/k", algorithms = ["EdDSA"], accept = ["id_jag"]}]"#,
+        )],
+    )
+    .unwrap();
+    assert_eq!(c.trust.issuers[0].issuer, "https://idp.example");
+}
+
+#[test]
+fn trust_refusals_name_their_field() {
+    let issuer = |fields: &str| format!("[[trust.issuers]]\n{fields}");
+    let ok = r#"issuer = "https://idp.example"
+jwks_uri = "https://idp.example/jwks"
+algorithms = ["RS256"]
+accept = ["id_jag"]"#;
+    let cases = [
+        (ok.replace("RS256", "none"), "trust.issuers[0].algorithms"),
+        (ok.replace("RS256", "HS256"), "trust.issuers[0].algorithms"),
+        (
+            ok.replace("[\"RS256\"]", "[]"),
+            "trust.issuers[0].algorithms",
+        ),
+        (
+            ok.replace("id_jag", "everything"),
+            "trust.issuers[0].accept",
+        ),
+        (ok.replace("[\"id_jag\"]", "[]"), "trust.issuers[0].accept"),
+        (
+            ok.replace("https://idp.example/jwks", "http://idp.example/jwks"),
+            "trust.issuers[0].jwks_uri",
+        ),
+        (
+            ok.replace("\"https://idp.example\"", "\"https://idp.example#x\""),
+            "trust.issuers[0].issuer",
+        ),
+        (
+            ok.replace("\"https://idp.example\"", "\"http://127.0.0.1:8080\""),
+            "trust.issuers[0].issuer",
+        ),
+        (
+            format!("{ok}\nsubject = \"email\""),
+            "trust.issuers[0].subject",
+        ),
+    ];
+    for (fields, field) in cases {
+        assert_eq!(
+            load(&issuer(&fields), &[]).unwrap_err().field,
+            field,
+            "{fields}"
+        );
+    }
+    let twice = format!("{}\n{}", issuer(ok), issuer(ok));
+    assert_eq!(
+        load(&twice, &[]).unwrap_err().field,
+        "trust.issuers[1].issuer"
+    );
+    let downstream = "[[trust.downstream]]\nissuer = \"https://as.x\"\nresources = [\"https://rs.x\"]\nclients = {}";
+    assert_eq!(
+        load(downstream, &[]).unwrap_err().field,
+        "trust.downstream[0].clients"
+    );
+    assert_eq!(
+        load("[trust]\nmax_assertion_lifetime = \"2d\"", &[])
+            .unwrap_err()
+            .field,
+        "trust.max_assertion_lifetime"
+    );
+    // The development exception lets a loopback JWKS over http through.
+    let dev = format!(
+        "[trust]\nallow_http_loopback = true\n{}",
+        issuer(&ok.replace("https://idp.example/jwks", "http://127.0.0.1:9/jwks"))
+    );
+    assert!(load(&dev, &[]).is_ok());
+}

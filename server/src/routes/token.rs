@@ -12,10 +12,12 @@ use crate::error::{OAuthError, no_store};
 use crate::form::OAuthForm;
 use crate::state::{Issuance, Part};
 
-/// A successful token response (RFC 6749 §5.1).
+/// A successful token response (RFC 6749 §5.1; a token exchange's, RFC 8693 §2.2.1).
 #[derive(Debug, Serialize)]
 struct TokenResponse {
     access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
     token_type: &'static str,
     expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +39,7 @@ pub async fn handle(
     let issued = grant::exchange(&app.grant_context(&registry), &client, &request).await?;
     let body = TokenResponse {
         access_token: issued.access_token,
+        issued_token_type: issued.issued_token_type,
         token_type: issued.token_type.as_str(),
         expires_in: issued.expires_in,
         scope: (!issued.scope.is_empty()).then(|| issued.scope.to_string()),

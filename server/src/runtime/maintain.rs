@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use gatehouse_core::revocation::purge_cutoff;
 use gatehouse_core::store::{
-    AccessTokenStore, CodeStore, ParStore, RefreshTokenStore, RevocationStore, SessionStore,
+    AccessTokenStore, CodeStore, ParStore, RefreshTokenStore, ReplayStore, RevocationStore,
+    SessionStore,
 };
 use gatehouse_token::UnixTime;
 
@@ -64,6 +65,10 @@ pub async fn once(app: &App, now: UnixTime) {
     }
     if let Err(e) = RefreshTokenStore::purge_expired(app.refresh_tokens.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired refresh tokens failed");
+    }
+    // Replay entries are kept until the assertion's exp plus the leeway already.
+    if let Err(e) = ReplayStore::purge_expired(app.replay.as_ref(), now).await {
+        tracing::warn!(error = %e, "purging the replay cache failed");
     }
     expire_registrations(app, now).await;
     app.throttle.sweep(now);

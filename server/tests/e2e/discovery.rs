@@ -28,7 +28,13 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
     );
     assert_eq!(
         oauth["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
     );
     assert_eq!(
         oauth["token_endpoint_auth_methods_supported"],

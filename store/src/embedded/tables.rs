@@ -92,6 +92,13 @@ pub(super) const PUSHED_REQUESTS: TableDefinition<&[u8; 32], &[u8]> =
 pub(super) const PAR_EXPIRY: TableDefinition<(u64, &[u8; 32]), ()> =
     TableDefinition::new("pushed_authorization_request_expiry");
 
+/// (kind, digest of issuer and `jti`) → when the entry may be forgotten: the replay cache. Every
+/// key starts with its kind, so kinds are separate namespaces.
+pub(super) const REPLAY: TableDefinition<(&str, &[u8; 32]), u64> = TableDefinition::new("replay");
+/// (expires_at, kind, digest): the time index of [`REPLAY`].
+pub(super) const REPLAY_EXPIRY: TableDefinition<(u64, &str, &[u8; 32]), ()> =
+    TableDefinition::new("replay_expiry");
+
 /// Secret name → the secret's 32 bytes.
 pub(super) const SECRETS: TableDefinition<&str, &[u8; 32]> = TableDefinition::new("secrets");
 
@@ -124,6 +131,8 @@ pub(super) fn create(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
     txn.open_table(PAR_EXPIRY).map_err(unavailable)?;
     txn.open_table(SECRETS).map_err(unavailable)?;
+    txn.open_table(REPLAY).map_err(unavailable)?;
+    txn.open_table(REPLAY_EXPIRY).map_err(unavailable)?;
     txn.open_table(RESOURCES).map_err(unavailable)?;
     txn.open_multimap_table(CLIENT_TOKENS)
         .map_err(unavailable)?;

@@ -20,6 +20,7 @@ pub(crate) fn claims(jti: &str) -> AccessTokenClaims {
         nbf: None,
         exp: NOW.plus(300),
         jti: jti.into(),
+        act: None,
     }
 }
 

@@ -11,7 +11,7 @@
 //!   UserInfo, logout), `registration` (RFC 7591/7592 with the resource registry),
 //!   `mcp_interop` (shared/reference/mcp-auth.md §7).
 
-mod driver;
+pub mod driver;
 
 mod codes;
 mod endpoints;
