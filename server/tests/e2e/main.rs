@@ -22,6 +22,7 @@ mod hsm;
 mod introspection;
 mod lifetimes;
 mod limits;
+mod mcp_sdk;
 mod relying_party;
 mod restart;
 mod revocation;
