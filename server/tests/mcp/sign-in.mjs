@@ -8,6 +8,8 @@
 //   stdin  {"url": "http://…/authorize?…", "redirect_uri": "http://127.0.0.1:P/callback",
 //           "username": "…", "password": "…", "artifacts": "/dir", "scenario": "name"}
 //   stdout {"callback": "http://127.0.0.1:P/callback?code=…", "pages": ["sign-in", "consent"]}
+// With "listen": false the redirect URI belongs to someone else who listens there (the
+// conformance suite's callback server): the browser's arrival there is what is reported.
 // Any surprise (another page than expected, no redirect) fails with a message on standard error
 // and a screenshot in `artifacts`. Nothing is skipped: without Chromium or playwright-core it
 // fails and says what to install.
@@ -74,10 +76,18 @@ async function classify(page) {
 }
 
 /** Signs in and consents at `url`; the URL the browser was finally sent to and the pages seen. */
-export async function signIn({ url, redirect_uri, username, password, artifacts, scenario }) {
+export async function signIn({
+  url,
+  redirect_uri,
+  username,
+  password,
+  artifacts,
+  scenario,
+  listen: ours = true,
+}) {
   const chromium = await playwright();
-  const listener = listen(redirect_uri);
-  await listener.ready;
+  const listener = ours ? listen(redirect_uri) : null;
+  await listener?.ready;
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -114,8 +124,11 @@ export async function signIn({ url, redirect_uri, username, password, artifacts,
       }
       await navigated;
     }
+    const arrival = listener
+      ? listener.callback
+      : page.waitForURL((u) => u.href.startsWith(redirect_uri)).then(() => page.url());
     const callback = await Promise.race([
-      listener.callback,
+      arrival,
       new Promise((_, reject) =>
         setTimeout(
           () => reject(new SignInError(`no redirect to ${redirect_uri}; page ${page.url()}`)),
@@ -134,7 +147,7 @@ export async function signIn({ url, redirect_uri, username, password, artifacts,
     throw e;
   } finally {
     await browser.close();
-    listener.close();
+    listener?.close();
   }
 }
 
