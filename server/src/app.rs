@@ -9,7 +9,8 @@ use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::routes::{
-    authorize, health, introspect, jwks, logout, metadata, par, paths, revoke, token, userinfo,
+    authorize, health, introspect, jwks, logout, metadata, par, paths, register, revoke, token,
+    userinfo,
 };
 use crate::state::AppState;
 
@@ -30,6 +31,18 @@ pub fn router(app: AppState) -> Router {
                 HeaderName::from_static("mcp-protocol-version"),
             ])
     };
+    let mut registration = Router::new();
+    if app.config.registration.enabled {
+        let register = format!("{base}{}", paths::REGISTER);
+        registration = registration
+            .route(&register, post(register::register))
+            .route(
+                &format!("{register}/{{client_id}}"),
+                get(register::read)
+                    .put(register::update)
+                    .delete(register::delete),
+            );
+    }
     let posts = Router::new()
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
         .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
@@ -68,6 +81,12 @@ pub fn router(app: AppState) -> Router {
         // answers a plain 404, not a preflight).
         .merge(posts.route_layer(cors(&[Method::POST])))
         .merge(gets.route_layer(cors(&[Method::GET])))
+        .merge(registration.route_layer(cors(&[
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+        ])))
         .merge(
             Router::new()
                 .route(

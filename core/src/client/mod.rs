@@ -197,6 +197,49 @@ pub enum ClientKind {
     Public,
 }
 
+/// How a client came to be known, which decides the policy it is held to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClientOrigin {
+    /// Registered by an operator (CLI, admin API): trusted with what it was given.
+    #[default]
+    Operator,
+    /// Registered itself (RFC 7591): may ask for the scopes of any registered resource, never
+    /// introspects, and expires when idle.
+    Dynamic {
+        /// SHA-256 of its registration access token (RFC 7592 §3), which manages it.
+        registration_token_digest: SecretDigest,
+        /// When a token was last issued to it (updated at most once an hour), from which its
+        /// idle expiry runs.
+        last_used: UnixTime,
+        /// What it said about itself.
+        profile: Box<dynamic::ClientProfile>,
+    },
+    /// Identified by the Client ID Metadata Document at its `client_id` URL
+    /// (draft-ietf-oauth-client-id-metadata-document): never stored, held to the same policy
+    /// as a dynamically registered client.
+    MetadataDocument,
+}
+
+impl ClientOrigin {
+    /// Whether the client registered or described itself (RFC 7591, CIMD) rather than being
+    /// registered by an operator.
+    pub fn is_self_registered(&self) -> bool {
+        !matches!(self, Self::Operator)
+    }
+}
+
+impl ClientOrigin {
+    /// Whether a dynamically registered client has gone unused for `idle` seconds at `now`
+    /// (its registration has expired: it answers `invalid_client`, so SDKs register again).
+    pub fn expired(&self, idle: u64, now: UnixTime) -> bool {
+        match self {
+            Self::Dynamic { last_used, .. } => last_used.plus(idle) <= now,
+            _ => false,
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "ClientRecord", into = "ClientRecord")]
@@ -228,6 +271,8 @@ pub struct Client {
     pub introspection: Introspection,
     /// When it was registered.
     pub created_at: UnixTime,
+    /// How it came to be known.
+    pub origin: ClientOrigin,
 }
 
 impl Client {
@@ -311,6 +356,12 @@ struct ClientRecord {
     #[serde(default)]
     introspection: Introspection,
     created_at: UnixTime,
+    #[serde(default, skip_serializing_if = "is_operator")]
+    origin: ClientOrigin,
+}
+
+fn is_operator(origin: &ClientOrigin) -> bool {
+    *origin == ClientOrigin::Operator
 }
 
 impl From<ClientRecord> for Client {
@@ -332,6 +383,7 @@ impl From<ClientRecord> for Client {
             token_format: r.token_format,
             introspection: r.introspection,
             created_at: r.created_at,
+            origin: r.origin,
         }
     }
 }
@@ -355,13 +407,15 @@ impl From<Client> for ClientRecord {
             token_format: c.token_format,
             introspection: c.introspection,
             created_at: c.created_at,
+            origin: c.origin,
         }
     }
 }
 
 pub mod auth;
+pub mod dynamic;
 pub mod redirect;
 pub mod registration;
 
-pub use redirect::RedirectUri;
+pub use redirect::{ApplicationType, RedirectUri};
 pub use registration::{ClientRegistration, RegistrationError};

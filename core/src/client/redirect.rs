@@ -251,6 +251,55 @@ impl RedirectUri {
     }
 }
 
+/// What kind of app a self-registered client says it is (OpenID Connect Dynamic Client
+/// Registration 1.0 §2 `application_type`, required in MCP registrations since SEP-837).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationType {
+    /// A web application: its redirect URIs are https ones on a web host.
+    Web,
+    /// A native app on a device: loopback listeners and private-use schemes as well.
+    Native,
+}
+
+impl ApplicationType {
+    /// The registered value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    /// The type a registration declared (`declared`) or, when it declared none, the one its
+    /// redirect URIs show: native when any of them is a loopback or private-use one (real client
+    /// metadata documents omit `application_type` and register loopback URIs,
+    /// shared/reference/mcp-auth.md §7.12), web otherwise. A declared `web` app may not register
+    /// a loopback or private-use URI: its redirect URIs are https ones (OIDC Registration §2).
+    /// A declared `native` app may mix https and loopback URIs (VS Code registers both).
+    pub fn of(declared: Option<&str>, uris: &[RedirectUri]) -> Result<Self, BadRedirectUri> {
+        let device_only = |u: &&RedirectUri| !u.as_str().starts_with("https://");
+        match declared {
+            None => Ok(if uris.iter().any(|u| device_only(&u)) {
+                Self::Native
+            } else {
+                Self::Web
+            }),
+            Some("native") => Ok(Self::Native),
+            Some("web") => match uris.iter().find(device_only) {
+                Some(uri) => Err(bad(format!(
+                    "{uri} is not an https URI, which a web application must use; register the \
+                     client with application_type \"native\" for a loopback or private-use \
+                     redirect URI"
+                ))),
+                None => Ok(Self::Web),
+            },
+            Some(other) => Err(bad(format!(
+                "application_type {other:?} is not \"web\" or \"native\""
+            ))),
+        }
+    }
+}
+
 impl fmt::Display for RedirectUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -367,5 +416,37 @@ mod tests {
             host("cursor://anysphere.cursor-retrieval/cb"),
             "anysphere.cursor-retrieval"
         );
+    }
+
+    #[test]
+    fn application_type_is_declared_or_inferred() {
+        let uris = |list: &[&str]| -> Vec<RedirectUri> {
+            list.iter()
+                .map(|u| RedirectUri::register(u).unwrap())
+                .collect()
+        };
+        let loopback = uris(&["http://127.0.0.1/callback", "https://app.example/cb"]);
+        let web = uris(&["https://app.example/cb"]);
+        let custom = uris(&["cursor://anysphere.cursor-mcp/oauth/callback"]);
+        assert_eq!(
+            ApplicationType::of(None, &loopback),
+            Ok(ApplicationType::Native)
+        );
+        assert_eq!(
+            ApplicationType::of(None, &custom),
+            Ok(ApplicationType::Native)
+        );
+        assert_eq!(ApplicationType::of(None, &web), Ok(ApplicationType::Web));
+        assert_eq!(
+            ApplicationType::of(Some("native"), &loopback),
+            Ok(ApplicationType::Native)
+        );
+        assert_eq!(
+            ApplicationType::of(Some("web"), &web),
+            Ok(ApplicationType::Web)
+        );
+        assert!(ApplicationType::of(Some("web"), &loopback).is_err());
+        assert!(ApplicationType::of(Some("web"), &custom).is_err());
+        assert!(ApplicationType::of(Some("browser"), &web).is_err());
     }
 }

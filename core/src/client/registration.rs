@@ -219,6 +219,7 @@ impl ClientRegistration {
             token_format: self.token_format,
             introspection: self.introspection,
             created_at: now,
+            origin: super::ClientOrigin::Operator,
         };
         Ok((client, secret))
     }

@@ -11,7 +11,7 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`], [`pages`], [`authorize`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`].
 
 pub mod admin;
 pub mod authorize;
@@ -19,6 +19,8 @@ pub mod http;
 pub mod keys;
 pub mod limits;
 pub mod pages;
+pub mod registration;
+pub mod resources;
 pub mod signing;
 pub mod tokens;
 pub mod validation;
@@ -35,6 +37,8 @@ pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
 pub use pages::PagesConfig;
+pub use registration::RegistrationConfig;
+pub use resources::ResourcesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
 pub use validation::ValidationConfig;
@@ -79,6 +83,10 @@ pub struct Config {
     pub pages: PagesConfig,
     /// `[authorize]`: the authorization endpoint's policy.
     pub authorize: AuthorizeConfig,
+    /// `[resources]`: protected resources defined in the file, and the default one.
+    pub resources: ResourcesConfig,
+    /// `[registration]`: dynamic client registration (RFC 7591).
+    pub registration: RegistrationConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -107,6 +115,10 @@ struct RawConfig {
     pages: pages::RawPages,
     #[serde(default)]
     authorize: authorize::RawAuthorize,
+    #[serde(default)]
+    resources: resources::RawResources,
+    #[serde(default)]
+    registration: registration::RawRegistration,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -313,6 +325,8 @@ impl RawConfig {
             limits: self.limits.validate()?,
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
+            resources: self.resources.validate()?,
+            registration: self.registration.validate()?,
         })
     }
 }
@@ -368,6 +382,15 @@ fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("issuer", "must not contain credentials"));
+    }
+    // One canonical string, byte-identical everywhere (shared/reference/mcp-auth.md §1.4):
+    // lower-case scheme and host, no default port, no dot segments or needless escapes.
+    let canonical = url.as_str().trim_end_matches('/');
+    if issuer != canonical {
+        return Err(bad(
+            "issuer",
+            format!("write it in canonical form, {canonical:?}: clients compare it byte for byte"),
+        ));
     }
     Ok(issuer.to_owned())
 }

@@ -123,7 +123,8 @@ async fn check(app: &SignIn, carried: &str, browser: &BrowserId) -> Result<Check
             }
         }
     };
-    let req = authorize::parse(&form, app.clients.as_ref(), &app.issuer)
+    let registry = app.resources.current();
+    let req = authorize::parse(&form, app.clients.as_ref(), &registry, &app.issuer)
         .await
         .map_err(|e| refused(app, e))?;
     // RFC 9126 §5: where pushing is required, a request sent directly is refused.

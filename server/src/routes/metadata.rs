@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::discovery::Metadata;
+use gatehouse_core::discovery::{Metadata, Offered};
 
 use crate::state::{Discovery, Part};
 
@@ -17,6 +17,18 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     )];
     let alg = app.keys.ring().active().algorithm();
-    let doc = Metadata::new(&app.issuer, alg.as_str(), app.require_par);
+    let offered = Offered {
+        require_par: app.require_par,
+        registration: app.registration,
+        metadata_documents: app.metadata_documents,
+        resource_scopes: app
+            .resources
+            .current()
+            .all_scopes()
+            .iter()
+            .map(str::to_owned)
+            .collect(),
+    };
+    let doc = Metadata::new(&app.issuer, alg.as_str(), &offered);
     (cache, Json(doc)).into_response()
 }
