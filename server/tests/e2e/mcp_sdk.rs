@@ -60,18 +60,33 @@ pub struct Fixture {
     /// The MCP endpoint, the resource identifier.
     pub url: String,
     pub user_id: String,
+    /// The configuration file naming the MCP server as a resource.
+    _config: tempfile::NamedTempFile,
 }
 
 impl Fixture {
     pub fn start() -> Self {
-        let server = Server::start();
+        // The MCP server is a registered resource (its scope, the default when none is asked).
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            config.path(),
+            format!(
+                "[[resources.registered]]\n\
+                 uri = \"{url}\"\n\
+                 name = \"Example MCP server\"\n\
+                 scopes = [{{ name = \"{SCOPE}\", description = \"Call the example tools\" }}]\n\
+                 default_scopes = [\"{SCOPE}\"]\n"
+            ),
+        )
+        .unwrap();
+        let server = Server::start_with(&[("GATEHOUSE_CONFIG", config.path().to_str().unwrap())]);
         let user = admin_post(
             &server,
             "/admin/users",
             &json!({"username": USERNAME, "password": PASSWORD}),
         );
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}/mcp");
         let log = std::fs::File::create(server.dir.path().join("mcp-server.log")).unwrap();
         let mcp = Command::new(mcp_server_bin())
             .args([
@@ -92,6 +107,7 @@ impl Fixture {
             .spawn()
             .unwrap();
         let mut fixture = Self {
+            _config: config,
             user_id: user["user_id"].as_str().unwrap().to_owned(),
             server,
             mcp,
@@ -132,7 +148,10 @@ impl Fixture {
     pub fn preregistered_client(&self, extra: &[&str]) -> String {
         let mut args = vec!["client", "create", "--name", "MCP client", "--public"];
         args.extend(["--redirect-uri", "http://127.0.0.1/callback"]);
-        args.extend(["--resource", &self.url, "--scope", SCOPE]);
+        args.extend(["--resource", &self.url]);
+        if !extra.contains(&"--scope") {
+            args.extend(["--scope", SCOPE]);
+        }
         args.extend([
             "--grant-type",
             "authorization_code",
@@ -274,7 +293,13 @@ impl Fixture {
             query(&authorization, "code_challenge_method").as_deref(),
             Some("S256")
         );
-        assert_eq!(query(&authorization, "scope").as_deref(), Some(SCOPE));
+        // The challenge's scope; `offline_access` added by SDKs that see it in the server's
+        // `scopes_supported` and hold a refresh-token grant (SEP-2207).
+        let requested = words(&query(&authorization, "scope").unwrap_or_default());
+        assert!(
+            requested == [SCOPE] || requested == [SCOPE, "offline_access"],
+            "{authorization}"
+        );
         let callback = url::Url::parse(report["callback"].as_str().unwrap()).unwrap();
         assert_eq!(query(&callback, "iss").as_deref(), Some(issuer.as_str()));
         assert_eq!(report["pages"], json!(["sign-in", "consent"]));
@@ -303,23 +328,30 @@ impl Fixture {
         assert!(tokens[0]["refresh_token"].is_string() && tokens[1]["refresh_token"].is_string());
         assert_ne!(tokens[0]["refresh_token"], tokens[1]["refresh_token"]);
         for token in tokens {
-            assert_eq!(token["scope"], SCOPE, "{token:#}");
+            // What was asked for is what was granted (and named in the access token).
+            let granted = words(token["scope"].as_str().unwrap_or_default());
+            assert_eq!(granted, requested, "{token:#}");
             let (header, claims) = jwt_parts(token["access_token"].as_str().unwrap());
             assert_eq!(header["typ"], "at+jwt", "{header}");
             assert_eq!(claims["iss"], issuer.as_str(), "{claims}");
             assert_eq!(claims["aud"], self.url.as_str(), "{claims}");
             assert_eq!(claims["sub"], self.user_id.as_str(), "{claims}");
             assert_eq!(claims["client_id"], client_id.as_str(), "{claims}");
-            assert_eq!(claims["scope"], SCOPE, "{claims}");
+            assert_eq!(claims["scope"], token["scope"], "{claims}");
         }
 
         // What the MCP server's tools saw, before and after the refresh.
         assert_eq!(report["tools"], json!(["add", "whoami"]));
         assert_eq!(report["add"], "42");
-        let expected = json!({
-            "sub": self.user_id, "client_id": client_id, "scope": SCOPE, "aud": self.url,
-        });
-        assert_eq!(report["whoami"], json!([expected, expected]));
+        let expected = |token: &Value| {
+            json!({
+                "sub": self.user_id, "client_id": client_id, "scope": token["scope"], "aud": self.url,
+            })
+        };
+        assert_eq!(
+            report["whoami"],
+            json!([expected(&tokens[0]), expected(&tokens[1])])
+        );
     }
 }
 
@@ -328,6 +360,13 @@ impl Drop for Fixture {
         let _ = self.mcp.kill();
         let _ = self.mcp.wait();
     }
+}
+
+/// The words of a space-delimited scope, sorted.
+fn words(scope: &str) -> Vec<String> {
+    let mut words: Vec<String> = scope.split(' ').map(str::to_owned).collect();
+    words.sort_unstable();
+    words
 }
 
 /// POSTs `body` to the admin API; the created object.
@@ -390,6 +429,24 @@ fn run_python(input: &Value) -> Value {
     })
 }
 
+/// The primary path: the SDK finds no client of its own, registers at `/register` (RFC 7591),
+/// and goes on with the client it was given.
+#[test]
+fn typescript_sdk_registers_signs_in_calls_tools_and_refreshes() {
+    let fx = Fixture::start();
+    let report = fx.typescript("ts-dcr", None);
+    fx.check(&report, None, true);
+}
+
+#[test]
+fn python_sdk_registers_signs_in_calls_tools_and_refreshes() {
+    let fx = Fixture::start();
+    // The SDK's clock is moved past the token's expiry (a registered client gets the server's
+    // lifetime, an hour): it refreshes before its next request.
+    let report = fx.python("python-dcr", None, false);
+    fx.check(&report, None, false);
+}
+
 #[test]
 fn typescript_sdk_with_a_preregistered_client() {
     let fx = Fixture::start();
@@ -402,7 +459,16 @@ fn typescript_sdk_with_a_preregistered_client() {
 fn python_sdk_with_a_preregistered_client_refreshes_when_its_token_expires() {
     let fx = Fixture::start();
     // Short-lived access tokens: the SDK sees `expires_in` run out and refreshes by itself.
-    let client_id = fx.preregistered_client(&["--access-token-lifetime", "3s"]);
+    // `offline_access` among the client's scopes: the SDK adds it to every authorization request
+    // (SEP-2207, as the server's `scopes_supported` lists it), and Gatehouse refuses the whole
+    // request (`invalid_scope`) instead of down-scoping when the client's registered scope lacks
+    // it (reported as a defect: shared/reference/mcp-auth.md §3.3).
+    let client_id = fx.preregistered_client(&[
+        "--access-token-lifetime",
+        "3s",
+        "--scope",
+        &format!("{SCOPE} offline_access"),
+    ]);
     let report = fx.python("python-preregistered", Some(&client_id), true);
     assert_eq!(
         report["tokens"][0]["expires_in"], 3,
