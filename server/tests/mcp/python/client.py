@@ -34,6 +34,10 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+class Stop(Exception):
+    """A failure inside the flow, with what to say; reported once, without the SDK's traceback."""
+
+
 try:
     import httpx2
     from mcp import ClientSession
@@ -116,10 +120,10 @@ async def redirect_handler(authorization_url: str) -> None:
             stderr=asyncio.subprocess.PIPE,
         )
     except FileNotFoundError:
-        fail("cannot run `node`: the browser driver needs Node.js 20+ (./scripts/test installs it)")
+        raise Stop("cannot run `node`: the browser driver needs Node.js 20+ (./scripts/test installs it)")
     out, err = await node.communicate(json.dumps(request).encode())
     if node.returncode != 0:
-        fail(f"signing in failed: {err.decode()}")
+        raise Stop(f"signing in failed: {err.decode()}")
     answer = json.loads(out)
     REPORT["callback"] = answer["callback"]
     REPORT["pages"] = answer["pages"]
@@ -129,7 +133,7 @@ async def callback_handler() -> AuthorizationCodeResult:
     query = parse_qs(urlparse(REPORT["callback"]).query)
     one = lambda name: query.get(name, [None])[0]  # noqa: E731
     if one("code") is None:
-        fail(f"no code in the redirect: {REPORT['callback']}")
+        raise Stop(f"no code in the redirect: {REPORT['callback']}")
     return AuthorizationCodeResult(code=one("code"), state=one("state"), iss=one("iss"))
 
 
@@ -194,12 +198,23 @@ async def main() -> None:
             REPORT["whoami"].append(json.loads(text(await session.call_tool("whoami", {}))))
 
 
+def stopped(e: BaseException) -> Stop | None:
+    """The `Stop` inside `e` (task groups wrap what their tasks raise)."""
+    if isinstance(e, Stop):
+        return e
+    for inner in getattr(e, "exceptions", ()):
+        if found := stopped(inner):
+            return found
+    return stopped(e.__cause__ or e.__context__) if (e.__cause__ or e.__context__) else None
+
+
 try:
     asyncio.run(main())
-except SystemExit:
-    raise
 except BaseException as e:  # noqa: BLE001 - reported with what was seen so far
     import traceback
 
-    fail(f"{''.join(traceback.format_exception(e))}\nrequests so far: {json.dumps(REPORT['requests'])}")
+    seen = f"requests so far: {json.dumps(REPORT['requests'])}"
+    if stop := stopped(e):
+        fail(f"{stop}\n{seen}")
+    fail(f"{''.join(traceback.format_exception(e))}\n{seen}")
 print(json.dumps(REPORT))
