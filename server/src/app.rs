@@ -35,12 +35,20 @@ pub fn router(app: AppState) -> Router {
     if app.config.registration.enabled {
         let register = format!("{base}{}", paths::REGISTER);
         registration = registration
-            .route(&register, post(register::register))
-            .route(
-                &format!("{register}/{{client_id}}"),
-                get(register::read)
-                    .put(register::update)
-                    .delete(register::delete),
+            .merge(
+                Router::new()
+                    .route(&register, post(register::register))
+                    .route_layer(cors(&[Method::POST])),
+            )
+            .merge(
+                Router::new()
+                    .route(
+                        &format!("{register}/{{client_id}}"),
+                        get(register::read)
+                            .put(register::update)
+                            .delete(register::delete),
+                    )
+                    .route_layer(cors(&[Method::GET, Method::PUT, Method::DELETE])),
             );
     }
     let posts = Router::new()
@@ -51,6 +59,15 @@ pub fn router(app: AppState) -> Router {
     for path in gatehouse_core::discovery::well_known_paths(&base) {
         gets = gets.route(&path, get(metadata::handle));
     }
+    gets = gets
+        .route(
+            metadata::PROTECTED_RESOURCE,
+            get(metadata::protected_resource),
+        )
+        .route(
+            &format!("{}/{{*path}}", metadata::PROTECTED_RESOURCE),
+            get(metadata::protected_resource),
+        );
     // The browser's side of the flow: same-origin pages, no CORS.
     let sign_in = Router::new()
         .route(
@@ -81,12 +98,7 @@ pub fn router(app: AppState) -> Router {
         // answers a plain 404, not a preflight).
         .merge(posts.route_layer(cors(&[Method::POST])))
         .merge(gets.route_layer(cors(&[Method::GET])))
-        .merge(registration.route_layer(cors(&[
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-        ])))
+        .merge(registration)
         .merge(
             Router::new()
                 .route(
@@ -102,5 +114,6 @@ pub fn router(app: AppState) -> Router {
         )
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
+        .fallback(metadata::not_found)
         .with_state(app)
 }

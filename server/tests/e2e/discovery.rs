@@ -59,7 +59,21 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
         .iter()
         .filter(|(name, _)| name.ends_with("_endpoint") || *name == "jwks_uri")
         .collect();
-    assert_eq!(endpoints.len(), 8, "{endpoints:?}");
+    assert_eq!(endpoints.len(), 9, "{endpoints:?}");
+    assert_eq!(
+        oauth["registration_endpoint"],
+        format!("{}/register", server.base)
+    );
+    // shared/reference/mcp-auth.md §1.5: what MCP clients key on.
+    for scope in ["openid", "offline_access"] {
+        assert!(
+            oauth["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(scope)),
+            "{scope}"
+        );
+    }
     for (name, url) in endpoints {
         let url = url.as_str().unwrap();
         assert!(url.starts_with(&server.base), "{name}: {url}");
@@ -110,6 +124,7 @@ fn machine_endpoints_allow_cross_origin_calls() {
     for (path, method) in [
         ("/token", "POST"),
         ("/revoke", "POST"),
+        ("/register", "POST"),
         ("/jwks", "GET"),
         ("/.well-known/oauth-authorization-server", "GET"),
     ] {
@@ -166,14 +181,25 @@ fn an_issuer_with_a_path_serves_path_inserted_metadata_and_endpoints_under_it() 
     let server =
         Server::start_with(&[("GATEHOUSE_LISTEN", &listen), ("GATEHOUSE_ISSUER", &issuer)]);
     let root = server.root();
+    // Every URL of the MCP probe order for a path issuer (mcp-auth.md §1.3), and rmcp's extra
+    // one: 200, JSON, the issuer byte for byte.
     for path in [
         "/.well-known/oauth-authorization-server/tenant",
         "/.well-known/openid-configuration/tenant",
         "/tenant/.well-known/openid-configuration",
+        "/tenant/.well-known/oauth-authorization-server",
     ] {
-        let doc = server.get_json(&format!("{root}{path}"));
-        assert_eq!(doc["issuer"], issuer, "{path}");
+        let r = server.http.get(format!("{root}{path}")).send().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let text = r.text().unwrap();
+        assert!(
+            text.contains(&format!("\"issuer\":\"{issuer}\"")),
+            "{path}: {text}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
+        assert_eq!(doc["registration_endpoint"], format!("{issuer}/register"));
     }
     let (id, secret) = server.client(&[]);
     let token = server.token((&id, &secret), &[]);
@@ -189,6 +215,99 @@ fn an_issuer_with_a_path_serves_path_inserted_metadata_and_endpoints_under_it() 
         404,
         "the root document would name another issuer"
     );
+    // A miss is a clean JSON 404, never HTML, never a 5xx (the TS SDK stops on a 5xx).
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/other",
+        "/.well-known/oauth-protected-resource/tenant",
+        "/tenant/nothing",
+        "/%ff%fe",
+    ] {
+        let r = server.http.get(format!("{root}{path}")).send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        assert_eq!(r.json::<serde_json::Value>().unwrap()["error"], "not_found");
+    }
+}
+
+#[test]
+fn registered_resources_have_protected_resource_metadata() {
+    let server = Server::start();
+    let out = server.cli_json(&[
+        "resource",
+        "create",
+        "--uri",
+        "https://MCP.example.com/mcp/",
+        "--name",
+        "Example MCP",
+        "--scope",
+        "tools=Call the tools",
+        "--scope",
+        "admin",
+        "--default-scope",
+        "tools",
+    ]);
+    assert_eq!(out["uri"], "https://mcp.example.com/mcp");
+    assert_eq!(out["default"], true, "the only resource is the default");
+    let doc = server.get_json(&format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        server.root()
+    ));
+    assert_eq!(doc["resource"], "https://mcp.example.com/mcp");
+    assert_eq!(
+        doc["authorization_servers"],
+        serde_json::json!([server.base])
+    );
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["tools", "admin"])
+    );
+    let meta = server.get_json(&format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.base
+    ));
+    assert!(
+        meta["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("tools"))
+    );
+    let list = server.cli_json(&["resource", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let shown = server.cli_json(&["resource", "show", "https://mcp.example.com/mcp"]);
+    assert_eq!(shown["scopes"][0]["description"], "Call the tools");
+    // The same resource in another spelling is the same resource.
+    let again = server.cli(&[
+        "resource",
+        "create",
+        "--uri",
+        "https://mcp.example.com:443/mcp",
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already registered"));
+    // A default scope that is not one of its scopes is refused, naming the field.
+    let bad = server.cli(&[
+        "resource",
+        "create",
+        "--uri",
+        "https://b.example",
+        "--default-scope",
+        "x",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("default_scopes"));
+    let gone = server.cli_json(&["resource", "delete", "https://mcp.example.com/mcp"]);
+    assert_eq!(gone["deleted"], true);
+    let r = server
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            server.root()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 #[test]

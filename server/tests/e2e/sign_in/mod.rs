@@ -8,7 +8,7 @@
 //!   assertions.
 //! - `redirect_uris` (§1.1), `pkce` (§1.2), `codes` (§1.3), `refresh` (§1.4), `pages` (§1.7),
 //!   `session` (CSRF, fixation, `prompt`, the sign-in limit, disabled users), `endpoints` (PAR,
-//!   UserInfo, logout).
+//!   UserInfo, logout), `registration` (RFC 7591/7592 with the resource registry).
 
 mod driver;
 
@@ -18,4 +18,5 @@ mod pages;
 mod pkce;
 mod redirect_uris;
 mod refresh;
+mod registration;
 mod session;
