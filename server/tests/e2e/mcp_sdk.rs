@@ -60,28 +60,28 @@ pub struct Fixture {
     /// The MCP endpoint, the resource identifier.
     pub url: String,
     pub user_id: String,
-    /// The configuration file naming the MCP server as a resource.
-    _config: tempfile::NamedTempFile,
 }
 
 impl Fixture {
     pub fn start() -> Self {
-        // The MCP server is a registered resource (its scope, the default when none is asked).
+        let server = Server::start();
+        // The MCP server is a registered resource: its scope, the default when none is asked.
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}/mcp");
-        let config = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            config.path(),
-            format!(
-                "[[resources.registered]]\n\
-                 uri = \"{url}\"\n\
-                 name = \"Example MCP server\"\n\
-                 scopes = [{{ name = \"{SCOPE}\", description = \"Call the example tools\" }}]\n\
-                 default_scopes = [\"{SCOPE}\"]\n"
-            ),
-        )
-        .unwrap();
-        let server = Server::start_with(&[("GATEHOUSE_CONFIG", config.path().to_str().unwrap())]);
+        let description = format!("{SCOPE}=Call the example tools");
+        let resource = server.cli_json(&[
+            "resource",
+            "create",
+            "--uri",
+            &url,
+            "--name",
+            "Example MCP server",
+            "--scope",
+            &description,
+            "--default-scope",
+            SCOPE,
+        ]);
+        assert_eq!(resource["uri"], url.as_str(), "{resource:#}");
         let user = admin_post(
             &server,
             "/admin/users",
@@ -107,7 +107,6 @@ impl Fixture {
             .spawn()
             .unwrap();
         let mut fixture = Self {
-            _config: config,
             user_id: user["user_id"].as_str().unwrap().to_owned(),
             server,
             mcp,
