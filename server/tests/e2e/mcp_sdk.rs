@@ -589,3 +589,96 @@ fn conformance_suite_authorization_server_scenarios() {
     assert_eq!(got, expected, "{checks:#?}\n{output}\n{log}");
     assert!(status.success(), "{status}: {output}\n{log}");
 }
+
+/// What the example MCP server shows a client before any token: its protected-resource metadata
+/// at both well-known URLs (the resource byte for byte as configured, Gatehouse as its
+/// authorization server), the RFC 9728 challenge, and CORS for browser clients.
+#[test]
+fn example_mcp_server_metadata_challenge_and_cors() {
+    let fx = Fixture::start();
+    let origin = fx.url.trim_end_matches("/mcp");
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let r = fx
+            .server
+            .http
+            .get(format!("{origin}{path}"))
+            .header("origin", "http://inspector.example")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+        let metadata: Value = r.json().unwrap();
+        assert_eq!(metadata["resource"], fx.url.as_str(), "{metadata}");
+        assert_eq!(metadata["authorization_servers"], json!([fx.server.base]));
+        assert_eq!(metadata["scopes_supported"], json!([SCOPE]));
+    }
+
+    let r = fx
+        .server
+        .http
+        .post(&fx.url)
+        .header("origin", "http://inspector.example")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        format!(
+            "Bearer resource_metadata=\"{origin}/.well-known/oauth-protected-resource/mcp\", \
+             scope=\"{SCOPE}\""
+        )
+        .as_str()
+    );
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+
+    // A browser's preflight for an MCP call with a token.
+    let r = fx
+        .server
+        .http
+        .request(reqwest::Method::OPTIONS, &fx.url)
+        .header("origin", "http://inspector.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,mcp-protocol-version,mcp-session-id",
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    for header in [
+        "authorization",
+        "content-type",
+        "mcp-protocol-version",
+        "mcp-session-id",
+    ] {
+        assert!(allowed.contains(header), "{header}: {allowed}");
+    }
+
+    // A token that is not Gatehouse's: 401 invalid_token, with the same metadata URL.
+    let r = fx
+        .server
+        .http
+        .post(&fx.url)
+        .bearer_auth("not-a-token")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\"")
+            && challenge.contains("resource_metadata="),
+        "{challenge}"
+    );
+}
