@@ -258,4 +258,35 @@ mod tests {
             Err(TokenError::TemporarilyUnavailable(_))
         ));
     }
+
+    /// A registered resource shortens the lifetime (the shorter of its and the client's wins)
+    /// and chooses the format of its tokens.
+    #[tokio::test]
+    async fn a_registered_resource_sets_format_and_caps_lifetime() {
+        let mut h = Harness::at(0);
+        let rs = crate::resource::ResourceDefinition {
+            uri: "https://rs.example".into(),
+            name: None,
+            scopes: vec![crate::resource::ScopeDescription {
+                name: "read".into(),
+                description: String::new(),
+            }],
+            default_scopes: vec![],
+            token_format: Some(TokenFormat::Opaque),
+            access_token_lifetime: Some(120),
+            require_sender_constrained: false,
+        }
+        .validate()
+        .unwrap();
+        h.resources = crate::resource::ResourceRegistry::new([rs], None).unwrap();
+        for (client_lifetime, expected) in [(None, 120), (Some(300), 120), (Some(60), 60)] {
+            let c = client(TokenFormat::Jwt, client_lifetime);
+            let issued = crate::grant::exchange(&h.context(), &c, &REQUEST)
+                .await
+                .unwrap();
+            assert_eq!(issued.expires_in, expected, "{client_lifetime:?}");
+            assert!(OpaqueToken::parse(&issued.access_token).is_ok(), "opaque");
+        }
+        assert!(h.signer.signed().is_empty());
+    }
 }

@@ -29,6 +29,9 @@ pub fn router(app: AppState) -> Router {
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 HeaderName::from_static("mcp-protocol-version"),
+                // MCP 2026-07-28 clients send these on every request (mcp-auth.md §1.1).
+                HeaderName::from_static("mcp-method"),
+                HeaderName::from_static("mcp-name"),
             ])
     };
     let mut registration = Router::new();

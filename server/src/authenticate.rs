@@ -20,7 +20,9 @@ fn too_many(retry_after: u64) -> TokenError {
     }
 }
 
-/// How stale a dynamically registered client's `last_used` may get before a use rewrites it.
+/// How stale a dynamically registered client's `last_used` may get before a use rewrites it:
+/// an hour, or a quarter of the idle expiry when that is shorter, so a client in use never
+/// expires.
 pub const TOUCH_EVERY: u64 = 3_600;
 
 /// Records that a dynamically registered client was used (at most one write per
@@ -34,7 +36,7 @@ async fn touch(app: &ClientAuth, client: &Client, now: UnixTime) {
     else {
         return;
     };
-    if last_used.plus(TOUCH_EVERY) > now {
+    if last_used.plus(TOUCH_EVERY.min(app.dynamic_idle_expiry / 4)) > now {
         return;
     }
     let mut used = client.clone();

@@ -87,6 +87,10 @@ fn pkcs11_backend_and_schedule() {
 fn bad_values_name_their_field() {
     let cases = [
         ("issuer = \"https://a.example/\"", "issuer"),
+        // One canonical string (mcp-auth.md §1.4, §7.2): lower-case host, no default port.
+        ("issuer = \"https://A.example\"", "issuer"),
+        ("issuer = \"https://a.example:443\"", "issuer"),
+        ("issuer = \"HTTPS://a.example\"", "issuer"),
         ("issuer = \"http://a.example\"", "issuer"),
         ("issuer = \"https://a.example?x=1\"", "issuer"),
         ("listen = \"localhost\"", "listen"),

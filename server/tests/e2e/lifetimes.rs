@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
 use gatehouse_core::client::{Introspection, TokenFormat};
+use gatehouse_core::ports::Clock as _;
 use gatehouse_core::testing::ClientBuilder;
 use gatehouse_core::testing::FixedClock;
 use gatehouse_server::config::Config;
@@ -202,4 +203,88 @@ async fn revocations_outlive_exp_by_the_leeway_through_purges_and_restarts() {
             .is_empty(),
         "from the store too"
     );
+}
+
+/// A dynamically registered client unused for `registration.idle_expiry` is `invalid_client` at
+/// once (so MCP SDKs register again, shared/reference/mcp-auth.md §4.6) and purged by the
+/// maintenance round with what it held; one in use keeps living.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_registration_expires_and_is_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock::at(T0));
+    let config = Config::load_from(
+        None,
+        vec![
+            (
+                "GATEHOUSE_DATA_DIR".to_owned(),
+                dir.path().display().to_string(),
+            ),
+            (
+                "GATEHOUSE_REGISTRATION__IDLE_EXPIRY".to_owned(),
+                "1h".to_owned(),
+            ),
+        ],
+    )
+    .unwrap();
+    let app = build_app_with(config, ports(&clock)).await.unwrap();
+    let call = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let response = gatehouse_server::app::router(app)
+                .oneshot(request)
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let register = || {
+        Request::post("/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}"#,
+            ))
+            .unwrap()
+    };
+    let (status, a) = call(register()).await;
+    assert_eq!(status, 201, "{a}");
+    let (_, b) = call(register()).await;
+    let id = |v: &Value| v["client_id"].as_str().unwrap().to_owned();
+    // An authenticated use: the grant fails (no such refresh token), the client is known.
+    let use_it = |client: String| {
+        Request::post("/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "grant_type=refresh_token&refresh_token=grt_x&client_id={client}"
+            )))
+            .unwrap()
+    };
+    f_at(&clock, T0 + 1_000);
+    assert_eq!(
+        call(use_it(id(&a))).await.0,
+        400,
+        "a is used (and its use recorded)"
+    );
+    f_at(&clock, T0 + 3_600);
+    let (status, body) = call(use_it(id(&b))).await;
+    assert_eq!(status, 401, "b expired: {body}");
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(call(use_it(id(&a))).await.0, 400, "a lives on");
+    maintain::once(&app, clock.now()).await;
+    let client_id = |v: &Value| gatehouse_core::client::ClientId::new(&id(v)).unwrap();
+    assert!(
+        app.clients.get(&client_id(&b)).await.unwrap().is_none(),
+        "b purged"
+    );
+    assert!(app.clients.get(&client_id(&a)).await.unwrap().is_some());
+}
+
+fn f_at(clock: &FixedClock, t: u64) {
+    clock.0.store(t, std::sync::atomic::Ordering::SeqCst);
 }

@@ -8,12 +8,14 @@
 //!   assertions.
 //! - `redirect_uris` (§1.1), `pkce` (§1.2), `codes` (§1.3), `refresh` (§1.4), `pages` (§1.7),
 //!   `session` (CSRF, fixation, `prompt`, the sign-in limit, disabled users), `endpoints` (PAR,
-//!   UserInfo, logout), `registration` (RFC 7591/7592 with the resource registry).
+//!   UserInfo, logout), `registration` (RFC 7591/7592 with the resource registry),
+//!   `mcp_interop` (shared/reference/mcp-auth.md §7).
 
 mod driver;
 
 mod codes;
 mod endpoints;
+mod mcp_interop;
 mod pages;
 mod pkce;
 mod redirect_uris;
