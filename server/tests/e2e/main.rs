@@ -23,6 +23,7 @@ mod introspection;
 mod jwt_bearer;
 mod lifetimes;
 mod limits;
+mod mcp_sdk;
 mod relying_party;
 mod restart;
 mod revocation;
