@@ -400,6 +400,7 @@ impl From<Client> for ClientRecord {
 }
 
 pub mod auth;
+pub mod metadata_document;
 pub mod redirect;
 pub mod registration;
 
