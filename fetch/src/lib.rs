@@ -42,8 +42,8 @@ pub mod resolve;
 
 pub use connect::{ByteStream, Connect, TcpConnector};
 pub use error::FetchError;
-pub use fetcher::Fetcher;
-pub use policy::FetchPolicy;
+pub use fetcher::{Caching, Fetched, Fetcher, load_pem_certificates};
+pub use policy::{AllowedPrefix, FetchPolicy};
 pub use resolve::{Resolve, SystemResolver};
 /// The TLS library whose [`ClientConfig`](rustls::ClientConfig) [`Fetcher::with_tls_config`]
 /// takes.
