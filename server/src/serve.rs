@@ -276,11 +276,15 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         KeyManager::start(key_store, backend, validator.clone(), settings, now, retain).await?,
     );
 
+    // Stored clients, and those identified by a metadata document URL (CIMD), behind one store.
+    let stored: Arc<dyn ClientStore> = store.clone();
+    let directory =
+        crate::clients::directory(stored, &config.client_metadata_documents, clock.clone())?;
     let (clients, tokens, revocations): (
         Arc<dyn ClientStore>,
         Arc<dyn AccessTokenStore>,
         Arc<dyn RevocationStore>,
-    ) = (store.clone(), store.clone(), store.clone());
+    ) = (Arc::new(directory), store.clone(), store.clone());
     let users: Arc<dyn UserStore> = store.clone();
     let sessions: Arc<dyn SessionStore> = store.clone();
     let consents: Arc<dyn ConsentStore> = store.clone();

@@ -11,13 +11,14 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`], [`pages`], [`authorize`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`metadata_documents`].
 
 pub mod admin;
 pub mod authorize;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod metadata_documents;
 pub mod pages;
 pub mod signing;
 pub mod tokens;
@@ -34,6 +35,7 @@ pub use authorize::AuthorizeConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
+pub use metadata_documents::MetadataDocumentsConfig;
 pub use pages::PagesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
@@ -79,6 +81,8 @@ pub struct Config {
     pub pages: PagesConfig,
     /// `[authorize]`: the authorization endpoint's policy.
     pub authorize: AuthorizeConfig,
+    /// `[client_metadata_documents]`: clients identified by a metadata document URL.
+    pub client_metadata_documents: MetadataDocumentsConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -107,6 +111,8 @@ struct RawConfig {
     pages: pages::RawPages,
     #[serde(default)]
     authorize: authorize::RawAuthorize,
+    #[serde(default)]
+    client_metadata_documents: metadata_documents::RawMetadataDocuments,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -313,6 +319,7 @@ impl RawConfig {
             limits: self.limits.validate()?,
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
+            client_metadata_documents: self.client_metadata_documents.validate()?,
         })
     }
 }
