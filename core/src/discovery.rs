@@ -26,6 +26,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     /// OIDC RP-Initiated Logout 1.0 §2.
     pub const END_SESSION: &str = "/logout";
+    /// RFC 7591 §3; RFC 7592 manages a client at `REGISTER/{client_id}`.
+    pub const REGISTER: &str = "/register";
     /// RFC 7517 §5, published as `jwks_uri`.
     pub const JWKS: &str = "/jwks";
     /// RFC 8414 §3.
@@ -37,11 +39,28 @@ pub mod paths {
 /// PKCE methods (RFC 7636 §4.2): `S256` only, ever (OAuth 2.1 §4.1.1; `plain` is refused).
 pub const CODE_CHALLENGE_METHODS: [&str; 1] = [crate::authorize::pkce::METHOD];
 
+/// What this deployment offers beyond what is always there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offered {
+    /// Every client must push its authorization requests (RFC 9126 §5).
+    pub require_par: bool,
+    /// Dynamic client registration (RFC 7591) is open at `/register`.
+    pub registration: bool,
+    /// URL-shaped client ids are resolved as client metadata documents.
+    pub metadata_documents: bool,
+    /// The scopes of the registered resources (listed with the OpenID Connect ones).
+    pub resource_scopes: Vec<String>,
+}
+
 /// The metadata document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Metadata {
     issuer: String,
     authorization_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
+    /// draft-ietf-oauth-client-id-metadata-document §5.
+    client_id_metadata_document_supported: bool,
     pushed_authorization_request_endpoint: String,
     require_pushed_authorization_requests: bool,
     token_endpoint: String,
@@ -62,7 +81,7 @@ pub struct Metadata {
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_signing_alg_values_supported: Vec<&'static str>,
     code_challenge_methods_supported: Vec<&'static str>,
-    scopes_supported: Vec<&'static str>,
+    scopes_supported: Vec<String>,
     claims_supported: Vec<&'static str>,
     subject_types_supported: Vec<&'static str>,
     id_token_signing_alg_values_supported: Vec<&'static str>,
@@ -70,9 +89,8 @@ pub struct Metadata {
 
 impl Metadata {
     /// The document for `issuer`, whose RFC 9701 introspection answers and ID tokens are
-    /// signed with `signing_alg` (the active key's algorithm), and which requires pushed
-    /// authorization requests of every client when `require_par`.
-    pub fn new(issuer: &str, signing_alg: &'static str, require_par: bool) -> Self {
+    /// signed with `signing_alg` (the active key's algorithm), offering `offered`.
+    pub fn new(issuer: &str, signing_alg: &'static str, offered: &Offered) -> Self {
         let auth_methods: Vec<&str> = AuthMethod::SUPPORTED.iter().map(|m| m.as_str()).collect();
         // Introspection is for resource servers, which hold a secret (RFC 7662 §2.1).
         let secret_methods: Vec<&str> = auth_methods
@@ -83,8 +101,12 @@ impl Metadata {
         Self {
             issuer: issuer.to_owned(),
             authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),
+            registration_endpoint: offered
+                .registration
+                .then(|| format!("{issuer}{}", paths::REGISTER)),
+            client_id_metadata_document_supported: offered.metadata_documents,
             pushed_authorization_request_endpoint: format!("{issuer}{}", paths::PAR),
-            require_pushed_authorization_requests: require_par,
+            require_pushed_authorization_requests: offered.require_par,
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
             userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
             end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
@@ -106,7 +128,17 @@ impl Metadata {
             revocation_endpoint_auth_methods_supported: auth_methods,
             introspection_signing_alg_values_supported: vec![signing_alg],
             code_challenge_methods_supported: CODE_CHALLENGE_METHODS.to_vec(),
-            scopes_supported: id_token::SCOPES.to_vec(),
+            // What a generic client may ask for: the sign-in scopes, `offline_access` (refresh
+            // tokens, OIDC Core §11; MCP clients add it when listed, SEP-2207), and the scopes
+            // of the registered resources.
+            scopes_supported: id_token::SCOPES
+                .iter()
+                .chain(["offline_access"].iter())
+                .map(|s| (*s).to_owned())
+                .chain(offered.resource_scopes.iter().cloned())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             claims_supported: id_token::CLAIMS.to_vec(),
             // OIDC Core §8: every client sees a user's same `sub`.
             subject_types_supported: vec!["public"],
@@ -136,8 +168,12 @@ mod tests {
 
     #[test]
     fn the_document_lists_what_is_implemented() {
-        let doc =
-            serde_json::to_value(Metadata::new("https://as.example/t", "ES256", false)).unwrap();
+        let doc = serde_json::to_value(Metadata::new(
+            "https://as.example/t",
+            "ES256",
+            &Offered::default(),
+        ))
+        .unwrap();
         assert_eq!(doc["issuer"], "https://as.example/t");
         assert_eq!(doc["token_endpoint"], "https://as.example/t/token");
         assert_eq!(
@@ -149,6 +185,25 @@ mod tests {
             "https://as.example/t/par"
         );
         assert_eq!(doc["require_pushed_authorization_requests"], false);
+        assert!(doc.get("registration_endpoint").is_none());
+        assert_eq!(doc["client_id_metadata_document_supported"], false);
+        let offered = Offered {
+            registration: true,
+            metadata_documents: true,
+            resource_scopes: vec!["tools".into()],
+            ..Offered::default()
+        };
+        let full =
+            serde_json::to_value(Metadata::new("https://as.example/t", "ES256", &offered)).unwrap();
+        assert_eq!(
+            full["registration_endpoint"],
+            "https://as.example/t/register"
+        );
+        assert_eq!(full["client_id_metadata_document_supported"], true);
+        assert_eq!(
+            full["scopes_supported"],
+            serde_json::json!(["email", "offline_access", "openid", "profile", "tools"])
+        );
         assert_eq!(doc["userinfo_endpoint"], "https://as.example/t/userinfo");
         assert_eq!(
             doc["id_token_signing_alg_values_supported"],

@@ -90,18 +90,29 @@ pub struct IssuedToken {
     pub opaque_digest: Option<SecretDigest>,
 }
 
-/// Issues an access token for what `client` was granted, in the client's token format: an RFC
-/// 9068 JWT through the signer port, or an opaque token stored by digest (within the client's
-/// quota).
+/// Issues an access token for what `client` was granted, in the resource's or else the
+/// client's token format: an RFC 9068 JWT through the signer port, or an opaque token stored by
+/// digest (within the client's quota).
 pub async fn issue(
     ctx: &GrantContext<'_>,
     client: &Client,
     granted: Granted,
 ) -> Result<IssuedToken, TokenError> {
     let now = ctx.clock.now();
-    let lifetime = client
-        .access_token_lifetime
-        .unwrap_or(ctx.settings.access_token_lifetime);
+    // A registered resource may shorten the lifetime (the shorter of its and the client's wins)
+    // and choose the format of its tokens.
+    let registered = ctx.resources.get(&granted.resource);
+    let lifetime = [
+        client.access_token_lifetime,
+        registered.and_then(|r| r.access_token_lifetime),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(ctx.settings.access_token_lifetime);
+    let format = registered
+        .and_then(|r| r.token_format)
+        .unwrap_or(client.token_format);
     let claims = AccessTokenClaims {
         iss: ctx.settings.issuer.clone(),
         sub: granted.subject,
@@ -114,7 +125,7 @@ pub async fn issue(
         jti: b64::encode(random_bytes::<16>(ctx.random)),
     };
     let (jti, expires_at) = (claims.jti.clone(), claims.exp);
-    let (access_token, opaque_digest) = match client.token_format {
+    let (access_token, opaque_digest) = match format {
         TokenFormat::Jwt => (ctx.signer.sign(&claims).await?, None),
         TokenFormat::Opaque => {
             let token = OpaqueToken::from_random(random_bytes::<32>(ctx.random));

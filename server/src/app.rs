@@ -9,7 +9,8 @@ use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::routes::{
-    authorize, health, introspect, jwks, logout, metadata, par, paths, revoke, token, userinfo,
+    authorize, health, introspect, jwks, logout, metadata, par, paths, register, revoke, token,
+    userinfo,
 };
 use crate::state::AppState;
 
@@ -30,6 +31,18 @@ pub fn router(app: AppState) -> Router {
                 HeaderName::from_static("mcp-protocol-version"),
             ])
     };
+    let mut registration = Router::new();
+    if app.config.registration.enabled {
+        let register = format!("{base}{}", paths::REGISTER);
+        registration = registration
+            .route(&register, post(register::register))
+            .route(
+                &format!("{register}/{{client_id}}"),
+                get(register::read)
+                    .put(register::update)
+                    .delete(register::delete),
+            );
+    }
     let posts = Router::new()
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
         .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
@@ -38,6 +51,15 @@ pub fn router(app: AppState) -> Router {
     for path in gatehouse_core::discovery::well_known_paths(&base) {
         gets = gets.route(&path, get(metadata::handle));
     }
+    gets = gets
+        .route(
+            metadata::PROTECTED_RESOURCE,
+            get(metadata::protected_resource),
+        )
+        .route(
+            &format!("{}/{{*path}}", metadata::PROTECTED_RESOURCE),
+            get(metadata::protected_resource),
+        );
     // The browser's side of the flow: same-origin pages, no CORS.
     let sign_in = Router::new()
         .route(
@@ -68,6 +90,12 @@ pub fn router(app: AppState) -> Router {
         // answers a plain 404, not a preflight).
         .merge(posts.route_layer(cors(&[Method::POST])))
         .merge(gets.route_layer(cors(&[Method::GET])))
+        .merge(registration.route_layer(cors(&[
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+        ])))
         .merge(
             Router::new()
                 .route(
@@ -83,5 +111,6 @@ pub fn router(app: AppState) -> Router {
         )
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
+        .fallback(metadata::not_found)
         .with_state(app)
 }

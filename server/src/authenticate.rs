@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use gatehouse_core::TokenError;
 use gatehouse_core::client::auth::{self, Credentials};
-use gatehouse_core::client::{Client, MAX_CLIENT_ID_LEN};
+use gatehouse_core::client::{Client, ClientOrigin, MAX_CLIENT_ID_LEN};
+use gatehouse_token::UnixTime;
 
 use crate::form::OAuthForm;
 use crate::state::ClientAuth;
@@ -16,6 +17,34 @@ fn too_many(retry_after: u64) -> TokenError {
     TokenError::TooManyRequests {
         detail: format!("too many failed client authentications; retry in {retry_after} s"),
         retry_after,
+    }
+}
+
+/// How stale a dynamically registered client's `last_used` may get before a use rewrites it.
+pub const TOUCH_EVERY: u64 = 3_600;
+
+/// Records that a dynamically registered client was used (at most one write per
+/// [`TOUCH_EVERY`]); a failed write is logged, never the request's failure.
+async fn touch(app: &ClientAuth, client: &Client, now: UnixTime) {
+    let ClientOrigin::Dynamic {
+        registration_token_digest,
+        last_used,
+        profile,
+    } = &client.origin
+    else {
+        return;
+    };
+    if last_used.plus(TOUCH_EVERY) > now {
+        return;
+    }
+    let mut used = client.clone();
+    used.origin = ClientOrigin::Dynamic {
+        registration_token_digest: *registration_token_digest,
+        last_used: now,
+        profile: profile.clone(),
+    };
+    if let Err(e) = app.clients.update(used).await {
+        tracing::warn!(client_id = %client.id, error = %e, "recording a client's use failed");
     }
 }
 
@@ -51,6 +80,18 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
     let result = match &credentials {
         Ok(c) => auth::authenticate(c, app.clients.as_ref()).await,
         Err(e) => Err(e.clone()),
+    };
+    let result = match result {
+        // A registration left unused has expired, whether or not the purge has run yet: the
+        // client is told `invalid_client`, so SDKs register again (mcp-auth.md §4.6).
+        Ok(client) if client.origin.expired(app.dynamic_idle_expiry, now) => {
+            Err(TokenError::InvalidClient)
+        }
+        Ok(client) => {
+            touch(app, &client, now).await;
+            Ok(client)
+        }
+        Err(e) => Err(e),
     };
     if let (Ok(client), Some(address)) = (&result, address) {
         app.throttle.succeeded(client.id.as_str(), address, now);

@@ -44,7 +44,7 @@ const MAX_DESCRIPTION: usize = 256;
 
 /// RFC 6749 §5.2: `error_description` may hold only %x20-21 / %x23-5B / %x5D-7E; anything else
 /// becomes `'`. At most [`MAX_DESCRIPTION`] characters, the last three `...` when cut.
-fn sanitize(text: &str) -> String {
+pub(crate) fn sanitize(text: &str) -> String {
     let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
     let cut = text.chars().count() > MAX_DESCRIPTION;
     let keep = if cut {

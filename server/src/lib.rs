@@ -34,6 +34,7 @@ pub mod error;
 pub mod form;
 pub mod keys;
 pub mod pages;
+pub mod resources;
 pub mod routes;
 pub mod runtime;
 pub mod serve;

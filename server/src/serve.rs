@@ -12,7 +12,7 @@ use gatehouse_core::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use gatehouse_core::ports::{Clock, Random, random_bytes};
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, KeyStore, ParStore, RefreshTokenStore,
-    RevocationStore, SecretStore, SessionStore, UserStore,
+    ResourceStore, RevocationStore, SecretStore, SessionStore, UserStore,
 };
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
@@ -27,10 +27,11 @@ use crate::config::{Backend, Config, HttpLimits};
 use crate::keys::{KeyManager, KeySettings};
 use crate::pages::session::Cookies;
 use crate::pages::{Assets, Look};
+use crate::resources::Resources;
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
 use crate::signing::JwtSigner;
-use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance, SignIn};
+use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance, Registration, SignIn};
 use crate::system::{OsRandom, SystemClock};
 use crate::throttle::{AuthThrottle, LoginThrottle};
 
@@ -55,6 +56,8 @@ pub enum ServeError {
     #[error("store: {0}")]
     StoreOp(#[from] gatehouse_core::store::StoreError),
     /// The keys could not be loaded.
+    #[error("resources: {0}")]
+    Resources(String),
     #[error("signing keys: {0}")]
     Keys(#[from] crate::keys::KeyManagerError),
     /// A setting is unusable at start (e.g. the HSM PIN cannot be read).
@@ -134,6 +137,31 @@ fn owner_only(path: &Path) -> Result<(), ServeError> {
 
 /// The configured admin token, or the one kept in the data directory, created (mode 0600) on
 /// first start.
+/// The digest of `[registration] initial_access_token_file`'s token (RFC 7591 §3), if set: read
+/// once at start, surrounding whitespace dropped; an empty or unreadable file is an error.
+fn initial_access_token(config: &Config) -> Result<Option<SecretDigest>, ServeError> {
+    let Some(path) = &config.registration.initial_access_token_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServeError::Config(crate::config::ConfigError {
+            field: "registration.initial_access_token_file".into(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })
+    })?;
+    let token = text.trim();
+    if token.len() < 16 {
+        return Err(ServeError::Config(crate::config::ConfigError {
+            field: "registration.initial_access_token_file".into(),
+            message: format!(
+                "{} must hold a token of at least 16 characters",
+                path.display()
+            ),
+        }));
+    }
+    Ok(Some(SecretDigest::of(token)))
+}
+
 fn admin_token(config: &Config, random: &dyn Random) -> Result<String, ServeError> {
     if let Some(token) = &config.admin.token {
         return Ok(token.clone());
@@ -291,11 +319,18 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let codes: Arc<dyn CodeStore> = store.clone();
     let pushed: Arc<dyn ParStore> = store.clone();
     let refresh_tokens: Arc<dyn RefreshTokenStore> = store.clone();
+    let resource_store: Arc<dyn ResourceStore> = store.clone();
+    let resources = Arc::new(
+        Resources::load(config.resources.clone(), resource_store)
+            .await
+            .map_err(|e| ServeError::Resources(e.to_string()))?,
+    );
     let throttle = Arc::new(AuthThrottle::new(&config.limits));
     let auth = || ClientAuth {
         clients: clients.clone(),
         throttle: throttle.clone(),
         clock: clock.clone(),
+        dynamic_idle_expiry: config.registration.idle_expiry,
     };
     let changes = Arc::new(Changes {
         clients: clients.clone(),
@@ -341,6 +376,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         changes: changes.clone(),
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
+        resources: resources.clone(),
     });
     let inspection = Arc::new(Inspection {
         auth: auth(),
@@ -356,6 +392,9 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         issuer: config.issuer.clone(),
         keys: keys.clone(),
         require_par: config.authorize.require_pushed_authorization_requests,
+        registration: config.registration.enabled,
+        metadata_documents: config.client_metadata_documents.enabled,
+        resources: resources.clone(),
     });
     let base = config.issuer_path();
     let sign_in = Arc::new(SignIn {
@@ -367,6 +406,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         consents: consents.clone(),
         codes: codes.clone(),
         pushed: pushed.clone(),
+        resources: resources.clone(),
         require_par: config.authorize.require_pushed_authorization_requests,
         cookies: Cookies::new(&config.issuer, config.pages.session_lifetime, csrf_key),
         look: Look::new(&config.pages, &base),
@@ -377,9 +417,28 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         clock: clock.clone(),
         random: random.clone(),
     });
+    let registration = Arc::new(Registration {
+        issuer: config.issuer.clone(),
+        clients: clients.clone(),
+        changes: changes.clone(),
+        policy: gatehouse_core::client::dynamic::DynamicPolicy {
+            auth_methods: config.registration.auth_methods.clone(),
+            grant_types: config.registration.grant_types.clone(),
+            max_redirect_uris: config.registration.max_redirect_uris,
+        },
+        initial_token_digest: initial_access_token(&config)?,
+        per_address: crate::throttle::Throttle::new(
+            config.registration.per_address_per_hour,
+            3_600,
+        ),
+        config: config.registration.clone(),
+        clock: clock.clone(),
+        random: random.clone(),
+    });
     let assets = Arc::new(Assets::new(&config.pages));
     let app = Arc::new(App {
         sign_in,
+        registration,
         assets,
         throttle,
         readiness: Arc::new(Readiness::default()),
@@ -393,6 +452,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         pushed,
         refresh_tokens,
         keys,
+        resources,
         validator,
         clock,
         random,

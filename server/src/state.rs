@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
+use gatehouse_core::resource::ResourceRegistry;
 use gatehouse_core::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsentStore, ParStore, RefreshTokenStore,
     RevocationStore, SessionStore, UserStore,
@@ -17,6 +18,7 @@ use crate::changes::Changes;
 use crate::config::Config;
 use crate::form::BodyLimit;
 use crate::keys::KeyManager;
+use crate::resources::Resources;
 use crate::runtime::readiness::Readiness;
 use crate::signing::JwtSigner;
 use crate::throttle::AuthThrottle;
@@ -30,6 +32,8 @@ pub struct ClientAuth {
     pub throttle: Arc<AuthThrottle>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// How long a dynamically registered client may go unused before it expires, seconds.
+    pub dynamic_idle_expiry: u64,
 }
 
 /// The token endpoint's state: what issuing a token may touch.
@@ -55,11 +59,13 @@ pub struct Issuance {
     pub signer: JwtSigner,
     /// Randomness.
     pub random: Arc<dyn Random>,
+    /// The registered protected resources.
+    pub resources: Arc<Resources>,
 }
 
 impl Issuance {
-    /// The context of a grant, borrowing this state.
-    pub fn grant_context(&self) -> GrantContext<'_> {
+    /// The context of a grant, borrowing this state and a snapshot of the resource registry.
+    pub fn grant_context<'a>(&'a self, resources: &'a ResourceRegistry) -> GrantContext<'a> {
         GrantContext {
             settings: &self.settings,
             clients: self.auth.clients.as_ref(),
@@ -69,6 +75,7 @@ impl Issuance {
             users: self.users.as_ref(),
             sessions: self.changes.sessions.as_ref(),
             alarms: self.changes.as_ref(),
+            resources,
             signer: &self.signer,
             clock: self.auth.clock.as_ref(),
             random: self.random.as_ref(),
@@ -117,6 +124,8 @@ pub struct SignIn {
     pub codes: Arc<dyn CodeStore>,
     /// Pushed authorization requests.
     pub pushed: Arc<dyn ParStore>,
+    /// The registered protected resources (audiences, scopes and what they mean).
+    pub resources: Arc<Resources>,
     /// Whether every client must push its authorization requests.
     pub require_par: bool,
     /// The session cookie and CSRF tokens.
@@ -137,8 +146,42 @@ pub struct SignIn {
     pub random: Arc<dyn Random>,
 }
 
+/// The state of dynamic client registration (RFC 7591, RFC 7592).
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
+pub struct Registration {
+    /// The issuer (registration client URIs are under it).
+    pub issuer: String,
+    /// Registered clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Deleting a client goes through here.
+    pub changes: Arc<Changes>,
+    /// `[registration]`.
+    pub config: crate::config::RegistrationConfig,
+    /// What a registration may ask for.
+    pub policy: gatehouse_core::client::dynamic::DynamicPolicy,
+    /// SHA-256 of the initial access token every registration must present, if one is set.
+    pub initial_token_digest: Option<gatehouse_token::SecretDigest>,
+    /// Registrations per address.
+    pub per_address: crate::throttle::Throttle<std::net::IpAddr>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness (ids, secrets, registration access tokens).
+    pub random: Arc<dyn Random>,
+}
+
+impl Registration {
+    /// The registration client URI of `id` (RFC 7592 §1).
+    pub fn client_uri(&self, id: &gatehouse_core::client::ClientId) -> String {
+        format!(
+            "{}{}/{id}",
+            self.issuer,
+            gatehouse_core::discovery::paths::REGISTER
+        )
+    }
+}
+
 /// The state of discovery and the JWKS.
-#[derive(Debug)]
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Discovery {
     /// The issuer.
     pub issuer: String,
@@ -146,6 +189,12 @@ pub struct Discovery {
     pub keys: Arc<KeyManager>,
     /// Whether every client must push its authorization requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Whether dynamic client registration is open.
+    pub registration: bool,
+    /// Whether client metadata documents are resolved.
+    pub metadata_documents: bool,
+    /// The registered resources (their scopes are listed).
+    pub resources: Arc<Resources>,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only
@@ -176,6 +225,8 @@ pub struct App {
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     /// The signing keys.
     pub keys: Arc<KeyManager>,
+    /// The registered protected resources.
+    pub resources: Arc<Resources>,
     /// The validator.
     pub validator: Arc<Validator>,
     /// The clock.
@@ -198,6 +249,8 @@ pub struct App {
     pub discovery: Arc<Discovery>,
     /// The sign-in flow's state.
     pub sign_in: Arc<SignIn>,
+    /// Dynamic client registration's state.
+    pub registration: Arc<Registration>,
     /// The pages' stylesheet and script.
     pub assets: Arc<crate::pages::Assets>,
 }
@@ -240,6 +293,7 @@ part_of_app!(
     discovery: Discovery,
     readiness: Readiness,
     sign_in: SignIn,
+    registration: Registration,
 );
 
 impl FromRef<AppState> for BodyLimit {

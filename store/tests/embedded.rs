@@ -23,6 +23,7 @@ fn store() -> (tempfile::TempDir, EmbeddedStore) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_store_suite() {
     suite::clients(&store().1).await;
+    suite::resources(&store().1).await;
     suite::access_tokens(&store().1).await;
     suite::revocations(&store().1).await;
     suite::keys(&store().1).await;

@@ -71,9 +71,14 @@ mod tests {
             client.id,
             url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
         );
-        parse(&Form::parse(q.as_bytes()).unwrap(), &store, "https://as")
-            .await
-            .unwrap()
+        parse(
+            &Form::parse(q.as_bytes()).unwrap(),
+            &store,
+            &crate::resource::ResourceRegistry::default(),
+            "https://as",
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use crate::TokenError;
 use crate::client::{Client, ClientId, GrantType};
 use crate::form::{Form, FormError};
 use crate::request::token::parse_resource;
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceRegistry};
 use crate::scope::Scope;
 use crate::store::ClientStore;
 
@@ -197,6 +197,7 @@ fn page(message: impl Into<String>) -> AuthorizeError {
 pub async fn parse(
     form: &Form,
     clients: &dyn ClientStore,
+    resources: &ResourceRegistry,
     issuer: &str,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     // Stage one: the client and its redirect URI, or nothing may be redirected.
@@ -332,13 +333,11 @@ pub async fn parse(
             )
         })?,
     };
-    let scope = match crate::request::token::parse_scope(form) {
-        Ok(scope) => crate::grant::granted_scope(&client, scope.as_ref()),
-        Err(e) => Err(e),
-    }
-    .map_err(|e| token_error(&reply, issuer, e))?;
-    let resource = parse_resource(form)
-        .and_then(|r| crate::grant::granted_resource(&client, r.as_ref()))
+    let crate::grant::target::Target { resource, scope } = parse_resource(form)
+        .and_then(|r| Ok((r, crate::request::token::parse_scope(form)?)))
+        .and_then(|(r, scope)| {
+            crate::grant::target::decide(&client, resources, r.as_ref(), scope.as_ref())
+        })
         .map_err(|e| token_error(&reply, issuer, e))?;
     let prompt = parse_prompt(form.single("prompt").map_err(|e| invalid(&reply, e))?)
         .map_err(|d| fail(&reply, ErrorCode::InvalidRequest, d))?;

@@ -3,6 +3,7 @@
 //! seconds, and sends the browser to `/authorize` with only `client_id` and `request_uri`.
 //! The request is checked when pushed, as at the authorization endpoint, and again when used.
 
+use crate::resource::ResourceRegistry;
 use gatehouse_token::{SecretDigest, UnixTime, b64};
 
 use super::{AuthorizeError, parse};
@@ -42,10 +43,15 @@ pub struct Pushed {
 /// Checks and stores an authorization request pushed by the authenticated `client` (RFC 9126
 /// §2.1). Errors are the token endpoint's (§2.3): what the authorization endpoint would have
 /// redirected or shown is answered here as JSON.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "what the check consults (clients, resources, issuer) and what storing needs"
+)]
 pub async fn push(
     form: &Form,
     client: &Client,
     clients: &dyn ClientStore,
+    resources: &ResourceRegistry,
     pushed: &dyn ParStore,
     issuer: &str,
     random: &dyn Random,
@@ -62,7 +68,7 @@ pub async fn push(
             "client_id must be the authenticated client's".into(),
         ));
     }
-    match parse(form, clients, issuer).await {
+    match parse(form, clients, resources, issuer).await {
         Ok(_) => {}
         Err(AuthorizeError::Page { message }) => return Err(TokenError::InvalidRequest(message)),
         Err(AuthorizeError::Unavailable) => {
@@ -193,6 +199,7 @@ mod tests {
             &form(&body),
             &client,
             &store,
+            &ResourceRegistry::default(),
             &store,
             "https://as",
             &random,
@@ -242,6 +249,7 @@ mod tests {
             &form(&body),
             &client,
             &store,
+            &ResourceRegistry::default(),
             &store,
             "https://as",
             &random,
@@ -265,6 +273,7 @@ mod tests {
             &form(&body),
             &client,
             &store,
+            &ResourceRegistry::default(),
             &store,
             "https://as",
             &random,
@@ -309,6 +318,7 @@ mod tests {
             &form(&body),
             &client,
             &store,
+            &ResourceRegistry::default(),
             &store,
             "https://as",
             &random,
@@ -361,6 +371,7 @@ mod tests {
                 &form(&body),
                 &client,
                 &store,
+                &ResourceRegistry::default(),
                 &store,
                 "https://as",
                 &random,
@@ -376,6 +387,7 @@ mod tests {
             &form(&format!("{Q}&client_id={}&scope=admin", client.id)),
             &client,
             &store,
+            &ResourceRegistry::default(),
             &store,
             "https://as",
             &random,
@@ -393,6 +405,7 @@ mod tests {
                 &form(&big),
                 &client,
                 &store,
+                &ResourceRegistry::default(),
                 &store,
                 "https://as",
                 &random,

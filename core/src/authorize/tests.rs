@@ -20,7 +20,13 @@ fn query(client: &Client, extra: &str) -> String {
 }
 
 async fn run(store: &MemoryStore, q: &str) -> Result<AuthorizationRequest, AuthorizeError> {
-    parse(&Form::parse(q.as_bytes()).unwrap(), store, ISS).await
+    parse(
+        &Form::parse(q.as_bytes()).unwrap(),
+        store,
+        &crate::resource::ResourceRegistry::default(),
+        ISS,
+    )
+    .await
 }
 
 fn redirected(r: Result<AuthorizationRequest, AuthorizeError>) -> Reply {

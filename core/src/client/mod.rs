@@ -212,6 +212,8 @@ pub enum ClientOrigin {
         /// When a token was last issued to it (updated at most once an hour), from which its
         /// idle expiry runs.
         last_used: UnixTime,
+        /// What it said about itself.
+        profile: Box<dynamic::ClientProfile>,
     },
     /// Identified by the Client ID Metadata Document at its `client_id` URL
     /// (draft-ietf-oauth-client-id-metadata-document): never stored, held to the same policy
@@ -224,6 +226,17 @@ impl ClientOrigin {
     /// registered by an operator.
     pub fn is_self_registered(&self) -> bool {
         !matches!(self, Self::Operator)
+    }
+}
+
+impl ClientOrigin {
+    /// Whether a dynamically registered client has gone unused for `idle` seconds at `now`
+    /// (its registration has expired: it answers `invalid_client`, so SDKs register again).
+    pub fn expired(&self, idle: u64, now: UnixTime) -> bool {
+        match self {
+            Self::Dynamic { last_used, .. } => last_used.plus(idle) <= now,
+            _ => false,
+        }
     }
 }
 
@@ -400,6 +413,7 @@ impl From<Client> for ClientRecord {
 }
 
 pub mod auth;
+pub mod dynamic;
 pub mod metadata_document;
 pub mod redirect;
 pub mod registration;

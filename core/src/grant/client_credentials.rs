@@ -1,14 +1,14 @@
 //! The client-credentials grant (RFC 6749 §4.4, OAuth 2.1 §4.2): a confidential client gets a
 //! token for itself. The subject is the client (RFC 9068 §2.2).
 
-use super::{GrantContext, Granted, granted_resource, granted_scope};
+use super::{GrantContext, Granted, target};
 use crate::client::{Client, ClientKind, GrantType};
 use crate::error::TokenError;
 use crate::request::token::ClientCredentialsRequest;
 
 /// Decides what an authenticated client gets for a client-credentials request.
 pub async fn grant(
-    _ctx: &GrantContext<'_>,
+    ctx: &GrantContext<'_>,
     client: &Client,
     req: &ClientCredentialsRequest,
 ) -> Result<Granted, TokenError> {
@@ -24,11 +24,13 @@ pub async fn grant(
             "the client may not use the client_credentials grant".into(),
         ));
     }
-    Ok(Granted::access(
-        client.id.as_str().to_owned(),
-        granted_scope(client, req.scope.as_ref())?,
-        granted_resource(client, req.resource.as_ref())?,
-    ))
+    let target = target::decide(
+        client,
+        ctx.resources,
+        req.resource.as_ref(),
+        req.scope.as_ref(),
+    )?;
+    Ok(target.grant(client.id.as_str().to_owned()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
+pub mod target;
 
 use gatehouse_token::SecretDigest;
 
@@ -16,7 +17,7 @@ use crate::id_token::IdTokenClaims;
 use crate::issue::{IssuedToken, IssuerSettings};
 use crate::ports::{AccessTokenSigner, Alarms, Clock, Random};
 use crate::request::TokenRequest;
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceRegistry};
 use crate::scope::Scope;
 use crate::store::{
     AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, SessionStore,
@@ -45,6 +46,8 @@ pub struct GrantContext<'a> {
     pub sessions: &'a dyn SessionStore,
     /// What to do on a replayed code or a reused refresh token.
     pub alarms: &'a dyn Alarms,
+    /// The registered resources (what self-registered clients may get, default scopes).
+    pub resources: &'a ResourceRegistry,
     /// Signs JWT access tokens.
     pub signer: &'a dyn AccessTokenSigner,
     /// The time.
@@ -135,39 +138,5 @@ pub async fn grant(
         TokenRequest::Unsupported(name) => Err(TokenError::UnsupportedGrantType(format!(
             "grant_type {name:?} is not supported"
         ))),
-    }
-}
-
-/// The scope a request gets: the requested scope if the client may have all of it, the
-/// client's registered scope if none was requested (RFC 6749 §3.3).
-pub fn granted_scope(client: &Client, requested: Option<&Scope>) -> Result<Scope, TokenError> {
-    let Some(requested) = requested else {
-        return Ok(client.scope.clone());
-    };
-    if !requested.is_subset(&client.scope) {
-        let excess: Vec<&str> = requested.excess(&client.scope).collect();
-        return Err(TokenError::InvalidScope(format!(
-            "scope not allowed for this client: {}",
-            excess.join(" ")
-        )));
-    }
-    Ok(requested.clone())
-}
-
-/// The audience of a token: the requested resource if the client may use it, else the client's
-/// default resource, so no token is ever audience-less (RFC 8707 §2).
-pub fn granted_resource(
-    client: &Client,
-    requested: Option<&Resource>,
-) -> Result<Resource, TokenError> {
-    match requested {
-        Some(r) if client.resources.contains(r) => Ok(r.clone()),
-        Some(r) => Err(TokenError::InvalidTarget(format!(
-            "resource {r} is not registered for this client"
-        ))),
-        None => client
-            .default_resource()
-            .cloned()
-            .ok_or_else(|| TokenError::InvalidTarget("the client has no resource".into())),
     }
 }

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use gatehouse_token::{AccessTokenClaims, SecretDigest, UnixTime};
 
 use crate::client::{Client, ClientId};
+use crate::resource::{ProtectedResource, Resource};
 use crate::store::{
-    AccessTokenStore, ClientStore, KeyRecord, KeyStore, RevocationStore, StoreError,
+    AccessTokenStore, ClientStore, KeyRecord, KeyStore, ResourceStore, RevocationStore, StoreError,
     StoredAccessToken,
 };
 
@@ -26,6 +27,7 @@ pub struct MemoryStore {
     people: Mutex<people::People>,
     single_use: Mutex<single_use::SingleUse>,
     secrets: Mutex<BTreeMap<String, [u8; 32]>>,
+    resources: Mutex<BTreeMap<Resource, ProtectedResource>>,
 }
 
 /// Opaque tokens by digest, and the digests of each client's tokens.
@@ -66,8 +68,39 @@ impl ClientStore for MemoryStore {
         Ok(lock(&self.clients).values().cloned().collect())
     }
 
+    async fn update(&self, client: Client) -> Result<bool, StoreError> {
+        let mut clients = lock(&self.clients);
+        match clients.get_mut(&client.id) {
+            Some(kept) => {
+                *kept = Arc::new(client);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
         Ok(lock(&self.clients).remove(id).is_some())
+    }
+}
+
+#[async_trait]
+impl ResourceStore for MemoryStore {
+    async fn insert(&self, resource: ProtectedResource) -> Result<(), StoreError> {
+        let mut resources = lock(&self.resources);
+        if resources.contains_key(&resource.uri) {
+            return Err(StoreError::Conflict(format!("resource {}", resource.uri)));
+        }
+        resources.insert(resource.uri.clone(), resource);
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<ProtectedResource>, StoreError> {
+        Ok(lock(&self.resources).values().cloned().collect())
+    }
+
+    async fn delete(&self, uri: &Resource) -> Result<bool, StoreError> {
+        Ok(lock(&self.resources).remove(uri).is_some())
     }
 }
 
@@ -245,6 +278,7 @@ mod tests {
     #[tokio::test]
     async fn the_store_suite() {
         suite::clients(&MemoryStore::default()).await;
+        suite::resources(&MemoryStore::default()).await;
         suite::access_tokens(&MemoryStore::default()).await;
         suite::revocations(&MemoryStore::default()).await;
         suite::keys(&MemoryStore::default()).await;

@@ -12,6 +12,7 @@ mod codes;
 mod consents;
 mod par;
 mod refresh_tokens;
+mod resources;
 mod secrets;
 mod users;
 
@@ -27,6 +28,7 @@ pub use codes::{AuthorizationCode, CodeStore, IssuedForCode, Redemption};
 pub use consents::{Consent, ConsentStore};
 pub use par::{ParStore, PushedRequest};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation, RotationStep, rotation_step};
+pub use resources::ResourceStore;
 pub use secrets::SecretStore;
 pub use users::{Session, SessionStore, UserStore};
 
@@ -66,6 +68,9 @@ pub trait ClientStore: Send + Sync {
     async fn get(&self, id: &ClientId) -> Result<Option<Arc<Client>>, StoreError>;
     /// Every client, ordered by id.
     async fn list(&self) -> Result<Vec<Arc<Client>>, StoreError>;
+    /// Replaces a stored client with `client` (same id): whether it existed (if not, nothing
+    /// is written).
+    async fn update(&self, client: Client) -> Result<bool, StoreError>;
     /// Removes a client; whether it existed.
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
     /// Whether a client with this id exists: asked for every token introspected (the tokens of

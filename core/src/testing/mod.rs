@@ -293,6 +293,8 @@ pub struct Harness {
     pub random: CountingRandom,
     /// The alarms.
     pub alarms: RecordingAlarms,
+    /// The registered resources (none unless a test adds some).
+    pub resources: crate::resource::ResourceRegistry,
 }
 
 impl Harness {
@@ -316,6 +318,7 @@ impl Harness {
             clock: FixedClock::at(now),
             random: CountingRandom::default(),
             alarms: RecordingAlarms::default(),
+            resources: crate::resource::ResourceRegistry::default(),
         }
     }
 
@@ -330,6 +333,7 @@ impl Harness {
             users: &self.store,
             sessions: &self.store,
             alarms: &self.alarms,
+            resources: &self.resources,
             signer: &self.signer,
             clock: &self.clock,
             random: &self.random,

@@ -15,8 +15,8 @@ use crate::client::ClientId;
 use crate::store::{
     AccessTokenStore, AuthorizationCode, ClientStore, CodeStore, Consent, ConsentStore,
     IssuedForCode, KeyRecord, KeyState, KeyStore, ParStore, PushedRequest, Redemption,
-    RefreshToken, RefreshTokenStore, RevocationStore, Rotation, SecretStore, Session, SessionStore,
-    StoreError, UserStore,
+    RefreshToken, RefreshTokenStore, ResourceStore, RevocationStore, Rotation, SecretStore,
+    Session, SessionStore, StoreError, UserStore,
 };
 use crate::user::{UserId, Username};
 
@@ -77,10 +77,48 @@ pub async fn clients(store: &dyn ClientStore) {
     assert!(store.contains(a.id.as_str()).await.unwrap());
     assert!(!store.contains("nobody").await.unwrap());
     assert!(!store.contains("").await.unwrap());
+    let mut changed = a.clone();
+    changed.name = "renamed".into();
+    assert!(store.update(changed.clone()).await.unwrap());
+    assert_eq!(*store.get(&a.id).await.unwrap().unwrap(), changed);
+    let stranger = ClientBuilder::new().name("c").client();
+    assert!(!store.update(stranger.clone()).await.unwrap(), "no upsert");
+    assert!(store.get(&stranger.id).await.unwrap().is_none());
     assert!(store.delete(&a.id).await.unwrap());
     assert!(!store.delete(&a.id).await.unwrap());
     assert!(store.get(&a.id).await.unwrap().is_none());
     assert!(!store.contains(a.id.as_str()).await.unwrap());
+}
+
+/// Registered resources: insert, a conflicting insert (the same URI in another spelling), list
+/// in URI order, delete.
+pub async fn resources(store: &dyn ResourceStore) {
+    let def = |uri: &str| crate::resource::ResourceDefinition {
+        uri: uri.into(),
+        name: None,
+        scopes: vec![crate::resource::ScopeDescription {
+            name: "tools".into(),
+            description: "Call the tools".into(),
+        }],
+        default_scopes: vec!["tools".into()],
+        token_format: None,
+        access_token_lifetime: Some(300),
+        require_sender_constrained: false,
+    };
+    let b = def("https://b.example/mcp").validate().unwrap();
+    let a = def("https://a.example").validate().unwrap();
+    store.insert(b.clone()).await.unwrap();
+    store.insert(a.clone()).await.unwrap();
+    assert!(matches!(
+        store
+            .insert(def("https://A.example/").validate().unwrap())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.list().await.unwrap(), vec![a.clone(), b.clone()]);
+    assert!(store.delete(&a.uri).await.unwrap());
+    assert!(!store.delete(&a.uri).await.unwrap());
+    assert_eq!(store.list().await.unwrap(), vec![b]);
 }
 
 /// Opaque tokens: insert and get, revoke, the per-client quota, a client's tokens counted and

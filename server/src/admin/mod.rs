@@ -5,11 +5,13 @@
 //! # Layout
 //! - this module: the router and the credential check.
 //! - [`error`]: the one mapping of failures to answers.
-//! - one module per resource: [`clients`], [`users`], [`keys`], [`revocations`], [`status`].
+//! - one module per resource: [`clients`], [`users`], [`keys`], [`resources`] (protected
+//!   resources), [`revocations`], [`status`].
 
 pub mod clients;
 pub mod error;
 pub mod keys;
+pub mod resources;
 pub mod revocations;
 pub mod status;
 pub mod users;
@@ -58,6 +60,14 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/admin/users/{username}/consents/{client_id}",
             axum::routing::delete(users::revoke_consent),
+        )
+        .route(
+            "/admin/resources",
+            post(resources::create_resource).get(resources::list_resources),
+        )
+        .route(
+            "/admin/resources/{uri}",
+            get(resources::show_resource).delete(resources::delete_resource),
         )
         .route("/admin/keys", get(keys::list_keys))
         .route("/admin/keys/rotate", post(keys::rotate_keys))

@@ -1,8 +1,9 @@
-//! The command line: `gatehouse serve`, and `client` / `user` / `keys` commands that talk to a
+//! The command line: `gatehouse serve`, and `client` / `user` / `keys` / `resource` commands that talk to a
 //! running server's admin API. Every command prints JSON with `--json`.
 
 mod admin_client;
 mod output;
+mod resources;
 mod users;
 
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ enum Command {
     /// Manage signing keys (through the running server's admin API).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the registry of protected resources (through the running server's admin API).
+    #[command(subcommand)]
+    Resource(resources::ResourceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +148,7 @@ pub fn main() -> i32 {
         Command::Client(cmd) => report(client(cmd, &config, cli.admin_url, cli.json)),
         Command::User(cmd) => report(users::run(cmd, &config, cli.admin_url, cli.json)),
         Command::Keys(cmd) => report(keys(cmd, &config, cli.admin_url, cli.json)),
+        Command::Resource(cmd) => report(resources::run(cmd, &config, cli.admin_url, cli.json)),
     }
 }
 

@@ -78,6 +78,14 @@ impl ClientStore for Directory {
         self.inner.list().await
     }
 
+    /// A document client is never stored, so never updated here: its document is the record.
+    async fn update(&self, client: Client) -> Result<bool, StoreError> {
+        if DocumentUrl::is_url_shaped(client.id.as_str()) {
+            return Ok(false);
+        }
+        self.inner.update(client).await
+    }
+
     /// A document client is dropped from the cache (it comes back at its next request, from a
     /// fresh fetch).
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {

@@ -11,7 +11,8 @@
 //!   [`ConfigError`], durations, and the top-level keys (`issuer`, `listen`, `data_dir`, `log`).
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
-//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`metadata_documents`].
+//!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
+//!   [`metadata_documents`].
 
 pub mod admin;
 pub mod authorize;
@@ -20,6 +21,8 @@ pub mod keys;
 pub mod limits;
 pub mod metadata_documents;
 pub mod pages;
+pub mod registration;
+pub mod resources;
 pub mod signing;
 pub mod tokens;
 pub mod validation;
@@ -37,6 +40,8 @@ pub use keys::Schedule;
 pub use limits::Limits;
 pub use metadata_documents::MetadataDocumentsConfig;
 pub use pages::PagesConfig;
+pub use registration::RegistrationConfig;
+pub use resources::ResourcesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
 pub use tokens::TokensConfig;
 pub use validation::ValidationConfig;
@@ -81,6 +86,10 @@ pub struct Config {
     pub pages: PagesConfig,
     /// `[authorize]`: the authorization endpoint's policy.
     pub authorize: AuthorizeConfig,
+    /// `[resources]`: protected resources defined in the file, and the default one.
+    pub resources: ResourcesConfig,
+    /// `[registration]`: dynamic client registration (RFC 7591).
+    pub registration: RegistrationConfig,
     /// `[client_metadata_documents]`: clients identified by a metadata document URL.
     pub client_metadata_documents: MetadataDocumentsConfig,
 }
@@ -111,6 +120,10 @@ struct RawConfig {
     pages: pages::RawPages,
     #[serde(default)]
     authorize: authorize::RawAuthorize,
+    #[serde(default)]
+    resources: resources::RawResources,
+    #[serde(default)]
+    registration: registration::RawRegistration,
     #[serde(default)]
     client_metadata_documents: metadata_documents::RawMetadataDocuments,
 }
@@ -319,6 +332,8 @@ impl RawConfig {
             limits: self.limits.validate()?,
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
+            resources: self.resources.validate()?,
+            registration: self.registration.validate()?,
             client_metadata_documents: self.client_metadata_documents.validate()?,
         })
     }
@@ -375,6 +390,15 @@ fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("issuer", "must not contain credentials"));
+    }
+    // One canonical string, byte-identical everywhere (shared/reference/mcp-auth.md §1.4):
+    // lower-case scheme and host, no default port, no dot segments or needless escapes.
+    let canonical = url.as_str().trim_end_matches('/');
+    if issuer != canonical {
+        return Err(bad(
+            "issuer",
+            format!("write it in canonical form, {canonical:?}: clients compare it byte for byte"),
+        ));
     }
     Ok(issuer.to_owned())
 }

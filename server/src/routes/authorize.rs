@@ -123,7 +123,8 @@ async fn check(app: &SignIn, carried: &str, browser: &BrowserId) -> Result<Check
             }
         }
     };
-    let req = authorize::parse(&form, app.clients.as_ref(), &app.issuer)
+    let registry = app.resources.current();
+    let req = authorize::parse(&form, app.clients.as_ref(), &registry, &app.issuer)
         .await
         .map_err(|e| refused(app, e))?;
     // RFC 9126 §5: where pushing is required, a request sent directly is refused.
@@ -228,7 +229,20 @@ async fn after_sign_in(
             return send(app, &req.error(&app.issuer, code, "consent is required"));
         }
         Step::Ask => {
-            let scopes: Vec<_> = req.scope.iter().map(describe_scope).collect();
+            // A registered resource's own words for its scopes, else the standard ones.
+            let registry = app.resources.current();
+            let resource = registry.get(&req.resource);
+            let scopes: Vec<_> = req
+                .scope
+                .iter()
+                .map(|s| match resource.and_then(|r| r.describe(s)) {
+                    Some(words) if !words.is_empty() => crate::pages::ScopeLine {
+                        name: s.to_owned(),
+                        description: words.to_owned(),
+                    },
+                    _ => describe_scope(s),
+                })
+                .collect();
             let redirect_host = req
                 .client
                 .redirect_uri(Some(&req.redirect_uri))

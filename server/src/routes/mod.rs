@@ -8,6 +8,7 @@ pub mod jwks;
 pub mod logout;
 pub mod metadata;
 pub mod par;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

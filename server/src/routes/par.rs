@@ -28,6 +28,7 @@ pub async fn handle(
         &req.form,
         &client,
         app.auth.clients.as_ref(),
+        &app.resources.current(),
         app.pushed.as_ref(),
         &app.settings.issuer,
         app.random.as_ref(),

@@ -33,7 +33,8 @@ pub async fn handle(
 ) -> Result<Response, OAuthError> {
     let client = crate::authenticate::client(&app.auth, &req).await?;
     let request = TokenRequest::parse(&req.form)?;
-    let issued = grant::exchange(&app.grant_context(), &client, &request).await?;
+    let registry = app.resources.current();
+    let issued = grant::exchange(&app.grant_context(&registry), &client, &request).await?;
     let body = TokenResponse {
         access_token: issued.access_token,
         token_type: issued.token_type.as_str(),

@@ -65,9 +65,35 @@ pub async fn once(app: &App, now: UnixTime) {
     if let Err(e) = RefreshTokenStore::purge_expired(app.refresh_tokens.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired refresh tokens failed");
     }
+    expire_registrations(app, now).await;
     app.throttle.sweep(now);
     app.sign_in.throttle.sweep(now);
+    app.registration.per_address.sweep(now);
     if let Err(e) = app.changes.follow_key_schedule(now).await {
         tracing::warn!(error = %e, "key schedule failed");
+    }
+}
+
+/// Deletes dynamically registered clients unused for `registration.idle_expiry` (RFC 7591
+/// registrations are cheap to make and MCP clients make many, shared/reference/mcp-auth.md
+/// §2.2), with everything they were given.
+async fn expire_registrations(app: &App, now: UnixTime) {
+    let idle = app.config.registration.idle_expiry;
+    let clients = match app.clients.list().await {
+        Ok(clients) => clients,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing clients to expire idle registrations failed");
+            return;
+        }
+    };
+    for client in clients.iter().filter(|c| c.origin.expired(idle, now)) {
+        match app.changes.delete_client(&client.id).await {
+            Ok(_) => {
+                tracing::info!(client_id = %client.id, "idle dynamically registered client expired")
+            }
+            Err(e) => {
+                tracing::warn!(client_id = %client.id, error = %e, "expiring an idle client failed")
+            }
+        }
     }
 }

@@ -83,6 +83,33 @@ impl ClientStore for EmbeddedStore {
         Ok(self.clients.load().values().cloned().collect())
     }
 
+    async fn update(&self, client: Client) -> Result<bool, StoreError> {
+        let bytes = encode(&client)?;
+        let id = client.id.clone();
+        let cached = Arc::new(client);
+        self.change_clients(
+            move |db| {
+                write(db, |txn| {
+                    let mut table = txn.open_table(CLIENTS).map_err(unavailable)?;
+                    if table.get(id.as_str()).map_err(unavailable)?.is_none() {
+                        return Ok(false);
+                    }
+                    table
+                        .insert(id.as_str(), bytes.as_slice())
+                        .map_err(unavailable)?;
+                    Ok(true)
+                })
+            },
+            // Only a client that was there is replaced in the copy (the table said so).
+            move |clients| {
+                if let Some(kept) = clients.get_mut(&cached.id) {
+                    *kept = cached;
+                }
+            },
+        )
+        .await
+    }
+
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
         let (key, gone) = (id.clone(), id.clone());
         self.change_clients(

@@ -13,7 +13,8 @@
 //!   what expired.
 //! - one module per aggregate: `clients`, `access_tokens`, `revocations`, `keys`, `users` (users
 //!   and their sessions), `consents`, `codes` (authorization codes), `refresh_tokens` (tokens and
-//!   their families), `par` (pushed authorization requests, RFC 9126), `secrets`. A decision
+//!   their families), `par` (pushed authorization requests, RFC 9126), `secrets`, `resources` (the
+//!   registered protected resources). A decision
 //!   that must be atomic (redeeming a code, rotating a refresh token, taking a pushed request, a
 //!   conflict check before an insert, creating a secret once) reads and writes in one write
 //!   transaction: redb runs one at a time, so no other write comes between.
@@ -25,6 +26,7 @@ mod consents;
 mod keys;
 mod par;
 mod refresh_tokens;
+mod resources;
 mod revocations;
 mod secrets;
 mod tables;

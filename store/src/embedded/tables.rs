@@ -95,6 +95,9 @@ pub(super) const PAR_EXPIRY: TableDefinition<(u64, &[u8; 32]), ()> =
 /// Secret name → the secret's 32 bytes.
 pub(super) const SECRETS: TableDefinition<&str, &[u8; 32]> = TableDefinition::new("secrets");
 
+/// Canonical resource URI → the registered resource (JSON).
+pub(super) const RESOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("resources");
+
 /// Creates every table, and builds the time indexes of a database written before they existed.
 pub(super) fn create(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CLIENTS).map_err(unavailable)?;
@@ -121,6 +124,7 @@ pub(super) fn create(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
     txn.open_table(PAR_EXPIRY).map_err(unavailable)?;
     txn.open_table(SECRETS).map_err(unavailable)?;
+    txn.open_table(RESOURCES).map_err(unavailable)?;
     txn.open_multimap_table(CLIENT_TOKENS)
         .map_err(unavailable)?;
     let tokens = txn.open_table(ACCESS_TOKENS).map_err(unavailable)?;

@@ -30,6 +30,7 @@ async fn setup(client: &Client, extra: &str) -> (Harness, String) {
     let req: AuthorizationRequest = authz::parse(
         &Form::parse(q.as_bytes()).unwrap(),
         &h.store,
+        &h.resources,
         "https://as.example",
     )
     .await

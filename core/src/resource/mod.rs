@@ -4,6 +4,12 @@
 //! Canonical form: scheme and host lower-cased, default port dropped, and a single trailing `/`
 //! of the path removed (MCP clients send both forms; see shared/reference/mcp-auth.md §7.3).
 //! Tokens carry the canonical form in `aud`.
+//!
+//! [`registry`]: the protected resources an operator registered, with their scopes.
+
+pub mod registry;
+
+pub use registry::{ProtectedResource, ResourceDefinition, ResourceRegistry, ScopeDescription};
 
 use std::fmt;
 use std::str::FromStr;
