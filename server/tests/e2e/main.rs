@@ -22,6 +22,7 @@ mod hsm;
 mod introspection;
 mod lifetimes;
 mod limits;
+mod metadata_documents;
 mod relying_party;
 mod restart;
 mod revocation;

@@ -10,7 +10,7 @@
 //!   `session` (CSRF, fixation, `prompt`, the sign-in limit, disabled users), `endpoints` (PAR,
 //!   UserInfo, logout).
 
-mod driver;
+pub(crate) mod driver;
 
 mod codes;
 mod endpoints;
