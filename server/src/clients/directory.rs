@@ -5,9 +5,8 @@
 //! How a failed document reaches the person: `get` answers `Ok(None)` ("no such client"), so
 //! `/authorize` shows its error page (400, no redirect: an unverified client's redirect URI is
 //! never used) and `/token` answers `invalid_client`; the reason stays in the resolver's
-//! negative cache, where [`Directory::failure`] finds it for a page that wants to say more.
-//! `Err` is kept for the store being unavailable (a 503 "try again"), which a bad document is
-//! not.
+//! negative cache, where `ClientStore::why_unknown` finds it for the page. `Err` is kept for
+//! the store being unavailable (a 503 "try again"), which a bad document is not.
 
 use std::sync::Arc;
 
@@ -96,6 +95,21 @@ impl ClientStore for Directory {
                 .is_some_and(|d| d.forget(id.as_str())));
         }
         self.inner.delete(id).await
+    }
+
+    /// The reason a document client is unusable, from the negative cache (never fetching).
+    async fn why_unknown(&self, id: &ClientId) -> Option<String> {
+        if !DocumentUrl::is_url_shaped(id.as_str()) {
+            return self.inner.why_unknown(id).await;
+        }
+        match &self.documents {
+            Some(documents) => documents.failure(id.as_str()).map(|u| u.to_string()),
+            None => Some(
+                "This server does not accept applications identified by a URL (client \
+                 metadata documents are turned off)."
+                    .to_owned(),
+            ),
+        }
     }
 
     /// A document client from the cache only, never fetching.

@@ -273,18 +273,21 @@ fn bad_documents_are_error_pages_and_are_not_refetched() {
         &document(&docs.url("/html.json")).to_string(),
     );
     let mut browser = Browser::new(&server);
-    for path in [
-        "/mismatch.json",
-        "/secret.json",
-        "/big.json",
-        "/missing.json",
-        "/redirect.json",
-        "/html.json",
+    for (path, says) in [
+        (
+            "/mismatch.json",
+            "client_id is not the URL it was fetched from",
+        ),
+        ("/secret.json", "cannot use a shared secret"),
+        ("/big.json", "the document is too large"),
+        ("/missing.json", "it did not answer with the document"),
+        ("/redirect.json", "it answered with a redirect"),
+        ("/html.json", "the answer is not JSON"),
     ] {
         let app = app(&docs.url(path));
         for _ in 0..3 {
             let page = browser.authorize(&app.request());
-            assert_error_page(&page, 400, "not registered");
+            assert_error_page(&page, 400, says);
             assert!(!page.body.contains("code="), "{path}");
         }
         assert_eq!(
@@ -337,7 +340,7 @@ fn loopback_documents_need_an_allowed_prefix() {
     let id = docs.serve("/app.json", "");
     let mut browser = Browser::new(&server);
     let page = browser.authorize(&app(&id).request());
-    assert_error_page(&page, 400, "not registered");
+    assert_error_page(&page, 400, "not one this server fetches from");
     // Literal forms of loopback and metadata addresses: refused without a request (there is
     // no listener there; a fetch would fail differently, and nothing is sent anyway).
     for id in [
@@ -349,7 +352,7 @@ fn loopback_documents_need_an_allowed_prefix() {
         "https://[::ffff:127.0.0.1]/app.json",
     ] {
         let page = browser.authorize(&app(id).request());
-        assert_error_page(&page, 400, "not registered");
+        assert_error_page(&page, 400, "be used");
     }
     assert_eq!(docs.hits("/app.json"), 0);
     assert!(
@@ -368,7 +371,7 @@ fn disabled_means_never_fetched() {
     );
     let id = docs.serve("/app.json", "");
     let page = Browser::new(&server).authorize(&app(&id).request());
-    assert_error_page(&page, 400, "not registered");
+    assert_error_page(&page, 400, "turned off");
     assert_eq!(docs.hits("/app.json"), 0);
     let metadata = server.get_json(&format!(
         "{}/.well-known/oauth-authorization-server",
