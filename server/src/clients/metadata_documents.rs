@@ -64,7 +64,7 @@ pub struct MetadataDocuments {
     fetcher: Fetcher,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Entry>>,
-    in_flight: Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>,
+    in_flight: InFlight,
     budget: Mutex<HashMap<String, Window>>,
 }
 
@@ -103,6 +103,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+type InFlight = Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>;
+
+/// A caller's share in the one fetch of a URL. The last step of every caller, finished or
+/// cancelled (a browser that went away), is to take the URL's entry out of the map if it is
+/// still this fetch's, so the map holds only fetches under way.
+struct Flight<'a> {
+    map: &'a InFlight,
+    key: &'a str,
+    cell: Arc<OnceCell<Outcome>>,
+}
+
+impl<'a> Flight<'a> {
+    fn join(map: &'a InFlight, key: &'a str) -> Self {
+        let cell = Arc::clone(lock(map).entry(key.to_owned()).or_default());
+        Self { map, key, cell }
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut map = lock(self.map);
+        if map
+            .get(self.key)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.cell))
+        {
+            map.remove(self.key);
+        }
+    }
+}
+
 impl MetadataDocuments {
     /// A resolver under `settings`, fetching with `fetcher` (see [`fetcher`]; tests inject
     /// their resolver and connector into it), timing its cache by `clock`.
@@ -135,23 +165,12 @@ impl MetadataDocuments {
         if let Some(outcome) = self.cached(client_id) {
             return outcome;
         }
-        let cell = Arc::clone(
-            lock(&self.in_flight)
-                .entry(client_id.to_owned())
-                .or_default(),
-        );
-        let outcome = cell
+        let flight = Flight::join(&self.in_flight, client_id);
+        flight
+            .cell
             .get_or_init(|| self.fetch_and_cache(&url))
             .await
-            .clone();
-        let mut in_flight = lock(&self.in_flight);
-        if in_flight
-            .get(client_id)
-            .is_some_and(|c| Arc::ptr_eq(c, &cell))
-        {
-            in_flight.remove(client_id);
-        }
-        outcome
+            .clone()
     }
 
     /// The cached outcome for `client_id` while it lasts.
@@ -177,6 +196,11 @@ impl MetadataDocuments {
         lock(&self.cache)
             .remove(client_id)
             .is_some_and(|e| e.outcome.is_ok())
+    }
+
+    /// How many fetches are under way (one per URL).
+    pub fn fetches_under_way(&self) -> usize {
+        lock(&self.in_flight).len()
     }
 
     /// The reason `client_id` is unusable, if a failure for it is cached (for an error page).

@@ -373,6 +373,22 @@ async fn concurrent_requests_share_one_fetch() {
     assert_eq!(s.server.hits("/popular.json"), 1);
 }
 
+/// A caller that goes away mid-fetch leaves nothing behind, and the next caller fetches.
+#[tokio::test]
+async fn a_cancelled_fetch_leaves_no_entry() {
+    let s = setup().await;
+    let id = s.server.url("/slow.json");
+    let mut reply = document(&id, "");
+    reply.delay = Duration::from_millis(500);
+    s.server.set("/slow.json", reply);
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(100), s.documents.resolve(&id)).await;
+    assert!(cancelled.is_err(), "gave up before the answer");
+    assert_eq!(s.documents.fetches_under_way(), 0);
+    s.documents.resolve(&id).await.unwrap();
+    assert_eq!(s.documents.fetches_under_way(), 0);
+}
+
 /// Security-matrix §5 item 13: many distinct URLs on one host make a bounded number of fetches.
 #[tokio::test]
 async fn fetches_per_domain_are_limited() {

@@ -233,8 +233,13 @@ fn a_document_client_signs_in_and_gets_tokens() {
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     let body = tokens.json();
     assert!(body["access_token"].is_string(), "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    assert!(server.is_active(access), "introspection knows the client");
     let refreshed = app.refresh(&server, body["refresh_token"].as_str().unwrap());
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let revoked = app.post(&server, "/revoke", &[("token", access)]);
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert!(!server.is_active(access), "revoked by its client");
     // Everything above used one fetch.
     assert_eq!(docs.hits("/oauth/claude-code-client-metadata"), 1);
     // A redirect URI the document does not list is an error page.
