@@ -12,7 +12,7 @@
 //! - Single flight: concurrent requests for one URL share one fetch (security-matrix §5
 //!   item 12).
 //! - Per-domain budget: at most `per_domain_per_minute` fetches per host (item 13); past it a
-//!   request fails without fetching, and that failure is not cached.
+//!   request fails without fetching, remembered until the budget refills.
 //! - Trust policy: `open`, `allow` or `deny` a list of domains (CIMD §6.8), judged before any
 //!   fetch.
 //!
@@ -216,12 +216,15 @@ impl MetadataDocuments {
         if let Some(outcome) = self.cached(url.as_str()) {
             return outcome;
         }
-        if !self.take_budget(url.host()) {
+        if let Err(refill) = self.take_budget(url.host()) {
             tracing::warn!(client_id = %url, "client metadata document not fetched: the domain's fetch budget is spent");
-            return Err(unusable(format!(
+            let refused = Err(unusable(format!(
                 "Too many applications from {} were looked up just now; try again in a minute.",
                 url.host()
             )));
+            // Remembered until the budget refills: nothing would be fetched before anyway.
+            self.insert(url.as_str(), refused.clone(), refill);
+            return refused;
         }
         let now = self.clock.now();
         let (outcome, ttl) = match self.fetcher.get_json(url.url()).await {
@@ -278,14 +281,15 @@ impl MetadataDocuments {
         cache.insert(client_id.to_owned(), Entry { outcome, until });
     }
 
-    /// Takes one fetch from `host`'s budget for the current minute, if any is left.
-    fn take_budget(&self, host: &str) -> bool {
+    /// Takes one fetch from `host`'s budget for the current minute, if any is left; else when
+    /// the budget refills.
+    fn take_budget(&self, host: &str) -> Result<(), UnixTime> {
         let now = self.clock.now();
         let mut budget = lock(&self.budget);
         if budget.len() >= self.settings.max_entries && !budget.contains_key(host) {
             budget.retain(|_, w| now.0 < w.started.0.saturating_add(60));
             if budget.len() >= self.settings.max_entries {
-                return false;
+                return Err(now.plus(60));
             }
         }
         let window = budget.entry(host.to_owned()).or_insert(Window {
@@ -299,10 +303,10 @@ impl MetadataDocuments {
             };
         }
         if window.count >= self.settings.per_domain_per_minute {
-            return false;
+            return Err(window.started.plus(60));
         }
         window.count += 1;
-        true
+        Ok(())
     }
 }
 

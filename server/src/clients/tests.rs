@@ -406,8 +406,12 @@ async fn fetches_per_domain_are_limited() {
         .unwrap_err();
     assert!(err.to_string().contains("Too many"), "{err}");
     assert_eq!(s.server.hits("/r3.json"), 0);
-    // The refusal is not cached: a minute later the URL is fetched.
-    s.clock.advance(60);
+    // The refusal is remembered (the page can say why) until the budget refills.
+    assert_eq!(s.documents.failure(&s.server.url("/r3.json")), Some(err));
+    s.clock.advance(59);
+    assert!(s.documents.failure(&s.server.url("/r3.json")).is_some());
+    s.clock.advance(1);
+    assert!(s.documents.failure(&s.server.url("/r3.json")).is_none());
     s.documents
         .resolve(&s.server.url("/r3.json"))
         .await
