@@ -40,6 +40,7 @@ type Hits = Arc<Mutex<HashMap<String, usize>>>;
 /// counting requests per path.
 struct DocServer {
     addr: SocketAddr,
+    name: String,
     ca_file: tempfile::NamedTempFile,
     routes: Routes,
     hits: Hits,
@@ -47,7 +48,12 @@ struct DocServer {
 
 impl DocServer {
     fn start() -> Self {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        Self::start_on("127.0.0.1", "127.0.0.1")
+    }
+
+    /// A server listening on `ip`, its certificate for `name`, its URLs naming `name`.
+    fn start_on(ip: &str, name: &str) -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
         let mut ca_file = tempfile::NamedTempFile::new().unwrap();
         ca_file.write_all(certified.cert.pem().as_bytes()).unwrap();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
@@ -62,7 +68,7 @@ impl DocServer {
                 .with_single_cert(vec![cert], key)
                 .unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (routes, hits): (Routes, Hits) = Default::default();
@@ -112,14 +118,20 @@ impl DocServer {
         });
         Self {
             addr,
+            name: name.to_owned(),
             ca_file,
             routes,
             hits,
         }
     }
 
+    /// `https://name:port/path`.
+    fn origin(&self) -> String {
+        format!("https://{}:{}", self.name, self.addr.port())
+    }
+
     fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
+        format!("{}{path}", self.origin())
     }
 
     fn set(&self, path: &str, status: u16, headers: &str, body: &str) {
@@ -155,7 +167,7 @@ impl DocServer {
         let mut env = vec![
             (
                 "GATEHOUSE_CLIENT_METADATA_DOCUMENTS__ALLOWED_PREFIXES".to_owned(),
-                format!("[\"https://{}/\"]", self.addr),
+                format!("[\"{}/\"]", self.origin()),
             ),
             (
                 "GATEHOUSE_CLIENT_METADATA_DOCUMENTS__EXTRA_CA_FILES".to_owned(),
@@ -383,4 +395,94 @@ fn disabled_means_never_fetched() {
         server.base
     ));
     assert_eq!(metadata["client_id_metadata_document_supported"], false);
+}
+
+/// Security-matrix §5 items 3 and 4 through the system resolver, in a network namespace of its
+/// own where only loopback exists (`unshare -rnm`): `docs.internal.test` resolves (a private
+/// `/etc/hosts` bind-mounted there) to 10.0.0.1 and `metadata.internal.test` to
+/// 169.254.169.254, both addresses of that namespace's loopback interface. Without an allowed
+/// prefix neither is fetched; with one, the private address is, the link-local (metadata)
+/// one never. The test runs itself again inside the namespace; where `unshare` is not
+/// permitted it says so and checks nothing.
+#[test]
+fn names_resolving_to_internal_addresses_in_a_network_namespace() {
+    const INSIDE: &str = "GATEHOUSE_E2E_NETNS";
+    const NAME: &str =
+        "metadata_documents::names_resolving_to_internal_addresses_in_a_network_namespace";
+    if std::env::var_os(INSIDE).is_none() {
+        let mut hosts = tempfile::NamedTempFile::new().unwrap();
+        hosts
+            .write_all(
+                b"127.0.0.1 localhost\n10.0.0.1 docs.internal.test\n\
+                  169.254.169.254 metadata.internal.test\n",
+            )
+            .unwrap();
+        let script = format!(
+            "ip link set lo up && ip addr add 10.0.0.1/32 dev lo && \
+             ip addr add 169.254.169.254/32 dev lo && mount --bind {} /etc/hosts && \
+             exec {} --exact {NAME} --nocapture",
+            hosts.path().display(),
+            std::env::current_exe().unwrap().display()
+        );
+        let probe = std::process::Command::new("unshare")
+            .args(["-rnm", "true"])
+            .status();
+        if !probe.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: unshare -rnm is not permitted here; nothing was checked");
+            return;
+        }
+        let status = std::process::Command::new("unshare")
+            .args(["-rnm", "sh", "-c", &script])
+            .env(INSIDE, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the test inside the namespace failed");
+        return;
+    }
+    // Inside: only loopback exists, so no packet can leave this namespace.
+    let docs = DocServer::start_on("10.0.0.1", "docs.internal.test");
+    let metadata = DocServer::start_on("169.254.169.254", "metadata.internal.test");
+    let id = docs.serve("/app.json", "");
+    let metadata_id = metadata.serve("/latest/meta-data", "");
+    let cas = format!(
+        "[\"{}\", \"{}\"]",
+        docs.ca_file.path().display(),
+        metadata.ca_file.path().display()
+    );
+    let ca_env = (
+        "GATEHOUSE_CLIENT_METADATA_DOCUMENTS__EXTRA_CA_FILES",
+        cas.as_str(),
+    );
+
+    let strict = Server::start_with(&[ca_env]);
+    let mut browser = Browser::new(&strict);
+    for id in [&id, &metadata_id] {
+        let page = browser.authorize(&app(id).request());
+        assert_error_page(&page, 400, "not one this server fetches from");
+    }
+    assert_eq!(docs.hits("/app.json"), 0);
+    assert_eq!(metadata.hits("/latest/meta-data"), 0);
+
+    let prefixes = format!("[\"{}/\", \"{}/\"]", docs.origin(), metadata.origin());
+    let resources = docs.env(&[]).pop().unwrap();
+    assert_eq!(resources.0, "GATEHOUSE_RESOURCES__REGISTERED");
+    let open = Server::start_with(&[
+        ca_env,
+        (&resources.0, &resources.1),
+        (
+            "GATEHOUSE_CLIENT_METADATA_DOCUMENTS__ALLOWED_PREFIXES",
+            prefixes.as_str(),
+        ),
+    ]);
+    let mut browser = Browser::new(&open);
+    let page = browser.authorize(&app(&id).request());
+    assert!(page.is_sign_in(), "{} {}", page.status, page.body);
+    assert_eq!(docs.hits("/app.json"), 1);
+    let page = browser.authorize(&app(&metadata_id).request());
+    assert_error_page(&page, 400, "not one this server fetches from");
+    assert_eq!(
+        metadata.hits("/latest/meta-data"),
+        0,
+        "link-local is never opened"
+    );
 }
