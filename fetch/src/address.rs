@@ -182,6 +182,43 @@ pub fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
+/// Known cloud metadata services inside the internal blocks of [`is_internal`], never opened:
+/// `fd00:ec2::254` (AWS, unique-local) and `100.100.100.200` (Alibaba, shared address space).
+const METADATA_SERVICES: [IpAddr; 2] = [
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+];
+
+/// Whether `ip` is an address of an internal network that an explicitly allowed URL prefix
+/// may reach ([`crate::policy::AllowedPrefix`]): loopback, private-use (`10/8`, `172.16/12`,
+/// `192.168/16`), shared address space (`100.64/10`, CGNAT, common inside clusters) and
+/// unique-local `fc00::/7`, also as IPv4-mapped addresses. Never link-local (`169.254/16`,
+/// `fe80::/10`, where metadata services live), never a known metadata service, never anything
+/// else special-use (unspecified, multicast, documentation, ...).
+pub fn is_internal(ip: IpAddr) -> bool {
+    let v4 = match ip {
+        IpAddr::V4(v4) => Some(v4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+    };
+    let judged = v4.map_or(ip, IpAddr::V4);
+    if METADATA_SERVICES.contains(&judged) {
+        return false;
+    }
+    if is_loopback(judged) {
+        return true;
+    }
+    match judged {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            a == 10
+                || (a == 172 && (16..32).contains(&b))
+                || (a == 192 && b == 168)
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => v6.segments()[0] & 0xfe00 == 0xfc00,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +484,47 @@ mod tests {
             s.to_string(),
             "169.254.0.0/16 (link-local (cloud metadata), RFC 3927)"
         );
+    }
+
+    #[test]
+    fn internal_addresses_for_allowed_prefixes() {
+        for ip in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "::1",
+            "::ffff:127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "fc00::1",
+            "fd12:3456::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "169.254.169.254",
+            "::ffff:169.254.169.254",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "::ffff:100.100.100.200",
+            "fe80::1",
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.2.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "93.184.215.14",
+            "2001:db8::1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
     }
 }

@@ -46,6 +46,9 @@ pub enum FetchError {
     /// (security-matrix §5 item 8).
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// The answer is not of the media type asked for (JSON); holds the type it gave, cut short.
+    #[error("answered with content type {0:?}, not JSON")]
+    ContentType(String),
     /// Resolution, connection, TLS or HTTP failed.
     #[error("{0}")]
     Failed(String),

@@ -8,15 +8,20 @@
 //! no `Authorization`, no compression asked for, a fixed `User-Agent` (item 16).
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use http::header::{ACCEPT, CONTENT_ENCODING, HOST, USER_AGENT};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, DATE, EXPIRES, HOST, USER_AGENT,
+};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body, Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use url::{Host, Position, Url};
 
 use crate::connect::{Attempt, ByteStream, Connect, TcpConnector, connect_checked};
@@ -29,6 +34,120 @@ pub const USER_AGENT_VALUE: &str = "gatehouse";
 
 /// The most bytes of a response head read before giving up (hyper's floor is 8 KiB).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// A fetched document: its body and what its answer said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The body, at most the policy's `max_bytes`.
+    pub body: Vec<u8>,
+    /// How the answer may be cached.
+    pub caching: Caching,
+    /// The media type of `Content-Type`, lowercase, without parameters.
+    pub content_type: Option<String>,
+}
+
+/// What an answer's headers say about caching it (RFC 9111 §4.2.1, §5.2.2, §5.3): the caller
+/// bounds it with its own limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caching {
+    /// `Cache-Control: no-store`: keep it no longer than the caller must.
+    pub no_store: bool,
+    /// The freshness lifetime: `max-age` (`no-cache` counts as 0), else `Expires` minus
+    /// `Date` (an invalid `Expires` counts as 0); `None` when the answer says nothing.
+    pub max_age: Option<Duration>,
+}
+
+/// The caching an answer's headers allow.
+fn caching(headers: &HeaderMap) -> Caching {
+    let mut caching = Caching::default();
+    let mut max_age: Option<u64> = None;
+    let directives = headers
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for directive in directives {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim().to_ascii_lowercase();
+        let value = value.trim().trim_matches('"');
+        match name.as_str() {
+            "no-store" => caching.no_store = true,
+            "no-cache" => max_age = Some(0),
+            // RFC 9111 §4.2.1: a duplicated or invalid max-age is treated as stale (0).
+            "max-age" => {
+                let seconds = value.parse::<u64>().unwrap_or(0);
+                max_age = Some(max_age.map_or(seconds, |m| m.min(seconds)));
+            }
+            _ => {}
+        }
+    }
+    caching.max_age = max_age.map(Duration::from_secs).or_else(|| {
+        let expires = headers.get(EXPIRES)?;
+        let expires = expires
+            .to_str()
+            .ok()
+            .and_then(|e| httpdate::parse_http_date(e).ok());
+        let date = headers
+            .get(DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .unwrap_or_else(SystemTime::now);
+        Some(expires.map_or(Duration::ZERO, |e| {
+            e.duration_since(date).unwrap_or(Duration::ZERO)
+        }))
+    });
+    caching
+}
+
+/// The media type of a `Content-Type`, lowercase, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let media = value.split(';').next().unwrap_or("").trim();
+    (!media.is_empty()).then(|| media.to_ascii_lowercase())
+}
+
+/// Whether a media type is JSON: `application/json` or a `+json` structured syntax suffix
+/// (RFC 6839 §3.1).
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json"
+        || media_type
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// The certificates of a PEM file (`-----BEGIN CERTIFICATE-----` blocks; anything else in the
+/// file is skipped), for [`Fetcher::with_extra_roots`]. A file without one is an error.
+pub fn load_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, FetchError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        FetchError::Failed(format!("reading certificates from {}: {e}", path.display()))
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| failed(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(&e))?;
+    if certs.is_empty() {
+        return Err(failed(&"no certificate in it"));
+    }
+    Ok(certs)
+}
+
+/// A rustls client configuration trusting the Mozilla roots (webpki-roots) and `extra`.
+fn tls_config(extra: Vec<CertificateDer<'static>>) -> Result<ClientConfig, FetchError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for cert in extra {
+        roots
+            .add(cert)
+            .map_err(|e| FetchError::Failed(format!("an extra CA certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| FetchError::Failed(format!("TLS configuration: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
 
 /// A hardened HTTP client for small JSON documents. Cheap to clone; holds no connection.
 #[derive(Debug, Clone)]
@@ -61,21 +180,23 @@ impl Fetcher {
     /// A fetcher under `policy`: the system resolver, plain TCP, and TLS trusting the Mozilla
     /// roots (webpki-roots).
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| FetchError::Failed(format!("TLS configuration: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(Self {
             policy,
             resolver: Arc::new(SystemResolver),
             connector: Arc::new(TcpConnector),
-            tls: http11(config),
+            tls: http11(tls_config(Vec::new())?),
         })
+    }
+
+    /// The same fetcher, trusting `extra` CA certificates beside the Mozilla roots (an internal
+    /// CA; see [`load_pem_certificates`]). Replaces a configuration set by
+    /// [`with_tls_config`](Self::with_tls_config).
+    pub fn with_extra_roots(
+        mut self,
+        extra: Vec<CertificateDer<'static>>,
+    ) -> Result<Self, FetchError> {
+        self.tls = http11(tls_config(extra)?);
+        Ok(self)
     }
 
     /// The same fetcher, resolving host names with `resolver`.
@@ -113,14 +234,32 @@ impl Fetcher {
     /// [`max_bytes`](FetchPolicy::max_bytes) of it, all within
     /// [`timeout`](FetchPolicy::timeout).
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        self.fetch(url).await.map(|fetched| fetched.body)
+    }
+
+    /// GETs `url` like [`get`](Self::get), and returns the body with its caching headers and
+    /// media type; an answer whose `Content-Type` is not JSON (`application/json` or
+    /// `application/*+json`) is refused (CIMD §4.1, security-matrix §5 item 9).
+    pub async fn get_json(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let fetched = self.fetch(url).await?;
+        match fetched.content_type.as_deref() {
+            Some(media) if is_json(media) => Ok(fetched),
+            other => Err(FetchError::ContentType(
+                other.unwrap_or("none").chars().take(100).collect(),
+            )),
+        }
+    }
+
+    /// GETs `url` and returns its 200 answer, under the policy's limits.
+    pub async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
         self.check(url)?;
         let timeout = self.policy.timeout;
-        tokio::time::timeout(timeout, self.fetch(url))
+        tokio::time::timeout(timeout, self.fetch_within(url))
             .await
             .unwrap_or(Err(FetchError::Timeout(timeout)))
     }
 
-    async fn fetch(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    async fn fetch_within(&self, url: &Url) -> Result<Fetched, FetchError> {
         let stream = self.connect(url).await?;
         let stream = if url.scheme() == "https" {
             self.tls_handshake(url, stream).await?
@@ -194,7 +333,7 @@ impl Fetcher {
         &self,
         url: &Url,
         stream: Box<dyn ByteStream>,
-    ) -> Result<Vec<u8>, FetchError> {
+    ) -> Result<Fetched, FetchError> {
         let http_failed = |e: hyper::Error| FetchError::Failed(format!("HTTP: {}", describe(&e)));
         let request = request(url)?;
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
@@ -237,7 +376,7 @@ fn request(url: &Url) -> Result<Request<Empty<Bytes>>, FetchError> {
 
 /// The body of a 200 answer, refused as soon as it is known to exceed `max_bytes`: from its
 /// `Content-Length` before reading, or while reading (security-matrix §5 item 7).
-async fn read_body(response: Response<Incoming>, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+async fn read_body(response: Response<Incoming>, max_bytes: usize) -> Result<Fetched, FetchError> {
     let too_large = FetchError::TooLarge { max_bytes };
     if response.status() != StatusCode::OK {
         return Err(FetchError::Status(response.status().as_u16()));
@@ -252,6 +391,8 @@ async fn read_body(response: Response<Incoming>, max_bytes: usize) -> Result<Vec
             "a Content-Encoding that was not asked for".to_owned(),
         ));
     }
+    let caching = caching(response.headers());
+    let content_type = media_type(response.headers());
     let mut body = response.into_body();
     let declared = body.size_hint().lower();
     if declared > max_bytes as u64 {
@@ -268,12 +409,93 @@ async fn read_body(response: Response<Incoming>, max_bytes: usize) -> Result<Vec
             document.extend_from_slice(&data);
         }
     }
-    Ok(document)
+    Ok(Fetched {
+        body: document,
+        caching,
+        content_type,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    fn max_age(pairs: &[(&'static str, &str)]) -> Option<u64> {
+        caching(&headers(pairs)).max_age.map(|d| d.as_secs())
+    }
+
+    #[test]
+    fn caching_headers() {
+        assert_eq!(caching(&headers(&[])), Caching::default());
+        assert_eq!(max_age(&[("cache-control", "max-age=300")]), Some(300));
+        assert_eq!(
+            max_age(&[("cache-control", "public, MAX-AGE=\"60\"")]),
+            Some(60)
+        );
+        assert_eq!(
+            max_age(&[("cache-control", "max-age=60, max-age=30")]),
+            Some(30)
+        );
+        assert_eq!(max_age(&[("cache-control", "max-age=x")]), Some(0));
+        assert_eq!(max_age(&[("cache-control", "max-age=-5")]), Some(0));
+        assert_eq!(max_age(&[("cache-control", "no-cache")]), Some(0));
+        assert_eq!(
+            max_age(&[("cache-control", "max-age=99999999999999999999999")]),
+            Some(0)
+        );
+        let no_store = caching(&headers(&[("cache-control", "no-store, max-age=100")]));
+        assert!(no_store.no_store);
+        assert_eq!(no_store.max_age, Some(Duration::from_secs(100)));
+        let dated = [
+            ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ("expires", "Sun, 06 Nov 1994 09:49:37 GMT"),
+        ];
+        assert_eq!(max_age(&dated), Some(3600));
+        assert_eq!(
+            max_age(&[dated[0], dated[1], ("cache-control", "max-age=5")]),
+            Some(5),
+            "max-age wins over Expires"
+        );
+        assert_eq!(max_age(&[dated[0], ("expires", "0")]), Some(0));
+        assert_eq!(
+            max_age(&[dated[1], ("date", "Sun, 06 Nov 1994 10:49:37 GMT")]),
+            Some(0)
+        );
+        assert_eq!(
+            max_age(&[("expires", "Sun, 06 Nov 1994 09:49:37 GMT")]),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn media_types() {
+        let m = |v: &str| media_type(&headers(&[("content-type", v)]));
+        assert_eq!(m("application/json").as_deref(), Some("application/json"));
+        assert_eq!(
+            m("Application/JSON; charset=utf-8").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(media_type(&headers(&[])), None);
+        assert!(is_json("application/json"));
+        assert!(is_json("application/jwk-set+json"));
+        for no in [
+            "text/html",
+            "text/json",
+            "application/jsonx",
+            "application/xml",
+            "json",
+        ] {
+            assert!(!is_json(no), "{no}");
+        }
+    }
 
     #[test]
     fn the_request_carries_only_what_it_must() {

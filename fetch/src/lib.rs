@@ -18,12 +18,14 @@
 //! - [`address`]: the special-use address blocks (RFC 6890 and the IANA registries), IPv4 rules
 //!   applied to IPv4-mapped and NAT64 addresses.
 //! - [`policy`]: [`FetchPolicy`]: limits, the URL checks made before any I/O, and the rule every
-//!   address passes right before it is connected.
+//!   address passes right before it is connected; [`AllowedPrefix`], the operator's exception
+//!   for documents served inside their own network.
 //! - [`resolve`]: the [`Resolve`] trait (host to addresses) and the [`SystemResolver`].
 //! - [`connect`]: the [`Connect`] trait (address to byte stream), the [`TcpConnector`], and the
 //!   one checked way to connect, which defeats DNS rebinding.
-//! - [`fetcher`]: [`Fetcher`]: resolve, connect, TLS (rustls), one HTTP/1.1 GET (hyper), the
-//!   answer read under the size limit, all under one deadline.
+//! - [`fetcher`]: [`Fetcher`]: resolve, connect, TLS (rustls, the public roots plus any extra
+//!   CA), one HTTP/1.1 GET (hyper), the answer read under the size limit, all under one
+//!   deadline; [`Fetched`]: a JSON document with its caching headers and media type.
 //! - [`error`]: [`FetchError`], precise for logs, never carrying a fetched body.
 //!
 //! Tests inject a resolver and a connector, so the address rules and the whole https path are
@@ -42,8 +44,8 @@ pub mod resolve;
 
 pub use connect::{ByteStream, Connect, TcpConnector};
 pub use error::FetchError;
-pub use fetcher::Fetcher;
-pub use policy::FetchPolicy;
+pub use fetcher::{Caching, Fetched, Fetcher, load_pem_certificates};
+pub use policy::{AllowedPrefix, FetchPolicy};
 pub use resolve::{Resolve, SystemResolver};
 /// The TLS library whose [`ClientConfig`](rustls::ClientConfig) [`Fetcher::with_tls_config`]
 /// takes.

@@ -9,6 +9,8 @@
 //!   single mapping of `core` errors to HTTP; [`catch_panic`]: a panicking handler answers 500.
 //! - [`authenticate`]: client authentication under the credential-guessing limit
 //!   ([`throttle`]); [`validate`]: a presented token and its client.
+//! - [`clients`]: the clients every endpoint sees: stored ones and those identified by a
+//!   metadata document URL (fetched, validated, cached).
 //! - [`changes`]: the one write path of each change every node must see (durable, local,
 //!   published).
 //! - [`admin`]: the admin API; [`cli`]: the command line, which talks to it.
@@ -27,6 +29,7 @@ pub mod authenticate;
 pub mod catch_panic;
 pub mod changes;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod form;

@@ -308,11 +308,15 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         KeyManager::start(key_store, backend, validator.clone(), settings, now, retain).await?,
     );
 
+    // Stored clients, and those identified by a metadata document URL (CIMD), behind one store.
+    let stored: Arc<dyn ClientStore> = store.clone();
+    let directory =
+        crate::clients::directory(stored, &config.client_metadata_documents, clock.clone())?;
     let (clients, tokens, revocations): (
         Arc<dyn ClientStore>,
         Arc<dyn AccessTokenStore>,
         Arc<dyn RevocationStore>,
-    ) = (store.clone(), store.clone(), store.clone());
+    ) = (Arc::new(directory), store.clone(), store.clone());
     let users: Arc<dyn UserStore> = store.clone();
     let sessions: Arc<dyn SessionStore> = store.clone();
     let consents: Arc<dyn ConsentStore> = store.clone();
@@ -412,8 +416,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         keys: keys.clone(),
         require_par: config.authorize.require_pushed_authorization_requests,
         registration: config.registration.enabled,
-        // Resolved by the client directory once it lands (issue 11's CIMD work).
-        metadata_documents: false,
+        metadata_documents: config.client_metadata_documents.enabled,
         resources: resources.clone(),
     });
     let base = config.issuer_path();

@@ -210,7 +210,12 @@ pub async fn parse(
     let id = ClientId::new(client_id).ok_or_else(unknown)?;
     let client = match clients.get(&id).await {
         Ok(Some(client)) => client,
-        Ok(None) => return Err(unknown()),
+        Ok(None) => {
+            return Err(match clients.why_unknown(&id).await {
+                Some(reason) => page(reason),
+                None => unknown(),
+            });
+        }
         Err(_) => return Err(AuthorizeError::Unavailable),
     };
     let requested = form.single("redirect_uri").map_err(dup)?;

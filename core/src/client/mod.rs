@@ -435,6 +435,7 @@ impl From<Client> for ClientRecord {
 
 pub mod auth;
 pub mod dynamic;
+pub mod metadata_document;
 pub mod redirect;
 pub mod registration;
 

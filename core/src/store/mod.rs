@@ -83,6 +83,13 @@ pub trait ClientStore: Send + Sync {
             None => Ok(false),
         }
     }
+    /// Why `id` names no client, in words for the person on the error page, when the store
+    /// knows more than "no such client": a client metadata document that could not be fetched
+    /// or is not valid (CIMD §4: the authorization is aborted, and the page says why). Asked
+    /// only after [`get`](Self::get) answered `Ok(None)`; never fetches. `None` by default.
+    async fn why_unknown(&self, _id: &ClientId) -> Option<String> {
+        None
+    }
 }
 
 /// A stored opaque access token.

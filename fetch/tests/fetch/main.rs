@@ -5,6 +5,7 @@
 
 mod addresses;
 mod answers;
+mod documents;
 mod rebinding;
 mod support;
 mod tls;

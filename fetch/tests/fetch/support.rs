@@ -34,6 +34,7 @@ pub(crate) fn dev(timeout: Duration) -> FetchPolicy {
         timeout,
         max_bytes: 1024,
         allow_http_loopback: true,
+        allowed_prefixes: Vec::new(),
     }
 }
 
@@ -252,8 +253,15 @@ async fn play<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, script: &[Step],
 /// A self-signed certificate for `names`: a TLS acceptor presenting it, and a client
 /// configuration trusting it alone.
 pub(crate) fn self_signed(names: &[&str]) -> (TlsAcceptor, ClientConfig) {
+    let (acceptor, client, _) = self_signed_pem(names);
+    (acceptor, client)
+}
+
+/// [`self_signed`], and the certificate in PEM.
+pub(crate) fn self_signed_pem(names: &[&str]) -> (TlsAcceptor, ClientConfig, String) {
     let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
     let certified = rcgen::generate_simple_self_signed(names).unwrap();
+    let pem = certified.cert.pem();
     let cert: CertificateDer<'static> = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
@@ -272,5 +280,5 @@ pub(crate) fn self_signed(names: &[&str]) -> (TlsAcceptor, ClientConfig) {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    (TlsAcceptor::from(Arc::new(server)), client)
+    (TlsAcceptor::from(Arc::new(server)), client, pem)
 }

@@ -12,13 +12,14 @@
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
 //!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
-//!   [`trust`].
+//!   [`trust`], [`metadata_documents`].
 
 pub mod admin;
 pub mod authorize;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod metadata_documents;
 pub mod pages;
 pub mod registration;
 pub mod resources;
@@ -38,6 +39,7 @@ pub use authorize::AuthorizeConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
+pub use metadata_documents::MetadataDocumentsConfig;
 pub use pages::PagesConfig;
 pub use registration::RegistrationConfig;
 pub use resources::ResourcesConfig;
@@ -92,6 +94,8 @@ pub struct Config {
     pub resources: ResourcesConfig,
     /// `[registration]`: dynamic client registration (RFC 7591).
     pub registration: RegistrationConfig,
+    /// `[client_metadata_documents]`: clients identified by a metadata document URL.
+    pub client_metadata_documents: MetadataDocumentsConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -126,6 +130,8 @@ struct RawConfig {
     resources: resources::RawResources,
     #[serde(default)]
     registration: registration::RawRegistration,
+    #[serde(default)]
+    client_metadata_documents: metadata_documents::RawMetadataDocuments,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -335,6 +341,7 @@ impl RawConfig {
             issuer,
             resources: self.resources.validate()?,
             registration: self.registration.validate()?,
+            client_metadata_documents: self.client_metadata_documents.validate()?,
         })
     }
 }

@@ -324,3 +324,79 @@ accept = ["id_jag"]"#;
     );
     assert!(load(&dev, &[]).is_ok());
 }
+
+#[test]
+fn client_metadata_documents_defaults_and_settings() {
+    use metadata_documents::TrustPolicy;
+    let d = Config::load_from(None, Vec::new())
+        .unwrap()
+        .client_metadata_documents;
+    assert!(d.enabled);
+    assert_eq!(d.policy, TrustPolicy::Open);
+    assert_eq!(
+        (
+            d.min_ttl,
+            d.max_ttl,
+            d.failure_ttl,
+            d.max_bytes,
+            d.fetch_timeout
+        ),
+        (300, 86_400, 30, 5120, 5)
+    );
+    assert!(d.allowed_prefixes.is_empty() && d.extra_ca_files.is_empty());
+    let c = load(
+        "[client_metadata_documents]\npolicy = \"allow\"\ndomains = [\"Claude.AI\", \"chatgpt.com.\"]\n\
+         min_ttl = \"1m\"\nmax_ttl = \"2h\"\nallowed_prefixes = [\"https://docs.internal/clients/\"]\n",
+        &[("GATEHOUSE_CLIENT_METADATA_DOCUMENTS__PER_DOMAIN_PER_MINUTE", "5")],
+    )
+    .unwrap()
+    .client_metadata_documents;
+    assert_eq!(c.policy, TrustPolicy::Allow);
+    assert_eq!(c.domains, ["claude.ai", "chatgpt.com"]);
+    assert_eq!(
+        (c.min_ttl, c.max_ttl, c.per_domain_per_minute),
+        (60, 7200, 5)
+    );
+    assert_eq!(
+        c.allowed_prefixes[0].as_str(),
+        "https://docs.internal/clients/"
+    );
+    let off = load(
+        "",
+        &[("GATEHOUSE_CLIENT_METADATA_DOCUMENTS__ENABLED", "false")],
+    )
+    .unwrap();
+    assert!(!off.client_metadata_documents.enabled);
+}
+
+#[test]
+fn client_metadata_documents_refusals_name_their_field() {
+    for (toml, field) in [
+        ("policy = \"trusting\"", "policy"),
+        ("policy = \"allow\"", "domains"),
+        ("domains = [\"https://claude.ai\"]", "domains"),
+        ("domains = [\"a..b\"]", "domains"),
+        ("min_ttl = \"2h\"\nmax_ttl = \"1h\"", "min_ttl"),
+        ("max_ttl = \"30d\"", "max_ttl"),
+        ("failure_ttl = 0", "failure_ttl"),
+        ("max_entries = 0", "max_entries"),
+        ("max_bytes = 100", "max_bytes"),
+        ("max_bytes = 1000000", "max_bytes"),
+        ("fetch_timeout = 0", "fetch_timeout"),
+        ("per_domain_per_minute = 0", "per_domain_per_minute"),
+        (
+            "allowed_prefixes = [\"http://docs.internal/\"]",
+            "allowed_prefixes",
+        ),
+        (
+            "allowed_prefixes = [\"https://docs.internal/?x\"]",
+            "allowed_prefixes",
+        ),
+        ("allowed_prefixes = [\"not a url\"]", "allowed_prefixes"),
+        ("extra_ca_files = [\"\"]", "extra_ca_files"),
+        ("unknown = 1", "client_metadata_documents.unknown"),
+    ] {
+        let err = load(&format!("[client_metadata_documents]\n{toml}\n"), &[]).unwrap_err();
+        assert!(err.field.contains(field), "{toml}: {err}");
+    }
+}

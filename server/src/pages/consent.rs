@@ -3,6 +3,8 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::client::metadata_document::DocumentUrl;
+use gatehouse_core::client::{Client, ClientOrigin};
 
 use super::look::Look;
 use super::render::{self, source_of};
@@ -44,6 +46,8 @@ pub struct ConsentPage<'a> {
     pub look: &'a Look,
     /// The client's name, as registered.
     pub client_name: &'a str,
+    /// The client: where it came from and what it registered.
+    pub client: &'a Client,
     /// The host of the redirect URI, so a person sees where they will be sent.
     pub redirect_host: &'a str,
     /// The scopes asked for, in words.
@@ -63,6 +67,32 @@ pub struct ConsentPage<'a> {
     pub redirect_uri: &'a str,
 }
 
+impl ConsentPage<'_> {
+    /// For a client described by a metadata document, the host serving it, which the page
+    /// shows beside the self-asserted name (CIMD §6.4: the `client_id` host, not just
+    /// `client_name`).
+    fn document_host(&self) -> Option<String> {
+        if self.client.origin != ClientOrigin::MetadataDocument {
+            return None;
+        }
+        DocumentUrl::parse(self.client.id.as_str())
+            .ok()
+            .map(|url| url.host().to_owned())
+    }
+
+    /// Whether a self-registered client can only be answered at loopback addresses: an app on
+    /// this device, which any local program could pose as (CIMD §6.4 SHOULD warn; SEP-991).
+    fn device_only(&self) -> bool {
+        self.client.origin.is_self_registered()
+            && !self.client.redirect_uris.is_empty()
+            && self
+                .client
+                .redirect_uris
+                .iter()
+                .all(|u| u.as_str().starts_with("http://"))
+    }
+}
+
 impl IntoResponse for ConsentPage<'_> {
     fn into_response(self) -> Response {
         render::page(
@@ -71,5 +101,74 @@ impl IntoResponse for ConsentPage<'_> {
             self.look
                 .csp_posting_to(source_of(self.redirect_uri).as_deref()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::client::RedirectUri;
+    use gatehouse_core::testing::ClientBuilder;
+
+    use super::*;
+
+    fn page_text(client: &Client) -> String {
+        let look = Look::new(
+            &crate::config::PagesConfig {
+                product_name: "Gatehouse".into(),
+                logo_url: None,
+                accent_color: "#1f5fbf".into(),
+                session_lifetime: 3600,
+            },
+            "",
+        );
+        let page = ConsentPage {
+            look: &look,
+            client_name: &client.name,
+            client,
+            redirect_host: "127.0.0.1",
+            scopes: &[],
+            resource: "https://mcp.example/",
+            user: "ada",
+            action: "/authorize/consent",
+            request: "client_id=x",
+            csrf: "token",
+            redirect_uri: "http://127.0.0.1:5000/callback",
+        };
+        page.render().unwrap()
+    }
+
+    fn document_client(uris: &[&str]) -> Client {
+        let mut client = ClientBuilder::new().name("Claude Code").public().client();
+        client.id = gatehouse_core::client::ClientId::new(
+            "https://claude.ai/oauth/claude-code-client-metadata",
+        )
+        .unwrap();
+        client.origin = ClientOrigin::MetadataDocument;
+        client.redirect_uris = uris.iter().map(|u| RedirectUri::from_stored(*u)).collect();
+        client
+    }
+
+    #[test]
+    fn a_document_client_shows_its_host_and_a_device_warning() {
+        let text = page_text(&document_client(&["http://localhost/callback"]));
+        assert!(text.contains("<strong>claude.ai</strong>"), "{text}");
+        assert!(text.contains("says about itself"), "{text}");
+        assert!(text.contains("on this device"), "{text}");
+        let text = page_text(&document_client(&[
+            "http://localhost/callback",
+            "https://claude.ai/callback",
+        ]));
+        assert!(text.contains("<strong>claude.ai</strong>"), "{text}");
+        assert!(!text.contains("on this device"), "{text}");
+    }
+
+    #[test]
+    fn an_operator_client_shows_neither() {
+        let client = ClientBuilder::new()
+            .redirect_uris(&["http://127.0.0.1/cb"])
+            .client();
+        let text = page_text(&client);
+        assert!(!text.contains("says about itself"), "{text}");
+        assert!(!text.contains("on this device"), "{text}");
     }
 }

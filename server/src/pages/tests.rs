@@ -65,6 +65,7 @@ fn pages(look: &Look) -> Vec<(&'static str, Response)> {
             ConsentPage {
                 look,
                 client_name: XSS,
+                client: &gatehouse_core::testing::ClientBuilder::new().client(),
                 redirect_host: "app.example\"",
                 scopes: &scopes,
                 resource: "https://mcp.example/<x>",
@@ -220,6 +221,7 @@ async fn the_consent_form() {
     let page = ConsentPage {
         look: &look,
         client_name: "Notes",
+        client: &gatehouse_core::testing::ClientBuilder::new().client(),
         redirect_host: "notes.example",
         scopes: &scopes,
         resource: "https://mcp.example/",

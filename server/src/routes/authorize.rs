@@ -253,6 +253,7 @@ async fn after_sign_in(
             return ConsentPage {
                 look: &app.look,
                 client_name: &req.client.name,
+                client: &req.client,
                 redirect_host: &redirect_host,
                 scopes: &scopes,
                 resource: req.resource.as_str(),

@@ -70,6 +70,7 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
         oauth["registration_endpoint"],
         format!("{}/register", server.base)
     );
+    assert_eq!(oauth["client_id_metadata_document_supported"], true);
     // shared/reference/mcp-auth.md §1.5: what MCP clients key on.
     for scope in ["openid", "offline_access"] {
         assert!(

@@ -24,6 +24,7 @@ mod jwt_bearer;
 mod lifetimes;
 mod limits;
 mod mcp_sdk;
+mod metadata_documents;
 mod relying_party;
 mod restart;
 mod revocation;

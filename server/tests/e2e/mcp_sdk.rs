@@ -495,9 +495,8 @@ fn conformance_dir() -> PathBuf {
 const CONFORMANCE_CHECKS: &[(&str, &str)] = &[
     ("authorization-server-metadata", "SUCCESS"),
     ("authorization-code-grant", "SUCCESS"),
-    // A WARNING, not a failure, for the suite: the metadata says nothing of Client ID Metadata
-    // Documents until they land (`client_id_metadata_document_supported: true`).
-    ("authorization-server-metadata-cimd", "WARNING"),
+    // `client_id_metadata_document_supported: true` (Client ID Metadata Documents).
+    ("authorization-server-metadata-cimd", "SUCCESS"),
 ];
 
 /// The MCP conformance suite's `authorization` command against Gatehouse: the metadata scenario,

@@ -136,7 +136,7 @@ impl RemoteValidator {
     /// Fetches the issuer's metadata (its `issuer` must be byte-identical, RFC 8414 §3.3) and
     /// JWKS, and returns a validator for its tokens.
     pub async fn discover(settings: RemoteSettings) -> Result<Arc<Self>, RemoteError> {
-        let fetcher = Fetcher::new(settings.fetch)?;
+        let fetcher = Fetcher::new(settings.fetch.clone())?;
         let body = fetcher.get(&metadata_url(&settings.issuer)?).await?;
         let metadata: Metadata = serde_json::from_slice(&body)
             .map_err(|e| bad("authorization server metadata", e.to_string()))?;
