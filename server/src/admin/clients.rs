@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::client::{Client, ClientId, ClientRegistration};
+use gatehouse_core::client::{Client, ClientId, ClientOrigin, ClientRegistration};
 use serde::Serialize;
 use serde_json::json;
 
@@ -30,6 +30,11 @@ pub struct ClientView {
     token_endpoint_auth_method: &'static str,
     introspection: &'static str,
     created_at: u64,
+    /// `operator` or `dynamic` (RFC 7591).
+    registered_by: &'static str,
+    /// When a dynamically registered client was last used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
 }
@@ -54,6 +59,15 @@ impl ClientView {
             token_endpoint_auth_method: c.auth_method().as_str(),
             introspection: c.introspection.as_str(),
             created_at: c.created_at.0,
+            registered_by: match c.origin {
+                ClientOrigin::Operator => "operator",
+                ClientOrigin::Dynamic { .. } => "dynamic",
+                ClientOrigin::MetadataDocument => "metadata_document",
+            },
+            last_used: match &c.origin {
+                ClientOrigin::Dynamic { last_used, .. } => Some(last_used.0),
+                _ => None,
+            },
             client_secret: secret,
         }
     }

@@ -75,8 +75,10 @@ struct CreateArgs {
     #[arg(long)]
     name: String,
     /// A grant type the client may use (repeatable): client_credentials, authorization_code,
-    /// refresh_token. Default: authorization_code and refresh_token for a public client or one
-    /// with redirect URIs, else client_credentials.
+    /// refresh_token, urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693),
+    /// urn:ietf:params:oauth:grant-type:jwt-bearer (RFC 7523, ID-JAGs). Default:
+    /// authorization_code and refresh_token for a public client or one with redirect URIs, else
+    /// client_credentials.
     #[arg(long = "grant-type", value_name = "GRANT_TYPE")]
     grant_types: Vec<String>,
     /// A public client (a browser or native app, an MCP client): no secret; it proves each

@@ -102,6 +102,7 @@ pub(super) fn client_table(clients: &Value) -> String {
             "SCOPE",
             "FORMAT",
             "INTROSPECTION",
+            "REGISTERED BY",
         ]
         .map(String::from)
         .to_vec(),
@@ -114,6 +115,7 @@ pub(super) fn client_table(clients: &Value) -> String {
             s(&c["scope"]),
             s(&c["token_format"]),
             s(&c["introspection"]),
+            s(&c["registered_by"]),
         ]);
     }
     table(&rows)
