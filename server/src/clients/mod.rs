@@ -2,7 +2,7 @@
 //! Document URL (draft-ietf-oauth-client-id-metadata-document).
 //!
 //! # Layout
-//! - [`directory`]: [`Directory`], the `ClientStore` the endpoints see: URL-shaped ids go to
+//! - [`mod@directory`]: [`Directory`], the `ClientStore` the endpoints see: URL-shaped ids go to
 //!   the documents, every other id to the store.
 //! - [`metadata_documents`]: [`MetadataDocuments`], fetching (through `gatehouse-fetch`),
 //!   validating (`core::client::metadata_document`) and caching documents.
