@@ -116,6 +116,17 @@ pub async fn issue(
     .flatten()
     .min()
     .unwrap_or(ctx.settings.access_token_lifetime);
+    // An exchanged token ends when the tokens it came from end (RFC 8693 §2.2.1 leaves the
+    // lifetime to the server; anything longer would turn an exchange into a renewal).
+    let lifetime = match granted.not_after {
+        Some(end) if end.0 <= now.0 => {
+            return Err(TokenError::InvalidGrant(
+                "the presented token has expired".into(),
+            ));
+        }
+        Some(end) => lifetime.min(end.0 - now.0),
+        None => lifetime,
+    };
     let format = registered
         .and_then(|r| r.token_format)
         .unwrap_or(client.token_format);

@@ -113,6 +113,7 @@ pub async fn grant(
         code: Some((digest, family)),
         id_token,
         act: None,
+        not_after: None,
     })
 }
 

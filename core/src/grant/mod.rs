@@ -11,7 +11,7 @@ pub mod refresh_token;
 pub mod target;
 pub mod token_exchange;
 
-use gatehouse_token::{Actor, SecretDigest};
+use gatehouse_token::{Actor, SecretDigest, UnixTime};
 
 use crate::assertion::{AssertionSettings, AssertionVerifier};
 use crate::client::Client;
@@ -83,6 +83,9 @@ pub struct Granted {
     pub id_token: Option<IdTokenClaims>,
     /// The acting party of a delegation (RFC 8693 §4.1), for an exchanged token.
     pub act: Option<Actor>,
+    /// The latest the token may expire: an exchanged token never outlives the tokens it was
+    /// exchanged for (so exchanging cannot renew access forever).
+    pub not_after: Option<UnixTime>,
 }
 
 impl Granted {
@@ -96,6 +99,7 @@ impl Granted {
             code: None,
             id_token: None,
             act: None,
+            not_after: None,
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn grant(
         code: None,
         id_token,
         act: None,
+        not_after: None,
     })
 }
 

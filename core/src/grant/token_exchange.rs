@@ -19,7 +19,7 @@
 //! that is invalid or unacceptable, `invalid_target` for an audience or resource Gatehouse will
 //! not issue for, `invalid_scope`, and `unauthorized_client` for a client without the grant.
 
-use gatehouse_token::{Actor, b64};
+use gatehouse_token::{Actor, UnixTime, b64};
 
 use super::jwt_bearer::{check_time, intersection, permitted, refused};
 use super::target::{self, Target};
@@ -58,6 +58,8 @@ struct Party {
     act: Option<Actor>,
     /// Who may act for it.
     may_act: Option<MayAct>,
+    /// When it expires.
+    exp: UnixTime,
 }
 
 fn unacceptable(what: &str, why: &str) -> TokenError {
@@ -77,12 +79,15 @@ async fn party(
         TokenTypeUri::AccessToken => {
             let claims = ctx.verifier.access_token(token).await.map_err(invalid)?;
             // Keycloak CVE-2022-1245, ZITADEL GHSA-vrh8-c9cm-wh8v: a token neither issued to
-            // the caller nor meant for one of its resources is not the caller's to exchange.
-            let mine = claims.client_id == client.id.as_str()
-                || client
+            // the caller nor meant for the caller as a resource server is not the caller's to
+            // exchange. Being allowed to ask for tokens for a resource does not make a client
+            // that resource: only one an operator let introspect it (a resource server) is.
+            let resource_server = client.introspection != crate::client::Introspection::None
+                && client
                     .resources
                     .iter()
                     .any(|r| claims.aud.contains(r.as_str()));
+            let mine = claims.client_id == client.id.as_str() || resource_server;
             if !mine {
                 return Err(unacceptable(
                     what,
@@ -102,6 +107,7 @@ async fn party(
                 scope: Some(scope),
                 act: claims.act,
                 may_act: None,
+                exp: claims.exp,
             })
         }
         TokenTypeUri::IdToken => {
@@ -129,6 +135,7 @@ async fn party(
                 scope: None,
                 act: None,
                 may_act: None,
+                exp: id.exp,
             })
         }
         TokenTypeUri::Jwt => {
@@ -151,13 +158,22 @@ async fn party(
                     "is meant neither for this server nor for this client (aud)",
                 ));
             }
+            // What the JWT grants, when it says: the exchange never widens it.
+            let scope = match c.scope.as_deref() {
+                Some(text) => Some(
+                    text.parse()
+                        .map_err(|_| unacceptable(what, "has a malformed scope"))?,
+                ),
+                None => None,
+            };
             Ok(Party {
                 sub: jwt.subjects.subject(&c.iss, &c.sub),
                 raw: (c.sub, Some(c.iss)),
                 client_id: None,
-                scope: None,
+                scope,
                 act: c.act,
                 may_act: c.may_act,
+                exp: c.exp,
             })
         }
         TokenTypeUri::RefreshToken | TokenTypeUri::IdJag => Err(TokenError::InvalidRequest(
@@ -183,6 +199,16 @@ pub async fn grant(
             )));
         }
     }
+    // An ID token says who signed in, not what they allowed: turned into an access token it
+    // would carry whatever scope the client may have, without the person's consent. It is
+    // exchanged only for an ID-JAG (MCP EMA §4); access comes from the code flow.
+    if req.subject_token_type == TokenTypeUri::IdToken {
+        return Err(TokenError::InvalidRequest(
+            "an id_token subject_token is exchanged only for an ID-JAG \
+             (requested_token_type urn:ietf:params:oauth:token-type:id-jag)"
+                .into(),
+        ));
+    }
     let subject = party(
         ctx,
         client,
@@ -196,6 +222,7 @@ pub async fn grant(
         None => None,
     };
     check_may_act(ctx, client, &subject, actor.as_ref())?;
+    let actor_exp = actor.as_ref().map(|a| a.exp);
     let act = match actor {
         // RFC 8693 §4.1: the new actor, with the chain so far nested inside it.
         Some(a) => Some(Actor {
@@ -221,6 +248,7 @@ pub async fn grant(
     )?;
     let mut granted = Granted::access(subject.sub, scope, resource);
     granted.act = act;
+    granted.not_after = Some(actor_exp.map_or(subject.exp, |a| a.min(subject.exp)));
     Ok(granted)
 }
 

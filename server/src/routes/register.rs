@@ -260,6 +260,11 @@ async fn managed(
     let Ok(Path(id)) = id else {
         return Err(RegisterError::InvalidToken);
     };
+    // A metadata-document client is never registered here: no lookup (which would fetch its
+    // document for an unauthenticated caller).
+    if gatehouse_core::client::metadata_document::DocumentUrl::is_url_shaped(&id) {
+        return Err(RegisterError::InvalidToken);
+    }
     let id = ClientId::new(&id).ok_or(RegisterError::InvalidToken)?;
     let client = app
         .clients

@@ -202,12 +202,16 @@ impl Verifier {
         })
     }
 
-    /// Fetches `issuer`'s keys now (one fetch at a time; a fetch that another caller just
-    /// finished counts).
+    /// Fetches `issuer`'s keys now (one fetch at a time; a fetch that another caller started
+    /// after `since`, whether it succeeded or failed, counts: waiting callers never fetch again
+    /// one after another while the issuer is down).
     async fn fetch(&self, issuer: &Issuer, since: Option<Instant>) -> Result<(), Refusal> {
         let _one = issuer.fetching.lock().await;
         let fetched_at = lock(&issuer.keys).as_ref().map(|(_, at)| *at);
-        if since.is_some_and(|s| fetched_at.is_some_and(|at| at > s)) {
+        let tried = *lock(&issuer.tried);
+        if since
+            .is_some_and(|s| fetched_at.is_some_and(|at| at > s) || tried.is_some_and(|t| t > s))
+        {
             return Ok(());
         }
         *lock(&issuer.tried) = Some(monotonic());
@@ -307,10 +311,11 @@ impl AssertionVerifier for Verifier {
             ExternalUse::IdJag => (is_id_jag, ID_JAG_TYP),
             ExternalUse::ExchangeToken => (is_plain_jwt, "JWT"),
         };
+        let start = monotonic();
         let keys = self.keys(issuer).await?;
         let verified = match jwt::verify_with::<ExternalClaims>(&keys, token, max, typ_ok) {
             Err(Rejection::UnknownKey) if Self::may_refetch(issuer) => {
-                self.fetch(issuer, None).await?;
+                self.fetch(issuer, Some(start)).await?;
                 let keys = self.keys(issuer).await?;
                 jwt::verify_with::<ExternalClaims>(&keys, token, max, typ_ok)
             }

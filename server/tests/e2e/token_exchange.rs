@@ -27,7 +27,9 @@ fn a_resource_server_exchanges_a_token_for_a_narrower_one_downstream() {
     // The frontend's token, for the resource server at https://a.example.
     let frontend = server.client(&["--resource", "https://a.example", "--scope", "read write"]);
     let incoming = server.token((&frontend.0, &frontend.1), &[]);
-    // The resource server at https://a.example, which calls https://b.example.
+    // The resource server at https://a.example (it may introspect its tokens: that makes it
+    // the resource server, not just a client that may ask for tokens for it), which calls
+    // https://b.example.
     let rs = server.client(&[
         "--grant-type",
         TE,
@@ -39,6 +41,7 @@ fn a_resource_server_exchanges_a_token_for_a_narrower_one_downstream() {
         "https://b.example",
         "--scope",
         "read write",
+        "--introspect",
     ]);
     let actor = server.token((&rs.0, &rs.1), &[]);
     let (status, body) = post(

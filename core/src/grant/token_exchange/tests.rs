@@ -13,12 +13,14 @@ use crate::testing::{ClientBuilder, Harness, user};
 const NOW: u64 = 10_000;
 const TE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
-/// The caller: a resource server (`https://a.example`) that calls `https://b.example`.
+/// The caller: a resource server (`https://a.example`, which it may introspect) that calls
+/// `https://b.example`.
 fn client() -> Client {
     ClientBuilder::new()
         .grants(&[TE])
         .scope("read write")
         .resources(&["https://a.example", "https://b.example"])
+        .introspection(crate::client::Introspection::Resources)
         .client()
 }
 
@@ -186,13 +188,12 @@ async fn id_token_and_external_jwt_subjects() {
     let c = client();
     let h = harness(&c);
     h.store.insert(user("alice")).await.unwrap();
-    let g = grant(&h.context(), &c, &req("id", TokenTypeUri::IdToken))
-        .await
-        .unwrap();
-    assert_eq!(
-        (g.subject.as_str(), g.scope.to_string()),
-        ("id-alice", "read write".into())
-    );
+    // An ID token says who signed in, not what they allowed: only an ID-JAG comes of it (a
+    // review found it turned into an access token with the client's whole scope).
+    assert!(matches!(
+        grant(&h.context(), &c, &req("id", TokenTypeUri::IdToken)).await,
+        Err(TokenError::InvalidRequest(_))
+    ));
     let g = grant(&h.context(), &c, &req("ext", TokenTypeUri::Jwt))
         .await
         .unwrap();
@@ -519,4 +520,35 @@ async fn id_jag_refusals() {
     let mut public = client();
     public.kind = ClientKind::Public;
     refused(&h, &public, id_jag_req(), "unauthorized_client").await;
+}
+
+/// A review found an exchanged token got a full new lifetime, so a client could renew access
+/// forever by exchanging its own token before it expired: it ends when the subject token does.
+#[tokio::test]
+async fn an_exchanged_token_never_outlives_its_subject_token() {
+    let c = client();
+    let h = Harness::at(NOW);
+    let mut short = access_claims(c.id.as_str(), "https://a.example", "read");
+    short.exp = UnixTime(NOW + 10);
+    h.verifier.knows_access_token("short", short);
+    let mut r = req("short", TokenTypeUri::AccessToken);
+    r.resource = Some("https://b.example".parse().unwrap());
+    let issued = run(&h, &c, r).await.unwrap();
+    assert_eq!(issued.expires_in, 10);
+    assert_eq!(issued.expires_at, UnixTime(NOW + 10));
+}
+
+/// Being allowed to ask for tokens for a resource does not make a client that resource: only a
+/// resource server (one with the introspection permission) may exchange tokens meant for it.
+#[tokio::test]
+async fn only_a_resource_server_exchanges_tokens_meant_for_its_resource() {
+    let c = ClientBuilder::new()
+        .grants(&[TE])
+        .scope("read write")
+        .resources(&["https://a.example", "https://b.example"])
+        .client();
+    let h = harness(&c);
+    let mut r = req("at", TokenTypeUri::AccessToken);
+    r.resource = Some("https://b.example".parse().unwrap());
+    refused(&h, &c, r, "invalid_request").await;
 }
