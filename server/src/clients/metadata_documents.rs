@@ -182,19 +182,32 @@ impl MetadataDocuments {
             .map(|e| e.outcome.clone())
     }
 
-    /// Whether `client_id` names a client known from a document still held, without fetching
-    /// (introspection asks for every token). A document past its time but not yet evicted
-    /// still counts: it was valid, and the next authorization or refresh fetches it again.
+    /// Whether `client_id` is not known to be gone, without fetching (introspection asks for
+    /// every token): false only while a failure is cached for it, or for an id that is no
+    /// document URL at all. A document evicted from the cache, or not yet fetched since a
+    /// restart, still counts (a review found its live tokens turned inactive when the cache was
+    /// pushed full): tokens name only ids that were valid documents when they were issued.
     pub fn contains(&self, client_id: &str) -> bool {
+        if DocumentUrl::parse(client_id).is_err() {
+            return false;
+        }
         lock(&self.cache)
             .get(client_id)
-            .is_some_and(|e| e.outcome.is_ok())
+            .is_none_or(|e| e.outcome.is_ok())
     }
 
-    /// Drops `client_id` from the cache; whether it held a client.
+    /// Forgets `client_id`'s document, as an operator's deletion does: for `max_ttl` the id is
+    /// refused (and, at introspection, gone, so its tokens die), then fetched anew when used.
+    /// Whether it held a client.
     pub fn forget(&self, client_id: &str) -> bool {
+        let tombstone = Entry {
+            outcome: Err(unusable(
+                "this application was removed by the server's operator",
+            )),
+            until: self.clock.now().plus(self.settings.max_ttl),
+        };
         lock(&self.cache)
-            .remove(client_id)
+            .insert(client_id.to_owned(), tombstone)
             .is_some_and(|e| e.outcome.is_ok())
     }
 
