@@ -49,6 +49,9 @@ struct Entry {
     outcome: Outcome,
     /// Until when it is used without fetching again.
     until: UnixTime,
+    /// Until when a good document may still be used while it cannot be fetched again (its
+    /// freshness plus `max_ttl`; a failure's is its `until`).
+    stale_until: UnixTime,
 }
 
 /// The per-domain fetch budget: fetches in the current minute.
@@ -205,10 +208,21 @@ impl MetadataDocuments {
                 "this application was removed by the server's operator",
             )),
             until: self.clock.now().plus(self.settings.max_ttl),
+            stale_until: self.clock.now().plus(self.settings.max_ttl),
         };
         lock(&self.cache)
             .insert(client_id.to_owned(), tombstone)
             .is_some_and(|e| e.outcome.is_ok())
+    }
+
+    /// The last good client of `client_id` while it may be used stale (never one an operator
+    /// removed: that is a failure entry).
+    fn stale(&self, client_id: &str) -> Option<Arc<Client>> {
+        let now = self.clock.now();
+        lock(&self.cache)
+            .get(client_id)
+            .filter(|e| now < e.stale_until)
+            .and_then(|e| e.outcome.as_ref().ok().cloned())
     }
 
     /// How many fetches are under way (one per URL).
@@ -231,6 +245,13 @@ impl MetadataDocuments {
         }
         if let Err(refill) = self.take_budget(url.host()) {
             tracing::warn!(client_id = %url, "client metadata document not fetched: the domain's fetch budget is spent");
+            // A document that was good stays in use until it can be fetched again: spraying
+            // bogus paths on a client's domain must not take the real client down (stale if
+            // error, RFC 5861 §4).
+            if let Some(client) = self.stale(url.as_str()) {
+                self.insert(url.as_str(), Ok(client.clone()), refill);
+                return Ok(client);
+            }
             let refused = Err(unusable(format!(
                 "Too many applications from {} were looked up just now; try again in a minute.",
                 url.host()
@@ -252,6 +273,15 @@ impl MetadataDocuments {
                     (Err(unusable(e.to_string())), self.settings.failure_ttl)
                 }
             },
+            // The host unreachable or answering badly: a document that was good stays in use a
+            // little longer (stale if error); a document that is now invalid does not.
+            Err(e) if self.stale(url.as_str()).is_some() => {
+                tracing::warn!(client_id = %url, error = %e, "client metadata document refetch failed; the last good one stays in use for now");
+                let client = self
+                    .stale(url.as_str())
+                    .map_or_else(|| Err(unusable(fetch_failure(url, &e))), Ok);
+                (client, self.settings.failure_ttl)
+            }
             Err(e) => {
                 tracing::warn!(client_id = %url, error = %e, "client metadata document fetch failed");
                 (
@@ -291,7 +321,28 @@ impl MetadataDocuments {
                 };
             }
         }
-        cache.insert(client_id.to_owned(), Entry { outcome, until });
+        // A good document served again while it cannot be refetched keeps its first bound; a
+        // freshly fetched one may be used stale for `max_ttl` past its freshness.
+        let stale_until = match (&outcome, cache.get(client_id)) {
+            (
+                Ok(new),
+                Some(Entry {
+                    outcome: Ok(old),
+                    stale_until,
+                    ..
+                }),
+            ) if Arc::ptr_eq(new, old) => *stale_until,
+            (Ok(_), _) => until.plus(self.settings.max_ttl),
+            (Err(_), _) => until,
+        };
+        cache.insert(
+            client_id.to_owned(),
+            Entry {
+                outcome,
+                until,
+                stale_until,
+            },
+        );
     }
 
     /// Takes one fetch from `host`'s budget for the current minute, if any is left; else when

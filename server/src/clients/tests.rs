@@ -583,3 +583,43 @@ async fn the_directory_routes_ids() {
     assert!(off.get(&cid).await.unwrap().is_none());
     assert_eq!(s.server.hits("/app.json"), 1);
 }
+
+/// A review found that spraying bogus paths on a client's domain spent its fetch budget and
+/// replaced the real client's expired document with the refusal, taking it down for everyone:
+/// a good document stays in use (stale if error, RFC 5861 §4) while it cannot be refetched,
+/// for at most `max_ttl` past its freshness; an operator's removal and a now-invalid document
+/// are not served stale.
+#[tokio::test]
+async fn a_good_document_outlives_a_spent_budget_and_an_unreachable_host() {
+    let s = setup_with(|c| c.per_domain_per_minute = 3).await;
+    let id = s
+        .server
+        .serve("/app.json", "cache-control: max-age=300\r\n");
+    s.documents.resolve(&id).await.unwrap();
+    s.clock.advance(301);
+    for i in 0..3 {
+        let _ = s
+            .documents
+            .resolve(&s.server.url(&format!("/bogus{i}.json")))
+            .await;
+    }
+    let client = s.documents.resolve(&id).await.unwrap();
+    assert_eq!(client.name, "Test App");
+    assert_eq!(s.server.hits("/app.json"), 1, "served stale, not fetched");
+    // The host answers 500: still the last good document.
+    s.clock.advance(61);
+    s.server.set(
+        "/app.json",
+        Reply {
+            status: 500,
+            headers: String::new(),
+            body: String::new(),
+            delay: Duration::ZERO,
+        },
+    );
+    s.documents.resolve(&id).await.unwrap();
+    assert_eq!(s.server.hits("/app.json"), 2);
+    // Not forever: past max_ttl beyond its freshness, the failure stands.
+    s.clock.advance(s.documents.settings().max_ttl);
+    assert!(s.documents.resolve(&id).await.is_err());
+}
