@@ -28,24 +28,13 @@ pub const TOUCH_EVERY: u64 = 3_600;
 /// Records that a dynamically registered client was used (at most one write per
 /// [`TOUCH_EVERY`]); a failed write is logged, never the request's failure.
 async fn touch(app: &ClientAuth, client: &Client, now: UnixTime) {
-    let ClientOrigin::Dynamic {
-        registration_token_digest,
-        last_used,
-        profile,
-    } = &client.origin
-    else {
+    let ClientOrigin::Dynamic { last_used, .. } = &client.origin else {
         return;
     };
     if last_used.plus(TOUCH_EVERY.min(app.dynamic_idle_expiry / 4)) > now {
         return;
     }
-    let mut used = client.clone();
-    used.origin = ClientOrigin::Dynamic {
-        registration_token_digest: *registration_token_digest,
-        last_used: now,
-        profile: profile.clone(),
-    };
-    if let Err(e) = app.clients.update(used).await {
+    if let Err(e) = app.clients.record_use(&client.id, now).await {
         tracing::warn!(client_id = %client.id, error = %e, "recording a client's use failed");
     }
 }

@@ -254,6 +254,17 @@ impl ClientOrigin {
     }
 }
 
+/// Sets a dynamically registered client's last use to `now`; whether it is one.
+pub fn record_use(client: &mut Client, now: UnixTime) -> bool {
+    match &mut client.origin {
+        ClientOrigin::Dynamic { last_used, .. } => {
+            *last_used = now;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "ClientRecord", into = "ClientRecord")]

@@ -81,6 +81,14 @@ impl ClientStore for MemoryStore {
         }
     }
 
+    async fn record_use(&self, id: &ClientId, now: UnixTime) -> Result<bool, StoreError> {
+        let mut clients = lock(&self.clients);
+        match clients.get_mut(id) {
+            Some(kept) => Ok(crate::client::record_use(Arc::make_mut(kept), now)),
+            None => Ok(false),
+        }
+    }
+
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
         Ok(lock(&self.clients).remove(id).is_some())
     }

@@ -73,6 +73,10 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a stored client with `client` (same id): whether it existed (if not, nothing
     /// is written).
     async fn update(&self, client: Client) -> Result<bool, StoreError>;
+    /// Records that the dynamically registered client `id` was used at `now` (its idle expiry
+    /// runs from the last use), changing nothing else, atomically: a use never undoes a
+    /// concurrent RFC 7592 update. Whether such a client exists.
+    async fn record_use(&self, id: &ClientId, now: UnixTime) -> Result<bool, StoreError>;
     /// Removes a client; whether it existed.
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
     /// Whether a client with this id exists: asked for every token introspected (the tokens of

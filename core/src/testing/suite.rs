@@ -84,6 +84,25 @@ pub async fn clients(store: &dyn ClientStore) {
     assert_eq!(*store.get(&a.id).await.unwrap().unwrap(), changed);
     let stranger = ClientBuilder::new().name("c").client();
     assert!(!store.update(stranger.clone()).await.unwrap(), "no upsert");
+    // A use is recorded on a dynamically registered client only, and changes nothing else.
+    assert!(
+        !store.record_use(&a.id, UnixTime(5)).await.unwrap(),
+        "an operator's client"
+    );
+    assert!(!store.record_use(&stranger.id, UnixTime(5)).await.unwrap());
+    let mut dynamic = ClientBuilder::new().name("d").public().client();
+    dynamic.origin = crate::client::ClientOrigin::Dynamic {
+        registration_token_digest: gatehouse_token::SecretDigest::of("gmt_x"),
+        last_used: UnixTime(1),
+        profile: Box::default(),
+    };
+    store.insert(dynamic.clone()).await.unwrap();
+    assert!(store.record_use(&dynamic.id, UnixTime(99)).await.unwrap());
+    let used = store.get(&dynamic.id).await.unwrap().unwrap();
+    let mut expected = dynamic.clone();
+    crate::client::record_use(&mut expected, UnixTime(99));
+    assert_eq!(*used, expected);
+    assert!(store.delete(&dynamic.id).await.unwrap());
     assert!(store.get(&stranger.id).await.unwrap().is_none());
     assert!(store.delete(&a.id).await.unwrap());
     assert!(!store.delete(&a.id).await.unwrap());

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use gatehouse_core::client::metadata_document::DocumentUrl;
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{ClientStore, StoreError};
+use gatehouse_token::UnixTime;
 
 use super::metadata_documents::{MetadataDocuments, Unusable};
 
@@ -83,6 +84,14 @@ impl ClientStore for Directory {
             return Ok(false);
         }
         self.inner.update(client).await
+    }
+
+    /// A document client is not stored: nothing to record.
+    async fn record_use(&self, id: &ClientId, now: UnixTime) -> Result<bool, StoreError> {
+        if DocumentUrl::is_url_shaped(id.as_str()) {
+            return Ok(false);
+        }
+        self.inner.record_use(id, now).await
     }
 
     /// A document client is dropped from the cache (it comes back at its next request, from a

@@ -1,11 +1,12 @@
 //! Clients: the table, and the in-memory copy every read is served from.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{ClientStore, StoreError};
+use gatehouse_token::UnixTime;
 use redb::{Database, ReadableTable};
 
 use super::tables::CLIENTS;
@@ -104,6 +105,50 @@ impl ClientStore for EmbeddedStore {
             move |clients| {
                 if let Some(kept) = clients.get_mut(&cached.id) {
                     *kept = cached;
+                }
+            },
+        )
+        .await
+    }
+
+    async fn record_use(&self, id: &ClientId, now: UnixTime) -> Result<bool, StoreError> {
+        let key = id.clone();
+        // The client as written, handed from the transaction to the in-memory copy.
+        let written: Arc<Mutex<Option<Arc<Client>>>> = Arc::default();
+        let slot = written.clone();
+        self.change_clients(
+            move |db| {
+                write(db, |txn| {
+                    let mut table = txn.open_table(CLIENTS).map_err(unavailable)?;
+                    let Some(mut client) = table
+                        .get(key.as_str())
+                        .map_err(unavailable)?
+                        .map(|v| decode::<Client>(v.value()))
+                        .transpose()?
+                    else {
+                        return Ok(false);
+                    };
+                    if !gatehouse_core::client::record_use(&mut client, now) {
+                        return Ok(false);
+                    }
+                    let bytes = encode(&client)?;
+                    table
+                        .insert(key.as_str(), bytes.as_slice())
+                        .map_err(unavailable)?;
+                    *slot
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(Arc::new(client));
+                    Ok(true)
+                })
+            },
+            move |clients| {
+                let taken = written
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                if let Some(client) = taken {
+                    clients.insert(client.id.clone(), client);
                 }
             },
         )
