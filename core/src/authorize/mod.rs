@@ -151,6 +151,10 @@ pub enum AuthorizeError {
     Page {
         /// What went wrong, in words for a person.
         message: String,
+        /// Whether it is that the client is unknown (a deleted or expired registration, a
+        /// client metadata document that cannot be used): a client that asks for JSON is told
+        /// `invalid_client`, so it registers again (mcp-remote's preflight, mcp-auth.md §3.4).
+        unknown_client: bool,
     },
     /// Everything else: back to the client.
     Redirect(Reply),
@@ -190,6 +194,14 @@ pub struct AuthorizationRequest {
 fn page(message: impl Into<String>) -> AuthorizeError {
     AuthorizeError::Page {
         message: message.into(),
+        unknown_client: false,
+    }
+}
+
+fn unknown_client(message: impl Into<String>) -> AuthorizeError {
+    AuthorizeError::Page {
+        message: message.into(),
+        unknown_client: true,
     }
 }
 
@@ -206,13 +218,13 @@ pub async fn parse(
         .single("client_id")
         .map_err(dup)?
         .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
-    let unknown = || page("The application that sent you here is not registered.");
+    let unknown = || unknown_client("The application that sent you here is not registered.");
     let id = ClientId::new(client_id).ok_or_else(unknown)?;
     let client = match clients.get(&id).await {
         Ok(Some(client)) => client,
         Ok(None) => {
             return Err(match clients.why_unknown(&id).await {
-                Some(reason) => page(reason),
+                Some(reason) => unknown_client(reason),
                 None => unknown(),
             });
         }

@@ -70,7 +70,9 @@ pub async fn push(
     }
     match parse(form, clients, resources, issuer).await {
         Ok(_) => {}
-        Err(AuthorizeError::Page { message }) => return Err(TokenError::InvalidRequest(message)),
+        Err(AuthorizeError::Page { message, .. }) => {
+            return Err(TokenError::InvalidRequest(message));
+        }
         Err(AuthorizeError::Unavailable) => {
             return Err(TokenError::TemporarilyUnavailable(
                 "the client store cannot be reached".into(),
@@ -141,6 +143,7 @@ pub async fn resolve(
 ) -> Result<Source, AuthorizeError> {
     let page = |message: &str| AuthorizeError::Page {
         message: message.into(),
+        unknown_client: false,
     };
     let malformed = |_| page("The request is malformed.");
     let Some(uri) = form.single("request_uri").map_err(malformed)? else {

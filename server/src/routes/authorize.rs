@@ -93,7 +93,12 @@ fn split_pushed(text: &str) -> Option<(SecretDigest, &str)> {
 /// direct request as it came; a pushed request's parameters (RFC 9126), resolved once and
 /// sealed to this browser, so that no post can pass off parameters of its own as pushed ones.
 /// A failure is already answered.
-async fn check(app: &SignIn, carried: &str, browser: &BrowserId) -> Result<Checked, Response> {
+async fn check(
+    app: &SignIn,
+    carried: &str,
+    browser: &BrowserId,
+    json: bool,
+) -> Result<Checked, Response> {
     let broken = || {
         error_page(
             app,
@@ -119,14 +124,14 @@ async fn check(app: &SignIn, carried: &str, browser: &BrowserId) -> Result<Check
                     let sealed = app.cookies.seal(&text, browser, until);
                     (form, Some(stored_as), sealed)
                 }
-                Err(e) => return Err(refused(app, e)),
+                Err(e) => return Err(refused(app, e, json)),
             }
         }
     };
     let registry = app.resources.current();
     let req = authorize::parse(&form, app.clients.as_ref(), &registry, &app.issuer)
         .await
-        .map_err(|e| refused(app, e))?;
+        .map_err(|e| refused(app, e, json))?;
     // RFC 9126 §5: where pushing is required, a request sent directly is refused.
     if pushed.is_none() && (app.require_par || req.client.require_pushed_authorization_requests) {
         let reply = req.error(
@@ -149,9 +154,22 @@ async fn complete(app: &SignIn, pushed: Option<&SecretDigest>) {
 }
 
 /// A refused request: a page, or the error sent back to the client.
-fn refused(app: &SignIn, e: AuthorizeError) -> Response {
+fn refused(app: &SignIn, e: AuthorizeError, json: bool) -> Response {
     match e {
-        AuthorizeError::Page { message } => error_page(
+        // mcp-remote asks with `Accept: application/json` before it opens a browser, and
+        // registers again on a JSON `invalid_client` (shared/reference/mcp-auth.md §3.4).
+        AuthorizeError::Page {
+            message,
+            unknown_client: true,
+        } if json => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(crate::error::ErrorBody {
+                error: "invalid_client",
+                error_description: Some(crate::error::sanitize(&message)),
+            }),
+        )
+            .into_response(),
+        AuthorizeError::Page { message, .. } => error_page(
             app,
             StatusCode::BAD_REQUEST,
             "This sign-in link cannot be used",
@@ -397,13 +415,24 @@ pub async fn start_post(
 }
 
 /// The authorization request `query`, from a browser with `headers`.
+/// Whether the caller asks for JSON rather than a page (`Accept` names `application/json` and
+/// not `text/html`): a program probing the endpoint, not a browser.
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
 async fn begin(app: &SignIn, headers: &HeaderMap, query: &str) -> Response {
     let browser = Browser::of(app, headers);
     let Checked {
         req,
         carry: raw,
         pushed,
-    } = match check(app, query, &browser.id).await {
+    } = match check(app, query, &browser.id, wants_json(headers)).await {
         Ok(checked) => checked,
         Err(answer) => return answer,
     };
@@ -443,7 +472,7 @@ async fn posted(
     if !app.cookies.csrf_matches(&browser, raw, csrf) {
         return Err(expired(app));
     }
-    let checked = check(app, raw, &browser).await?;
+    let checked = check(app, raw, &browser, false).await?;
     Ok((browser, checked))
 }
 

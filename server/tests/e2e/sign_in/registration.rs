@@ -295,6 +295,36 @@ fn a_registration_is_managed_with_its_token_and_ends_with_invalid_client() {
     assert_eq!(gone.status(), 401);
     assert_eq!(gone.json::<Value>().unwrap()["error"], "invalid_client");
     assert_eq!(read(token).status, 401);
+    // mcp-remote's preflight of the authorization URL, asking for JSON, is told
+    // `invalid_client` so it registers again; a browser gets the page.
+    let authorize = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri=https://agent.example/cb2",
+        server.base, app.id
+    );
+    let page = Page::read(
+        server
+            .http
+            .get(&authorize)
+            .header("accept", "application/json")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 401, "{}", page.body);
+    assert_eq!(page.json()["error"], "invalid_client");
+    let page = Page::read(
+        server
+            .http
+            .get(&authorize)
+            .header("accept", "text/html,application/json;q=0.9")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 400);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
     // The public client registered alongside is untouched.
     let page = other.post(
         &server,
