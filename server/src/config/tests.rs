@@ -311,6 +311,12 @@ accept = ["id_jag"]"#;
         load(downstream, &[]).unwrap_err().field,
         "trust.downstream[0].clients"
     );
+    // Ourselves as a downstream server: a loop, refused.
+    let own = "issuer = \"https://as.x\"\n[[trust.downstream]]\nissuer = \"https://as.x\"\nresources = [\"https://rs.x\"]\nclients = { a = \"b\" }";
+    assert_eq!(
+        load(own, &[]).unwrap_err().field,
+        "trust.downstream[0].issuer"
+    );
     assert_eq!(
         load("[trust]\nmax_assertion_lifetime = \"2d\"", &[])
             .unwrap_err()

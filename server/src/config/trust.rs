@@ -195,6 +195,14 @@ impl RawTrust {
         for (i, raw) in self.downstream.into_iter().enumerate() {
             let at = |key: &str| format!("trust.downstream[{i}].{key}");
             issuer_url(&at("issuer"), &raw.issuer)?;
+            // An ID-JAG for ourselves would be redeemed here by the jwt-bearer grant: a loop
+            // that turns a sign-in into tokens without consent.
+            if raw.issuer == own_issuer {
+                return Err(bad(
+                    &at("issuer"),
+                    "this server's own issuer cannot be a downstream authorization server",
+                ));
+            }
             if downstream.iter().any(|d| d.issuer == raw.issuer) {
                 return Err(bad(&at("issuer"), "listed twice"));
             }

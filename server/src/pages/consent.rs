@@ -80,16 +80,13 @@ impl ConsentPage<'_> {
             .map(|url| url.host().to_owned())
     }
 
-    /// Whether a self-registered client can only be answered at loopback addresses: an app on
-    /// this device, which any local program could pose as (CIMD §6.4 SHOULD warn; SEP-991).
+    /// Whether a self-registered client's answer goes, this time, to an app on this device (a
+    /// loopback listener or a private-use scheme), which any local program could pose as
+    /// (CIMD §6.4 SHOULD warn; SEP-991). Judged on the redirect URI of this request: a review
+    /// found a decoy https URI among the registered ones silenced the warning while the code
+    /// went to loopback.
     fn device_only(&self) -> bool {
-        self.client.origin.is_self_registered()
-            && !self.client.redirect_uris.is_empty()
-            && self
-                .client
-                .redirect_uris
-                .iter()
-                .all(|u| u.as_str().starts_with("http://"))
+        self.client.origin.is_self_registered() && !self.redirect_uri.starts_with("https://")
     }
 }
 
@@ -112,6 +109,10 @@ mod tests {
     use super::*;
 
     fn page_text(client: &Client) -> String {
+        page_text_to(client, "http://127.0.0.1:5000/callback")
+    }
+
+    fn page_text_to(client: &Client, redirect_uri: &str) -> String {
         let look = Look::new(
             &crate::config::PagesConfig {
                 product_name: "Gatehouse".into(),
@@ -132,7 +133,7 @@ mod tests {
             action: "/authorize/consent",
             request: "client_id=x",
             csrf: "token",
-            redirect_uri: "http://127.0.0.1:5000/callback",
+            redirect_uri,
         };
         page.render().unwrap()
     }
@@ -154,12 +155,18 @@ mod tests {
         assert!(text.contains("<strong>claude.ai</strong>"), "{text}");
         assert!(text.contains("says about itself"), "{text}");
         assert!(text.contains("on this device"), "{text}");
-        let text = page_text(&document_client(&[
-            "http://localhost/callback",
-            "https://claude.ai/callback",
-        ]));
+        // Whatever else it registered: the answer of this request goes to loopback.
+        let both = document_client(&["http://localhost/callback", "https://claude.ai/callback"]);
+        let text = page_text(&both);
         assert!(text.contains("<strong>claude.ai</strong>"), "{text}");
+        assert!(text.contains("on this device"), "{text}");
+        let text = page_text_to(&both, "https://claude.ai/callback");
         assert!(!text.contains("on this device"), "{text}");
+        let text = page_text_to(&document_client(&["cursor://x/cb"]), "cursor://x/cb");
+        assert!(
+            text.contains("on this device"),
+            "a private-use scheme: {text}"
+        );
     }
 
     #[test]
