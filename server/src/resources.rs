@@ -59,15 +59,9 @@ impl Resources {
         self.current.load_full()
     }
 
-    /// Every resource, and whether it comes from the configuration file.
-    pub fn list(&self) -> Vec<(Arc<ProtectedResource>, bool)> {
-        self.current()
-            .iter()
-            .map(|r| (r.clone(), self.configured(&r.uri)))
-            .collect()
-    }
-
-    fn configured(&self, uri: &Resource) -> bool {
+    /// Whether `uri` is defined in the configuration file (read-only through the CLI and the
+    /// admin API).
+    pub fn configured(&self, uri: &Resource) -> bool {
         self.config.registered.iter().any(|r| &r.uri == uri)
     }
 

@@ -84,7 +84,7 @@ pub fn router(app: AppState) -> Router {
 
 /// The credentials of `Authorization: Bearer <token>`; the scheme name is case-insensitive
 /// (RFC 7235 §2.1).
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

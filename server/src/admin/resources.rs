@@ -41,12 +41,7 @@ fn view(app: &AppState, resource: &ProtectedResource) -> ResourceView {
     let registry = app.resources.current();
     ResourceView {
         resource: resource.clone(),
-        configured: app
-            .config
-            .resources
-            .registered
-            .iter()
-            .any(|r| r.uri == resource.uri),
+        configured: app.resources.configured(&resource.uri),
         default: registry
             .default_resource()
             .is_some_and(|d| d.uri == resource.uri),
@@ -73,9 +68,9 @@ pub async fn create_resource(
 pub async fn list_resources(State(app): State<AppState>) -> Json<Vec<ResourceView>> {
     Json(
         app.resources
-            .list()
+            .current()
             .iter()
-            .map(|(r, _)| view(&app, r))
+            .map(|r| view(&app, r))
             .collect(),
     )
 }

@@ -183,9 +183,7 @@ impl<'de> serde::Deserialize<'de> for MemberNames {
 
 /// The bearer token of `Authorization`, if any.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    crate::admin::bearer(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 fn matches(presented: Option<&str>, digest: &SecretDigest) -> bool {

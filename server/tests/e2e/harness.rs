@@ -358,22 +358,41 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
 /// on standard input; its JSON report. Fails naming `what` and the script's message (which says
 /// what to install when something is missing).
 pub fn run_node(dir: &str, script: &str, what: &str, input: &Value) -> Value {
-    use std::io::Write as _;
-
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join(dir);
-    let mut child = Command::new("node")
-        .arg(dir.join(script))
-        .current_dir(&dir)
+    run_script(
+        std::path::Path::new("node"),
+        &dir.join(script),
+        what,
+        "Node.js 20+ (./scripts/test installs it, or see https://nodejs.org)",
+        input,
+    )
+}
+
+/// Runs `interpreter script` in the script's directory with `input` as JSON on standard input;
+/// its JSON report. Fails naming `what`, what to install (`needs`) when the interpreter cannot
+/// start, and the script's own message when it fails.
+pub fn run_script(
+    interpreter: &std::path::Path,
+    script: &std::path::Path,
+    what: &str,
+    needs: &str,
+    input: &Value,
+) -> Value {
+    use std::io::Write as _;
+
+    let mut child = Command::new(interpreter)
+        .arg(script)
+        .current_dir(script.parent().unwrap())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run `node` ({e}): the {what} tests need Node.js 20+ \
-                 (./scripts/test installs it, or see https://nodejs.org)"
+                "cannot run `{}` ({e}): the {what} tests need {needs}",
+                interpreter.display()
             )
         });
     child

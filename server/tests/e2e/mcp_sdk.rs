@@ -11,7 +11,6 @@
 //! server/tests/mcp/python/requirements.txt`), and the example server built
 //! (`cargo build -p mcp-server`). Without them these tests fail, saying what to install.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -410,33 +409,13 @@ fn python() -> PathBuf {
 /// Runs `server/tests/mcp/python/client.py` with `input`; its report.
 fn run_python(input: &Value) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/python/client.py");
-    let mut child = Command::new(python())
-        .arg(&script)
-        .current_dir(script.parent().unwrap())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the Python MCP SDK client failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the Python MCP SDK client's report is not JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    crate::harness::run_script(
+        &python(),
+        &script,
+        "Python MCP SDK client",
+        "the MCP Python SDK's venv (./scripts/test creates it)",
+        input,
+    )
 }
 
 /// The primary path: the SDK finds no client of its own, registers at `/register` (RFC 7591),
