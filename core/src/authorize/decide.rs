@@ -73,9 +73,11 @@ mod tests {
         );
         parse(
             &Form::parse(q.as_bytes()).unwrap(),
-            &store,
-            &crate::resource::ResourceRegistry::default(),
-            "https://as",
+            super::super::Checks {
+                clients: &store,
+                resources: &crate::resource::ResourceRegistry::EMPTY,
+                issuer: "https://as",
+            },
         )
         .await
         .unwrap()

@@ -205,13 +205,29 @@ fn unknown_client(message: impl Into<String>) -> AuthorizeError {
     }
 }
 
+/// What checking an authorization request consults: the clients, the registered resources
+/// (audience and scope), and the issuer (`iss` of every reply, RFC 9207).
+#[derive(Clone, Copy)]
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
+pub struct Checks<'a> {
+    /// Registered clients.
+    pub clients: &'a dyn ClientStore,
+    /// The registered resources.
+    pub resources: &'a ResourceRegistry,
+    /// The issuer.
+    pub issuer: &'a str,
+}
+
 /// Checks an authorization request (its query, or its form for `POST`).
 pub async fn parse(
     form: &Form,
-    clients: &dyn ClientStore,
-    resources: &ResourceRegistry,
-    issuer: &str,
+    checks: Checks<'_>,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
+    let Checks {
+        clients,
+        resources,
+        issuer,
+    } = checks;
     // Stage one: the client and its redirect URI, or nothing may be redirected.
     let dup = |e: FormError| page(format!("The request is malformed: {e}."));
     let client_id = form

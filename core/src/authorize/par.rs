@@ -3,15 +3,14 @@
 //! seconds, and sends the browser to `/authorize` with only `client_id` and `request_uri`.
 //! The request is checked when pushed, as at the authorization endpoint, and again when used.
 
-use crate::resource::ResourceRegistry;
 use gatehouse_token::{SecretDigest, UnixTime, b64};
 
-use super::{AuthorizeError, parse};
+use super::{AuthorizeError, Checks, parse};
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::form::Form;
 use crate::ports::{Random, random_bytes};
-use crate::store::{ClientStore, ParStore, PushedRequest};
+use crate::store::{ParStore, PushedRequest};
 
 /// RFC 9126 §2.2: the prefix of every `request_uri`.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -43,17 +42,11 @@ pub struct Pushed {
 /// Checks and stores an authorization request pushed by the authenticated `client` (RFC 9126
 /// §2.1). Errors are the token endpoint's (§2.3): what the authorization endpoint would have
 /// redirected or shown is answered here as JSON.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "what the check consults (clients, resources, issuer) and what storing needs"
-)]
 pub async fn push(
     form: &Form,
     client: &Client,
-    clients: &dyn ClientStore,
-    resources: &ResourceRegistry,
+    checks: Checks<'_>,
     pushed: &dyn ParStore,
-    issuer: &str,
     random: &dyn Random,
     now: UnixTime,
 ) -> Result<Pushed, TokenError> {
@@ -68,7 +61,7 @@ pub async fn push(
             "client_id must be the authenticated client's".into(),
         ));
     }
-    match parse(form, clients, resources, issuer).await {
+    match parse(form, checks).await {
         Ok(_) => {}
         Err(AuthorizeError::Page { message, .. }) => {
             return Err(TokenError::InvalidRequest(message));
@@ -177,7 +170,19 @@ pub async fn resolve(
 mod tests {
     use super::*;
     use crate::memory::MemoryStore;
+    use crate::resource::ResourceRegistry;
+    use crate::store::ClientStore;
     use crate::testing::{ClientBuilder, CountingRandom};
+
+    static NO_RESOURCES: ResourceRegistry = ResourceRegistry::EMPTY;
+
+    fn checks(store: &MemoryStore) -> Checks<'_> {
+        Checks {
+            clients: store,
+            resources: &NO_RESOURCES,
+            issuer: "https://as",
+        }
+    }
 
     const BROWSER: SecretDigest = SecretDigest([7; 32]);
     const Q: &str = "response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s";
@@ -201,10 +206,8 @@ mod tests {
         let pushed = push(
             &form(&body),
             &client,
+            checks(&store),
             &store,
-            &ResourceRegistry::default(),
-            &store,
-            "https://as",
             &random,
             UnixTime(10),
         )
@@ -251,10 +254,8 @@ mod tests {
         let pushed = push(
             &form(&body),
             &client,
+            checks(&store),
             &store,
-            &ResourceRegistry::default(),
-            &store,
-            "https://as",
             &random,
             UnixTime(10),
         )
@@ -275,10 +276,8 @@ mod tests {
         let pushed = push(
             &form(&body),
             &client,
+            checks(&store),
             &store,
-            &ResourceRegistry::default(),
-            &store,
-            "https://as",
             &random,
             UnixTime(10),
         )
@@ -320,10 +319,8 @@ mod tests {
         let pushed = push(
             &form(&body),
             &client,
+            checks(&store),
             &store,
-            &ResourceRegistry::default(),
-            &store,
-            "https://as",
             &random,
             UnixTime(10),
         )
@@ -373,10 +370,8 @@ mod tests {
             let e = push(
                 &form(&body),
                 &client,
+                checks(&store),
                 &store,
-                &ResourceRegistry::default(),
-                &store,
-                "https://as",
                 &random,
                 UnixTime(0),
             )
@@ -389,10 +384,8 @@ mod tests {
         let e = push(
             &form(&format!("{Q}&client_id={}&scope=admin", client.id)),
             &client,
+            checks(&store),
             &store,
-            &ResourceRegistry::default(),
-            &store,
-            "https://as",
             &random,
             UnixTime(0),
         )
@@ -407,10 +400,8 @@ mod tests {
             push(
                 &form(&big),
                 &client,
+                checks(&store),
                 &store,
-                &ResourceRegistry::default(),
-                &store,
-                "https://as",
                 &random,
                 UnixTime(0)
             )

@@ -22,9 +22,11 @@ fn query(client: &Client, extra: &str) -> String {
 async fn run(store: &MemoryStore, q: &str) -> Result<AuthorizationRequest, AuthorizeError> {
     parse(
         &Form::parse(q.as_bytes()).unwrap(),
-        store,
-        &crate::resource::ResourceRegistry::default(),
-        ISS,
+        Checks {
+            clients: store,
+            resources: &crate::resource::ResourceRegistry::EMPTY,
+            issuer: ISS,
+        },
     )
     .await
 }

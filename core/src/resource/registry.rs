@@ -209,6 +209,12 @@ pub struct ResourceRegistry {
 }
 
 impl ResourceRegistry {
+    /// No resources, no default.
+    pub const EMPTY: Self = Self {
+        by_uri: BTreeMap::new(),
+        default: None,
+    };
+
     /// A registry of `resources` whose default is `default` (which must be one of them, or
     /// none).
     pub fn new(

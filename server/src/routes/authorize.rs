@@ -129,7 +129,12 @@ async fn check(
         }
     };
     let registry = app.resources.current();
-    let req = authorize::parse(&form, app.clients.as_ref(), &registry, &app.issuer)
+    let checks = authorize::Checks {
+        clients: app.clients.as_ref(),
+        resources: &registry,
+        issuer: &app.issuer,
+    };
+    let req = authorize::parse(&form, checks)
         .await
         .map_err(|e| refused(app, e, json))?;
     // RFC 9126 §5: where pushing is required, a request sent directly is refused.

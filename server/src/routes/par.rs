@@ -24,13 +24,17 @@ pub async fn handle(
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
     let client = crate::authenticate::client(&app.auth, &req).await?;
+    let registry = app.resources.current();
+    let checks = gatehouse_core::authorize::Checks {
+        clients: app.auth.clients.as_ref(),
+        resources: &registry,
+        issuer: &app.settings.issuer,
+    };
     let pushed = par::push(
         &req.form,
         &client,
-        app.auth.clients.as_ref(),
-        &app.resources.current(),
+        checks,
         app.pushed.as_ref(),
-        &app.settings.issuer,
         app.random.as_ref(),
         app.auth.clock.now(),
     )

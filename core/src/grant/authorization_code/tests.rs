@@ -29,9 +29,11 @@ async fn setup(client: &Client, extra: &str) -> (Harness, String) {
     );
     let req: AuthorizationRequest = authz::parse(
         &Form::parse(q.as_bytes()).unwrap(),
-        &h.store,
-        &h.resources,
-        "https://as.example",
+        authz::Checks {
+            clients: &h.store,
+            resources: &h.resources,
+            issuer: "https://as.example",
+        },
     )
     .await
     .unwrap();
