@@ -23,6 +23,7 @@
 //! - [`revocation`]: the rules of RFC 7009, and how long revocations are kept.
 //! - [`discovery`]: the metadata document (RFC 8414), built from what is implemented.
 //! - [`keys`]: the signing keys' rotation plan, a pure function of records, time and schedule.
+//! - [`profile`]: security profiles (FAPI 2.0) and what each allows.
 //! - [`error`]: the one error enum of the token, introspection and revocation endpoints.
 //! - [`user`]: the people who sign in, with argon2id password hashes.
 //! - [`store`]: the storage traits, one per aggregate; [`memory`]: their in-memory reference
@@ -48,6 +49,7 @@ pub mod issue;
 pub mod keys;
 pub mod memory;
 pub mod ports;
+pub mod profile;
 pub mod request;
 pub mod resource;
 pub mod revocation;

@@ -411,10 +411,13 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         random: random.clone(),
         issuer: config.issuer.clone(),
     });
+    // FAPI 2.0 SP §5.3.2.2 item 2: the profile pushes every authorization request.
+    let require_par = config.authorize.require_pushed_authorization_requests
+        || config.security_profile.requires_par();
     let discovery = Arc::new(Discovery {
         issuer: config.issuer.clone(),
         keys: keys.clone(),
-        require_par: config.authorize.require_pushed_authorization_requests,
+        require_par,
         registration: config.registration.enabled,
         metadata_documents: config.client_metadata_documents.enabled,
         resources: resources.clone(),
@@ -430,7 +433,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         codes: codes.clone(),
         pushed: pushed.clone(),
         resources: resources.clone(),
-        require_par: config.authorize.require_pushed_authorization_requests,
+        require_par,
         cookies: Cookies::new(&config.issuer, config.pages.session_lifetime, csrf_key),
         look: Look::new(&config.pages, &base),
         throttle: LoginThrottle::new(),

@@ -31,6 +31,7 @@ pub mod validation;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use gatehouse_core::profile::SecurityProfile;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
@@ -70,6 +71,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The `tracing` filter (e.g. `info`, `gatehouse=debug`).
     pub log: String,
+    /// The security profile every client is held to at least (`oauth2.1`, or `fapi2` for the
+    /// FAPI 2.0 Security Profile); a client may be registered with a stricter one.
+    pub security_profile: SecurityProfile,
     /// `[admin]`: the admin API.
     pub admin: AdminConfig,
     /// `[tokens]`: lifetimes and the leeway.
@@ -106,6 +110,7 @@ struct RawConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     log: Option<String>,
+    security_profile: Option<String>,
     #[serde(default)]
     admin: admin::RawAdmin,
     #[serde(default)]
@@ -322,14 +327,17 @@ impl RawConfig {
             }
         };
         let tokens = self.tokens.validate()?;
+        let signing = self.signing.validate()?;
+        let security_profile = validate_profile(self.security_profile.as_deref(), &signing)?;
         Ok(Config {
+            security_profile,
             listen,
             data_dir: self
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             log: self.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
             admin,
-            signing: self.signing.validate()?,
+            signing,
             keys: self.keys.validate(tokens.access_token_lifetime)?,
             tokens,
             http: self.http.validate()?,
@@ -344,6 +352,33 @@ impl RawConfig {
             client_metadata_documents: self.client_metadata_documents.validate()?,
         })
     }
+}
+
+/// The server-wide security profile; FAPI 2.0 signs with ES256 or PS256 only (FAPI 2.0 SP
+/// §5.4.1), so a key of another algorithm is refused here rather than at the first token.
+fn validate_profile(
+    text: Option<&str>,
+    signing: &SigningConfig,
+) -> Result<SecurityProfile, ConfigError> {
+    let profile = match text {
+        None => SecurityProfile::default(),
+        Some(text) => SecurityProfile::parse(text).ok_or_else(|| {
+            bad(
+                "security_profile",
+                format!("{text:?} is not a profile; give \"oauth2.1\" (the default) or \"fapi2\""),
+            )
+        })?,
+    };
+    if !profile.allows_algorithm(signing.algorithm) {
+        return Err(bad(
+            "signing.algorithm",
+            format!(
+                "{} is not allowed by the {profile} security profile; use ES256 or PS256",
+                signing.algorithm
+            ),
+        ));
+    }
+    Ok(profile)
 }
 
 fn parse_addr(field: &str, text: &str) -> Result<SocketAddr, ConfigError> {

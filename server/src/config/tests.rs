@@ -406,3 +406,23 @@ fn client_metadata_documents_refusals_name_their_field() {
         assert!(err.field.contains(field), "{toml}: {err}");
     }
 }
+
+#[test]
+fn the_security_profile_and_the_algorithms_it_allows() {
+    assert_eq!(
+        load("", &[]).unwrap().security_profile,
+        SecurityProfile::OAuth21
+    );
+    let fapi = load("security_profile = \"fapi2\"\n", &[]).unwrap();
+    assert_eq!(fapi.security_profile, SecurityProfile::Fapi2);
+    assert_eq!(fapi.signing.algorithm, Algorithm::ES256);
+    let eddsa = load(
+        "security_profile = \"fapi2\"\n[signing]\nalgorithm = \"EdDSA\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(eddsa.field, "signing.algorithm");
+    assert!(eddsa.message.contains("fapi2"), "{eddsa}");
+    let unknown = load("security_profile = \"FAPI 2\"\n", &[]).unwrap_err();
+    assert_eq!(unknown.field, "security_profile");
+}
