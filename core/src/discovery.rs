@@ -28,6 +28,10 @@ pub mod paths {
     pub const END_SESSION: &str = "/logout";
     /// RFC 7591 §3; RFC 7592 manages a client at `REGISTER/{client_id}`.
     pub const REGISTER: &str = "/register";
+    /// RFC 8628 §3.1, published as `device_authorization_endpoint`.
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// RFC 8628 §3.3: the verification page the person opens (`verification_uri`).
+    pub const DEVICE: &str = "/device";
     /// RFC 7517 §5, published as `jwks_uri`.
     pub const JWKS: &str = "/jwks";
     /// RFC 8414 §3.
@@ -64,6 +68,8 @@ pub struct Metadata {
     pushed_authorization_request_endpoint: String,
     require_pushed_authorization_requests: bool,
     token_endpoint: String,
+    /// RFC 8628 §4.
+    device_authorization_endpoint: String,
     userinfo_endpoint: String,
     end_session_endpoint: String,
     jwks_uri: String,
@@ -111,6 +117,7 @@ impl Metadata {
             pushed_authorization_request_endpoint: format!("{issuer}{}", paths::PAR),
             require_pushed_authorization_requests: offered.require_par,
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
+            device_authorization_endpoint: format!("{issuer}{}", paths::DEVICE_AUTHORIZATION),
             userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
             end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
@@ -210,6 +217,10 @@ mod tests {
         );
         assert_eq!(doc["userinfo_endpoint"], "https://as.example/t/userinfo");
         assert_eq!(
+            doc["device_authorization_endpoint"],
+            "https://as.example/t/device_authorization"
+        );
+        assert_eq!(
             doc["id_token_signing_alg_values_supported"],
             serde_json::json!(["ES256"])
         );
@@ -220,7 +231,8 @@ mod tests {
                 "refresh_token",
                 "client_credentials",
                 "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "urn:ietf:params:oauth:grant-type:token-exchange"
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ])
         );
         assert_eq!(

@@ -79,6 +79,7 @@ impl Issuance {
             tokens: self.tokens.as_ref(),
             codes: self.codes.as_ref(),
             refresh_tokens: self.refresh_tokens.as_ref(),
+            devices: self.devices.as_ref(),
             users: self.users.as_ref(),
             sessions: self.changes.sessions.as_ref(),
             alarms: self.changes.as_ref(),
