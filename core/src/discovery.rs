@@ -54,6 +54,8 @@ pub struct Offered {
     pub metadata_documents: bool,
     /// The scopes of the registered resources (listed with the OpenID Connect ones).
     pub resource_scopes: Vec<String>,
+    /// The device authorization grant (RFC 8628) is served.
+    pub device: bool,
 }
 
 /// The metadata document.
@@ -69,7 +71,8 @@ pub struct Metadata {
     require_pushed_authorization_requests: bool,
     token_endpoint: String,
     /// RFC 8628 §4.
-    device_authorization_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_endpoint: Option<String>,
     userinfo_endpoint: String,
     end_session_endpoint: String,
     jwks_uri: String,
@@ -117,13 +120,19 @@ impl Metadata {
             pushed_authorization_request_endpoint: format!("{issuer}{}", paths::PAR),
             require_pushed_authorization_requests: offered.require_par,
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
-            device_authorization_endpoint: format!("{issuer}{}", paths::DEVICE_AUTHORIZATION),
+            device_authorization_endpoint: offered
+                .device
+                .then(|| format!("{issuer}{}", paths::DEVICE_AUTHORIZATION)),
             userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
             end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
             introspection_endpoint: format!("{issuer}{}", paths::INTROSPECT),
             revocation_endpoint: format!("{issuer}{}", paths::REVOKE),
-            grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
+            grant_types_supported: GrantType::ALL
+                .iter()
+                .filter(|g| offered.device || **g != GrantType::DeviceCode)
+                .map(|g| g.as_str())
+                .collect(),
             authorization_grant_profiles_supported: vec![crate::assertion::ID_JAG_PROFILE],
             response_types_supported: vec!["code"],
             response_modes_supported: ResponseMode::ALL.iter().map(|m| m.as_str()).collect(),
@@ -182,7 +191,10 @@ mod tests {
         let doc = serde_json::to_value(Metadata::new(
             "https://as.example/t",
             "ES256",
-            &Offered::default(),
+            &Offered {
+                device: true,
+                ..Offered::default()
+            },
         ))
         .unwrap();
         assert_eq!(doc["issuer"], "https://as.example/t");

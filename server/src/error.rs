@@ -94,7 +94,9 @@ impl IntoResponse for OAuthError {
                 (StatusCode::BAD_REQUEST, "invalid_target", Some(d.as_str()))
             }
             // RFC 8628 §3.5: the polling answers, each a 400 with its own code.
-            TokenError::AuthorizationPending => (StatusCode::BAD_REQUEST, "authorization_pending", None),
+            TokenError::AuthorizationPending => {
+                (StatusCode::BAD_REQUEST, "authorization_pending", None)
+            }
             TokenError::SlowDown(_) => (
                 StatusCode::BAD_REQUEST,
                 "slow_down",

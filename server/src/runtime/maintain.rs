@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use gatehouse_core::revocation::purge_cutoff;
 use gatehouse_core::store::{
-    AccessTokenStore, CodeStore, ParStore, RefreshTokenStore, ReplayStore, RevocationStore,
-    SessionStore,
+    AccessTokenStore, CodeStore, DeviceCodeStore, ParStore, RefreshTokenStore, ReplayStore,
+    RevocationStore, SessionStore,
 };
 use gatehouse_token::UnixTime;
 
@@ -60,6 +60,9 @@ pub async fn once(app: &App, now: UnixTime) {
     if let Err(e) = ParStore::purge_expired(app.pushed.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired pushed requests failed");
     }
+    if let Err(e) = DeviceCodeStore::purge_expired(app.devices.as_ref(), now).await {
+        tracing::warn!(error = %e, "purging expired device codes failed");
+    }
     if let Err(e) = SessionStore::purge_expired(app.sessions.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired sessions failed");
     }
@@ -74,6 +77,9 @@ pub async fn once(app: &App, now: UnixTime) {
     app.throttle.sweep(now);
     app.sign_in.throttle.sweep(now);
     app.registration.per_address.sweep(now);
+    app.device.per_client.sweep(now);
+    app.device.per_address.sweep(now);
+    app.device.guesses.sweep(now);
     if let Err(e) = app.changes.follow_key_schedule(now).await {
         tracing::warn!(error = %e, "key schedule failed");
     }
