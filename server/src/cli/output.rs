@@ -42,12 +42,16 @@ pub(super) fn created_client(c: &Value) -> String {
             let grants = c["grant_types"].as_array().cloned().unwrap_or_default();
             let has = |g: &str| grants.iter().any(|x| x == g);
             if has("authorization_code") {
-                out.push_str("  (a public client: no secret; it proves each code flow with PKCE)\n");
+                out.push_str(
+                    "  (a public client: no secret; it proves each code flow with PKCE)\n",
+                );
             } else {
                 out.push_str("  (a public client: no secret)\n");
             }
             if has(gatehouse_core::request::token::DEVICE_CODE) {
-                out.push_str("  (a device client: sign in with `gatehouse device --client-id <id>`)\n");
+                out.push_str(
+                    "  (a device client: sign in with `gatehouse device --client-id <id>`)\n",
+                );
             }
         }
     }

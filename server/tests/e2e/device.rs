@@ -149,7 +149,7 @@ impl Fixture {
         (r.status().as_u16(), r.json().unwrap())
     }
 
-    fn drive(&self, scenario: &str, steps: Value) -> Vec<Value> {
+    fn drive(&self, scenario: &str, steps: &Value) -> Vec<Value> {
         let input = json!({"scenario": scenario, "artifacts": artifacts_dir(), "steps": steps});
         let report =
             crate::harness::run_node("browser", "device.mjs", "device browser driver", &input);
@@ -231,7 +231,7 @@ fn approved_in_the_browser_the_device_gets_its_tokens_once() {
 
     let pages = fx.drive(
         "approve",
-        json!([{"goto": complete}, sign_in(), {"continue": true}, {"decide": "approve"}]),
+        &json!([{"goto": complete}, sign_in(), {"continue": true}, {"decide": "approve"}]),
     );
     let [login, confirm, question, done] = pages.as_slice() else {
         panic!("{pages:?}")
@@ -285,7 +285,7 @@ fn approved_in_the_browser_the_device_gets_its_tokens_once() {
     // The code is dead on the page too.
     let again = fx.drive(
         "approve-again",
-        json!([{"goto": complete}, sign_in(), {"continue": true}]),
+        &json!([{"goto": complete}, sign_in(), {"continue": true}]),
     );
     assert_eq!(again[2]["status"], 400, "{}", again[2]);
     assert!(
@@ -309,7 +309,7 @@ fn denied_in_the_browser_the_device_hears_access_denied() {
         .replace('-', " ");
     let pages = fx.drive(
         "deny",
-        json!([{"goto": fx.verification_uri()}, sign_in(), {"code": typed}, {"decide": "deny"}]),
+        &json!([{"goto": fx.verification_uri()}, sign_in(), {"code": typed}, {"decide": "deny"}]),
     );
     assert_eq!(
         pages[1]["code_field"], "",
@@ -460,9 +460,7 @@ fn parallel_polls_a_disabled_user_and_csrf() {
     let first = fx.start();
     let second = fx.start();
     let third = fx.start();
-    let pages = fx.drive(
-        "parallel",
-        json!([
+    let pages = fx.drive("parallel", &json!([
             {"goto": format!("{}?user_code={}", fx.verification_uri(), third.user_code().secret())},
             sign_in(),
             {"continue": true},
@@ -549,7 +547,7 @@ fn guessing_is_limited() {
         steps.push(json!({"code": wrong}));
     }
     steps.push(json!({"code": details.user_code().secret()}));
-    let pages = fx.drive("guessing", json!(steps));
+    let pages = fx.drive("guessing", &json!(steps));
     for page in &pages[2..7] {
         assert_eq!(page["status"], 400, "{page}");
         assert!(
@@ -580,7 +578,7 @@ fn expired_codes_are_refused_everywhere() {
     );
     let pages = fx.drive(
         "expired",
-        json!([{"goto": fx.verification_uri()}, sign_in(), {"code": fresh.user_code().secret()}]),
+        &json!([{"goto": fx.verification_uri()}, sign_in(), {"code": fresh.user_code().secret()}]),
     );
     assert_eq!(pages[2]["status"], 400, "{}", pages[2]);
     assert!(
