@@ -70,7 +70,7 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
         .iter()
         .filter(|(name, _)| name.ends_with("_endpoint") || *name == "jwks_uri")
         .collect();
-    assert_eq!(endpoints.len(), 9, "{endpoints:?}");
+    assert_eq!(endpoints.len(), 10, "{endpoints:?}");
     assert_eq!(
         oauth["registration_endpoint"],
         format!("{}/register", server.base)
