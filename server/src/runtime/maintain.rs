@@ -18,6 +18,9 @@ use crate::state::App;
 /// within this time is recognised as one and revokes what the code was exchanged for (RFC
 /// 9700 §4.5); after it, the code is merely unknown.
 pub const CODE_TOMBSTONE: u64 = 600;
+/// How long an expired device code is kept: a device still polling gets `expired_token` (RFC
+/// 8628 §3.5), not `invalid_grant`, for this long after its expiry.
+pub const DEVICE_TOMBSTONE: u64 = 600;
 
 /// How often [`once`] runs, seconds.
 pub const INTERVAL: u64 = 60;
@@ -43,7 +46,7 @@ pub async fn probe(app: Arc<App>) {
 /// One round at `now`: revocations and opaque tokens are purged only once their `exp` plus the
 /// leeway has passed ([`purge_cutoff`]), in memory and in the store alike, so a revoked token
 /// can never come back to life for a validator that still accepts it; codes
-/// [`CODE_TOMBSTONE`] after their expiry, sessions and refresh tokens at theirs; then the
+/// [`CODE_TOMBSTONE`] after their expiry, device codes [`DEVICE_TOMBSTONE`] after theirs, sessions and refresh tokens at theirs; then the
 /// throttles and the key schedule.
 pub async fn once(app: &App, now: UnixTime) {
     let cutoff = purge_cutoff(now, app.config.tokens.leeway);
@@ -60,7 +63,9 @@ pub async fn once(app: &App, now: UnixTime) {
     if let Err(e) = ParStore::purge_expired(app.pushed.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired pushed requests failed");
     }
-    if let Err(e) = DeviceCodeStore::purge_expired(app.devices.as_ref(), now).await {
+    if let Err(e) =
+        DeviceCodeStore::purge_expired(app.devices.as_ref(), now.minus(DEVICE_TOMBSTONE)).await
+    {
         tracing::warn!(error = %e, "purging expired device codes failed");
     }
     if let Err(e) = SessionStore::purge_expired(app.sessions.as_ref(), now).await {
