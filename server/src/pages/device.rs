@@ -88,3 +88,78 @@ impl IntoResponse for DeviceDonePage<'_> {
         render::page(StatusCode::OK, &self, self.look.csp())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn look() -> Look {
+        Look::new(
+            &crate::config::PagesConfig {
+                product_name: "Gatehouse".into(),
+                logo_url: None,
+                accent_color: "#1f5fbf".into(),
+                session_lifetime: 3600,
+            },
+            "",
+        )
+    }
+
+    #[test]
+    fn the_question_says_a_device_asks_and_escapes_what_clients_chose() {
+        let look = look();
+        let scopes = [ScopeLine {
+            name: "read".into(),
+            description: "Read <b>things</b>".into(),
+        }];
+        let page = DeviceConsentPage {
+            look: &look,
+            client_name: "<script>alert(1)</script>",
+            user_code: "BDWP-HQPK",
+            scopes: &scopes,
+            resource: "https://tv.example/api",
+            user: "alice",
+            action: "/device/decide",
+            csrf: "t\"oken",
+        };
+        let text = page.render().unwrap();
+        assert!(text.contains("A device"), "{text}");
+        assert!(text.contains("BDWP-HQPK"), "{text}");
+        assert!(!text.contains("<script>alert"), "{text}");
+        assert!(!text.contains("<b>things"), "{text}");
+        assert!(!text.contains("t\"oken"), "{text}");
+        assert!(!text.contains("<script"), "no script at all: {text}");
+    }
+
+    #[test]
+    fn the_code_entry_asks_to_confirm_a_code_from_the_link() {
+        let look = look();
+        let page = |confirm| DeviceCodePage {
+            look: &look,
+            user: "alice",
+            action: "/device",
+            csrf: "token",
+            user_code: "BDWP-HQPK",
+            confirm,
+            error: None,
+        };
+        assert!(
+            page(true)
+                .render()
+                .unwrap()
+                .contains("Check that this code")
+        );
+        assert!(
+            !page(false)
+                .render()
+                .unwrap()
+                .contains("Check that this code")
+        );
+        let response = page(false).into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    }
+}

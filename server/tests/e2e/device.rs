@@ -642,3 +642,36 @@ fn dynamic_public_clients_where_policy_allows() {
             .starts_with("gdc_")
     );
 }
+
+/// A code whose question keeps being shown is being phished or fumbled: after 5 showings the
+/// next entry finds it dead, and the device hears `access_denied` (RFC 8628 §5.4).
+#[test]
+fn the_question_for_one_code_is_shown_a_few_times_only() {
+    let fx = Fixture::new("120", &[]);
+    let details = fx.start();
+    let code = details.user_code().secret();
+    let mut steps = vec![json!({"goto": fx.verification_uri()}), sign_in()];
+    for _ in 0..6 {
+        steps.push(json!({"code": code}));
+        steps.push(json!({"goto": fx.verification_uri()}));
+    }
+    let pages = fx.drive("views", &json!(steps));
+    for shown in (2..12).step_by(2) {
+        assert!(
+            pages[shown]["text"].as_str().unwrap().contains("A device"),
+            "{}",
+            pages[shown]
+        );
+    }
+    assert_eq!(
+        pages[12]["heading"], "This code can no longer be used",
+        "{}",
+        pages[12]
+    );
+    let (status, body) = fx.poll(details.device_code().secret(), None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("access_denied")),
+        "{body}"
+    );
+}
