@@ -11,13 +11,13 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::device::UserCode;
+use gatehouse_core::form::Form;
 use gatehouse_core::store::{DeviceApproval, DeviceAuthorization, DeviceDecision, DeviceStatus};
 use gatehouse_core::user::{MAX_USERNAME_LEN, User};
-use serde::Deserialize;
 
 use super::authorize::{SignInFailure, session, sign_in, unavailable};
 use crate::form::OAuthForm;
@@ -46,12 +46,6 @@ fn login_form(prefill: &str) -> String {
 
 fn decide_form(code: &UserCode) -> String {
     format!("device-decide\n{}", code.as_str())
-}
-
-/// `?user_code=` of `verification_uri_complete`.
-#[derive(Debug, Deserialize)]
-pub struct Link {
-    user_code: Option<String>,
 }
 
 /// A code as the page shows it again: grouped if it is one, else what was typed, cut short.
@@ -152,9 +146,16 @@ fn code_page(
 pub async fn show(
     State(app): State<Part<SignIn>>,
     headers: HeaderMap,
-    Query(link): Query<Link>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let prefill = link.user_code.as_deref().map(shown).unwrap_or_default();
+    // `?user_code=` of `verification_uri_complete`; a query that is not one (repeated, not
+    // form-encoded) prefills nothing.
+    let form = Form::parse(query.unwrap_or_default().as_bytes()).ok();
+    let prefill = form
+        .as_ref()
+        .and_then(|f| f.single("user_code").ok().flatten())
+        .map(shown)
+        .unwrap_or_default();
     let (browser, fresh) = match app.cookies.browser(&headers) {
         Some(id) => (id, false),
         None => (BrowserId::generate(app.random.as_ref()), true),

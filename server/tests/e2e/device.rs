@@ -434,6 +434,39 @@ fn polling_rules_and_other_clients() {
         assert_eq!(r.status(), 400, "{form:?}");
         assert_eq!(r.json::<Value>().unwrap()["error"], error, "{form:?}");
     }
+    // Odd links to the page: a sign-in page all the same, nothing echoed unescaped.
+    let long = "B".repeat(10_000);
+    for query in [
+        "user_code=a&user_code=b",
+        "user_code=%FF%FE",
+        "user_code=%3Cscript%3E",
+        &format!("user_code={long}"),
+        "user_code",
+    ] {
+        let r = fx
+            .server
+            .http
+            .get(format!("{}?{query}", fx.verification_uri()))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{query}");
+        let text = r.text().unwrap();
+        assert!(!text.contains("<script>"), "{query}");
+        assert!(!text.contains(&long[..100]), "{query}");
+    }
+    // Forms without the cookie and token: refused, nothing decided.
+    for path in ["/device", "/device/decide", "/device/login"] {
+        let r = fx.server.post_form(
+            path,
+            None,
+            &[("user_code", "BBBB-BBBB"), ("decision", "approve")],
+        );
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(
+            r.text().unwrap().contains("This form has expired"),
+            "{path}"
+        );
+    }
     // Discovery names the endpoint and the grant.
     let doc = fx.server.get_json(&format!(
         "{}/.well-known/oauth-authorization-server",
