@@ -28,6 +28,10 @@ pub mod paths {
     pub const END_SESSION: &str = "/logout";
     /// RFC 7591 §3; RFC 7592 manages a client at `REGISTER/{client_id}`.
     pub const REGISTER: &str = "/register";
+    /// RFC 8628 §3.1, published as `device_authorization_endpoint`.
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// RFC 8628 §3.3: the verification page the person opens (`verification_uri`).
+    pub const DEVICE: &str = "/device";
     /// RFC 7517 §5, published as `jwks_uri`.
     pub const JWKS: &str = "/jwks";
     /// RFC 8414 §3.
@@ -50,6 +54,8 @@ pub struct Offered {
     pub metadata_documents: bool,
     /// The scopes of the registered resources (listed with the OpenID Connect ones).
     pub resource_scopes: Vec<String>,
+    /// The device authorization grant (RFC 8628) is served.
+    pub device: bool,
 }
 
 /// The metadata document.
@@ -64,6 +70,9 @@ pub struct Metadata {
     pushed_authorization_request_endpoint: String,
     require_pushed_authorization_requests: bool,
     token_endpoint: String,
+    /// RFC 8628 §4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_endpoint: Option<String>,
     userinfo_endpoint: String,
     end_session_endpoint: String,
     jwks_uri: String,
@@ -111,12 +120,19 @@ impl Metadata {
             pushed_authorization_request_endpoint: format!("{issuer}{}", paths::PAR),
             require_pushed_authorization_requests: offered.require_par,
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
+            device_authorization_endpoint: offered
+                .device
+                .then(|| format!("{issuer}{}", paths::DEVICE_AUTHORIZATION)),
             userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
             end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
             introspection_endpoint: format!("{issuer}{}", paths::INTROSPECT),
             revocation_endpoint: format!("{issuer}{}", paths::REVOKE),
-            grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
+            grant_types_supported: GrantType::ALL
+                .iter()
+                .filter(|g| offered.device || **g != GrantType::DeviceCode)
+                .map(|g| g.as_str())
+                .collect(),
             authorization_grant_profiles_supported: vec![crate::assertion::ID_JAG_PROFILE],
             response_types_supported: vec!["code"],
             response_modes_supported: ResponseMode::ALL.iter().map(|m| m.as_str()).collect(),
@@ -175,7 +191,10 @@ mod tests {
         let doc = serde_json::to_value(Metadata::new(
             "https://as.example/t",
             "ES256",
-            &Offered::default(),
+            &Offered {
+                device: true,
+                ..Offered::default()
+            },
         ))
         .unwrap();
         assert_eq!(doc["issuer"], "https://as.example/t");
@@ -210,6 +229,10 @@ mod tests {
         );
         assert_eq!(doc["userinfo_endpoint"], "https://as.example/t/userinfo");
         assert_eq!(
+            doc["device_authorization_endpoint"],
+            "https://as.example/t/device_authorization"
+        );
+        assert_eq!(
             doc["id_token_signing_alg_values_supported"],
             serde_json::json!(["ES256"])
         );
@@ -220,7 +243,8 @@ mod tests {
                 "refresh_token",
                 "client_credentials",
                 "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "urn:ietf:params:oauth:grant-type:token-exchange"
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ])
         );
         assert_eq!(

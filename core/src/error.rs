@@ -32,6 +32,18 @@ pub enum TokenError {
     /// RFC 8707 §2 `invalid_target`: the resource is invalid, unknown or not allowed.
     #[error("invalid_target: {0}")]
     InvalidTarget(String),
+    /// RFC 8628 §3.5 `authorization_pending`: the person has not decided yet; poll again.
+    #[error("authorization_pending")]
+    AuthorizationPending,
+    /// RFC 8628 §3.5 `slow_down`: polled too fast; the interval is now this many seconds.
+    #[error("slow_down: poll every {0} s")]
+    SlowDown(u64),
+    /// RFC 8628 §3.5 `access_denied`: the person denied the request.
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    /// RFC 8628 §3.5 `expired_token`: the device code expired; start again.
+    #[error("expired_token: {0}")]
+    ExpiredToken(String),
     /// The client is authenticated but may not use this endpoint at all (HTTP 403 with RFC
     /// 6749 §5.2 `unauthorized_client`), e.g. introspection without the permission.
     #[error("forbidden: {0}")]

@@ -38,6 +38,7 @@
 pub mod assertion;
 pub mod authorize;
 pub mod client;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod events;

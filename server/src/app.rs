@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::routes::{
-    authorize, health, introspect, jwks, logout, metadata, par, paths, register, revoke, token,
-    userinfo,
+    authorize, device, device_authorization, health, introspect, jwks, logout, metadata, par,
+    paths, register, revoke, token, userinfo,
 };
 use crate::state::AppState;
 
@@ -58,6 +58,29 @@ pub fn router(app: AppState) -> Router {
         .route(&format!("{base}{}", paths::TOKEN), post(token::handle))
         .route(&format!("{base}{}", paths::REVOKE), post(revoke::handle))
         .route(&format!("{base}{}", paths::PAR), post(par::handle));
+    // RFC 8628: the device's endpoint (CORS, like the token endpoint) and the person's pages.
+    let (posts, sign_in_device) = if app.config.device.enabled {
+        let pages = Router::new()
+            .route(
+                &format!("{base}{}", paths::DEVICE),
+                get(device::show).post(device::enter),
+            )
+            .route(
+                &format!("{base}{}", device::LOGIN_PATH),
+                post(device::login),
+            )
+            .route(
+                &format!("{base}{}", device::DECIDE_PATH),
+                post(device::decide),
+            );
+        let posts = posts.route(
+            &format!("{base}{}", paths::DEVICE_AUTHORIZATION),
+            post(device_authorization::handle),
+        );
+        (posts, pages)
+    } else {
+        (posts, Router::new())
+    };
     let mut gets = Router::new().route(&format!("{base}{}", paths::JWKS), get(jwks::handle));
     for path in gatehouse_core::discovery::well_known_paths(&base) {
         gets = gets.route(&path, get(metadata::handle));
@@ -93,6 +116,7 @@ pub fn router(app: AppState) -> Router {
             &format!("{base}{}", logout::CONFIRM_PATH),
             post(logout::confirm),
         )
+        .merge(sign_in_device)
         .merge(crate::pages::router(&base, app.assets.clone()));
     // Introspection is for resource servers, never browsers (a page would have to hold a
     // resource server's credentials), so it gets no CORS.

@@ -93,6 +93,21 @@ impl IntoResponse for OAuthError {
             TokenError::InvalidTarget(d) => {
                 (StatusCode::BAD_REQUEST, "invalid_target", Some(d.as_str()))
             }
+            // RFC 8628 §3.5: the polling answers, each a 400 with its own code.
+            TokenError::AuthorizationPending => {
+                (StatusCode::BAD_REQUEST, "authorization_pending", None)
+            }
+            TokenError::SlowDown(_) => (
+                StatusCode::BAD_REQUEST,
+                "slow_down",
+                Some("polling too fast: wait 5 seconds longer between polls from now on"),
+            ),
+            TokenError::AccessDenied(d) => {
+                (StatusCode::BAD_REQUEST, "access_denied", Some(d.as_str()))
+            }
+            TokenError::ExpiredToken(d) => {
+                (StatusCode::BAD_REQUEST, "expired_token", Some(d.as_str()))
+            }
             TokenError::Forbidden(d) => (
                 StatusCode::FORBIDDEN,
                 "unauthorized_client",

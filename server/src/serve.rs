@@ -12,8 +12,9 @@ use gatehouse_core::events::{Events, InProcessEvents};
 use gatehouse_core::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use gatehouse_core::ports::{Clock, Random, random_bytes};
 use gatehouse_core::store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsentStore, KeyStore, ParStore, RefreshTokenStore,
-    ReplayStore, ResourceStore, RevocationStore, SecretStore, SessionStore, UserStore,
+    AccessTokenStore, ClientStore, CodeStore, ConsentStore, DeviceCodeStore, KeyStore, ParStore,
+    RefreshTokenStore, ReplayStore, ResourceStore, RevocationStore, SecretStore, SessionStore,
+    UserStore,
 };
 use gatehouse_signer::pkcs11::{Hsm, Pkcs11Backend, Pkcs11Settings};
 use gatehouse_signer::{KeyBackend, SoftwareBackend};
@@ -32,9 +33,12 @@ use crate::resources::Resources;
 use crate::runtime::readiness::Readiness;
 use crate::runtime::{connections, maintain};
 use crate::signing::JwtSigner;
-use crate::state::{App, ClientAuth, Discovery, Inspection, Issuance, Registration, SignIn};
+use crate::state::{
+    App, ClientAuth, Devices, Discovery, Inspection, Issuance, Registration, SignIn,
+};
 use crate::system::{OsRandom, SystemClock};
 use crate::throttle::{AuthThrottle, LoginThrottle};
+use gatehouse_core::device::DeviceSettings;
 
 /// The admin credential's file name inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -323,6 +327,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let codes: Arc<dyn CodeStore> = store.clone();
     let pushed: Arc<dyn ParStore> = store.clone();
     let refresh_tokens: Arc<dyn RefreshTokenStore> = store.clone();
+    let devices: Arc<dyn DeviceCodeStore> = store.clone();
     let replay: Arc<dyn ReplayStore> = store.clone();
     let verifier = Arc::new(
         crate::trust::Verifier::new(
@@ -387,6 +392,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         codes: codes.clone(),
         pushed: pushed.clone(),
         refresh_tokens: refresh_tokens.clone(),
+        devices: devices.clone(),
         users: users.clone(),
         changes: changes.clone(),
         signer: JwtSigner(keys.clone()),
@@ -420,6 +426,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         require_par,
         registration: config.registration.enabled,
         metadata_documents: config.client_metadata_documents.enabled,
+        device: config.device.enabled,
         resources: resources.clone(),
     });
     let base = config.issuer_path();
@@ -449,7 +456,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         changes: changes.clone(),
         policy: gatehouse_core::client::dynamic::DynamicPolicy {
             auth_methods: config.registration.auth_methods.clone(),
-            grant_types: config.registration.grant_types.clone(),
+            grant_types: dynamic_grant_types(&config),
             max_redirect_uris: config.registration.max_redirect_uris,
         },
         initial_token_digest: initial_access_token(&config)?,
@@ -462,10 +469,28 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         clock: clock.clone(),
         random: random.clone(),
     });
+    let device = Arc::new(Devices {
+        auth: auth(),
+        issuer: config.issuer.clone(),
+        store: devices.clone(),
+        settings: DeviceSettings {
+            lifetime: config.device.lifetime,
+            interval: config.device.interval,
+        },
+        resources: resources.clone(),
+        per_client: crate::throttle::Throttle::new(config.device.per_client_per_minute, 60),
+        per_address: crate::throttle::Throttle::new(config.device.per_address_per_minute, 60),
+        guesses: crate::throttle::GuessThrottle::new(
+            config.device.wrong_codes_per_hour,
+            config.device.wrong_codes_per_hour_global,
+        ),
+        random: random.clone(),
+    });
     let assets = Arc::new(Assets::new(&config.pages));
     let app = Arc::new(App {
         sign_in,
         registration,
+        device,
         assets,
         throttle,
         readiness: Arc::new(Readiness::default()),
@@ -478,6 +503,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         codes,
         pushed,
         refresh_tokens,
+        devices,
         replay,
         keys,
         resources,
@@ -609,4 +635,18 @@ async fn shutdown_signal() {
             _ = term.recv() => {}
         }
     }
+}
+
+/// The grant types a dynamically registered client may ask for: `[registration]`'s, and the
+/// device grant where `[device]` lets such clients (public ones included) use it.
+fn dynamic_grant_types(config: &Config) -> Vec<gatehouse_core::client::GrantType> {
+    use gatehouse_core::client::GrantType;
+    let mut grants = config.registration.grant_types.clone();
+    if config.device.enabled
+        && config.device.dynamic_clients
+        && !grants.contains(&GrantType::DeviceCode)
+    {
+        grants.push(GrantType::DeviceCode);
+    }
+    grants
 }

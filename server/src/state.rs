@@ -10,8 +10,8 @@ use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
 use gatehouse_core::resource::ResourceRegistry;
 use gatehouse_core::store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsentStore, ParStore, RefreshTokenStore,
-    ReplayStore, RevocationStore, SessionStore, UserStore,
+    AccessTokenStore, ClientStore, CodeStore, ConsentStore, DeviceCodeStore, ParStore,
+    RefreshTokenStore, ReplayStore, RevocationStore, SessionStore, UserStore,
 };
 use gatehouse_validator::Validator;
 
@@ -52,6 +52,8 @@ pub struct Issuance {
     pub pushed: Arc<dyn ParStore>,
     /// Refresh tokens.
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// Device authorizations (RFC 8628).
+    pub devices: Arc<dyn DeviceCodeStore>,
     /// User accounts.
     pub users: Arc<dyn UserStore>,
     /// What a replayed code or a reused refresh token sets off.
@@ -79,6 +81,7 @@ impl Issuance {
             tokens: self.tokens.as_ref(),
             codes: self.codes.as_ref(),
             refresh_tokens: self.refresh_tokens.as_ref(),
+            devices: self.devices.as_ref(),
             users: self.users.as_ref(),
             sessions: self.changes.sessions.as_ref(),
             alarms: self.changes.as_ref(),
@@ -156,6 +159,30 @@ pub struct SignIn {
     pub random: Arc<dyn Random>,
 }
 
+/// The state of the device authorization grant (RFC 8628): the device authorization endpoint
+/// and the verification page (which also takes [`SignIn`] for the session and the look).
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
+pub struct Devices {
+    /// Client authentication at `/device_authorization`, as at the token endpoint.
+    pub auth: ClientAuth,
+    /// The issuer (`verification_uri` is under it).
+    pub issuer: String,
+    /// Device authorizations.
+    pub store: Arc<dyn DeviceCodeStore>,
+    /// Lifetimes and the polling interval.
+    pub settings: gatehouse_core::device::DeviceSettings,
+    /// The registered protected resources (the target decision, the scopes in words).
+    pub resources: Arc<Resources>,
+    /// Device authorizations started per client.
+    pub per_client: crate::throttle::Throttle<String>,
+    /// Device authorizations started per address.
+    pub per_address: crate::throttle::Throttle<std::net::IpAddr>,
+    /// Wrong user codes per address, per browser and overall (RFC 8628 §5.1).
+    pub guesses: crate::throttle::GuessThrottle,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+}
+
 /// The state of dynamic client registration (RFC 7591, RFC 7592).
 #[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct Registration {
@@ -205,6 +232,8 @@ pub struct Discovery {
     pub registration: bool,
     /// Whether client metadata documents are resolved.
     pub metadata_documents: bool,
+    /// Whether the device authorization grant is served.
+    pub device: bool,
     /// The registered resources (their scopes are listed).
     pub resources: Arc<Resources>,
 }
@@ -235,6 +264,8 @@ pub struct App {
     pub pushed: Arc<dyn ParStore>,
     /// Refresh tokens.
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// Device authorizations (RFC 8628).
+    pub devices: Arc<dyn DeviceCodeStore>,
     /// The replay cache of assertion `jti`s.
     pub replay: Arc<dyn ReplayStore>,
     /// The signing keys.
@@ -265,6 +296,8 @@ pub struct App {
     pub sign_in: Arc<SignIn>,
     /// Dynamic client registration's state.
     pub registration: Arc<Registration>,
+    /// The device grant's state.
+    pub device: Arc<Devices>,
     /// The pages' stylesheet and script.
     pub assets: Arc<crate::pages::Assets>,
 }
@@ -308,6 +341,7 @@ part_of_app!(
     readiness: Readiness,
     sign_in: SignIn,
     registration: Registration,
+    device: Devices,
 );
 
 impl FromRef<AppState> for BodyLimit {

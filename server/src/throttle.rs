@@ -167,6 +167,22 @@ impl<K: Hash + Eq + Send + Sync> Throttle<K> {
         }
     }
 
+    /// Gives back one use [`Self::take`] took from `key` in the current window (the attempt
+    /// turned out not to count, e.g. a right user code).
+    pub fn refund<Q>(&self, key: &Q, now: UnixTime)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(w) = self.map.pin().get(key) {
+            if now < w.start.plus(self.window) {
+                let _ = w
+                    .failures
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            }
+        }
+    }
+
     /// Forgets windows that have ended.
     pub fn sweep(&self, now: UnixTime) {
         let window = self.window;
@@ -390,6 +406,64 @@ mod tests {
         assert_ne!(address_key(a), address_key(c));
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         assert_eq!(address_key(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
+    }
+}
+
+/// The user-code guessing limit of the device verification page (RFC 8628 §5.1): each code
+/// entered takes one attempt from its address, its browser and the whole server, atomically
+/// (so a burst of parallel guesses cannot all pass a check before the first is counted); a
+/// right code gives its attempt back, so only wrong codes count. With 8 base-20 characters
+/// and 5 wrong codes per hour, a guesser's chance stays near 2^-32 per code lifetime.
+#[derive(Debug)]
+pub struct GuessThrottle {
+    addresses: Throttle<IpAddr>,
+    browsers: Throttle<[u8; 32]>,
+    everyone: Throttle<()>,
+}
+
+/// The window of [`GuessThrottle`]: an hour.
+pub const GUESS_WINDOW: u64 = 3_600;
+
+impl GuessThrottle {
+    /// At most `per_key` wrong codes per address and per browser, and `global` in all, per
+    /// hour.
+    pub fn new(per_key: u32, global: u32) -> Self {
+        Self {
+            addresses: Throttle::new(per_key, GUESS_WINDOW),
+            browsers: Throttle::new(per_key, GUESS_WINDOW),
+            everyone: Throttle::new(global, GUESS_WINDOW),
+        }
+    }
+
+    /// Takes an attempt for a code entered from `address` by `browser`: `Err(seconds to wait)`
+    /// when any of them is out of attempts.
+    pub fn take(
+        &self,
+        address: Option<IpAddr>,
+        browser: &[u8; 32],
+        now: UnixTime,
+    ) -> Result<(), u64> {
+        if let Some(address) = &address {
+            self.addresses.take(address, now)?;
+        }
+        self.browsers.take(browser, now)?;
+        self.everyone.take(&(), now)
+    }
+
+    /// The code was right: the attempt does not count.
+    pub fn refund(&self, address: Option<IpAddr>, browser: &[u8; 32], now: UnixTime) {
+        if let Some(address) = &address {
+            self.addresses.refund(address, now);
+        }
+        self.browsers.refund(browser, now);
+        self.everyone.refund(&(), now);
+    }
+
+    /// Forgets windows that have ended.
+    pub fn sweep(&self, now: UnixTime) {
+        self.addresses.sweep(now);
+        self.browsers.sweep(now);
+        self.everyone.sweep(now);
     }
 }
 
@@ -640,5 +714,57 @@ mod login_tests {
         assert_eq!(granted.load(Ordering::Relaxed), 5);
         assert_eq!(t.take(&7, UnixTime(130)), Err(30));
         assert_eq!(t.take(&7, UnixTime(160)), Ok(()), "a new window");
+    }
+}
+
+#[cfg(test)]
+mod guess_tests {
+    use super::*;
+
+    #[test]
+    fn only_wrong_codes_count_per_address_browser_and_overall() {
+        let t = GuessThrottle::new(5, 11);
+        let now = UnixTime(1_000);
+        let (a, b) = (
+            Some(IpAddr::from([10, 0, 0, 1])),
+            Some(IpAddr::from([10, 0, 0, 2])),
+        );
+        // Right codes are refunded: any number of them.
+        for _ in 0..20 {
+            t.take(a, &[1; 32], now).unwrap();
+            t.refund(a, &[1; 32], now);
+        }
+        for _ in 0..5 {
+            t.take(a, &[1; 32], now).unwrap();
+        }
+        assert!(
+            t.take(a, &[1; 32], now).is_err(),
+            "the 6th wrong code from one address"
+        );
+        assert!(
+            t.take(a, &[2; 32], now).is_err(),
+            "another browser, same address"
+        );
+        t.take(b, &[2; 32], now).unwrap();
+        // Another browser on another address, but the same browser: its own limit.
+        for _ in 0..4 {
+            t.take(b, &[3; 32], now).unwrap();
+        }
+        assert!(
+            t.take(Some(IpAddr::from([10, 0, 0, 9])), &[3; 32], now)
+                .is_ok(),
+            "browser 3 has 1 left"
+        );
+        assert!(
+            t.take(Some(IpAddr::from([10, 0, 0, 9])), &[3; 32], now)
+                .is_err()
+        );
+        // The whole server's budget (11) is spent by now, from any address.
+        assert!(
+            t.take(Some(IpAddr::from([10, 0, 0, 77])), &[77; 32], now)
+                .is_err()
+        );
+        // An hour later, all fresh.
+        assert!(t.take(a, &[1; 32], now.plus(GUESS_WINDOW)).is_ok());
     }
 }

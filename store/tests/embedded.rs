@@ -35,6 +35,7 @@ async fn the_store_suite() {
     suite::par(&store().1).await;
     suite::secrets(&store().1).await;
     suite::replay(&store().1).await;
+    suite::devices(&store().1).await;
 }
 
 fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {

@@ -114,6 +114,8 @@ pub enum GrantType {
     JwtBearer,
     /// RFC 8693: operators only.
     TokenExchange,
+    /// RFC 8628 §3.4, `urn:ietf:params:oauth:grant-type:device_code`.
+    DeviceCode,
 }
 
 impl GrantType {
@@ -125,16 +127,18 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::JwtBearer => crate::request::token::JWT_BEARER,
             Self::TokenExchange => crate::request::token::TOKEN_EXCHANGE,
+            Self::DeviceCode => crate::request::token::DEVICE_CODE,
         }
     }
 
     /// Every grant type Gatehouse implements.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::JwtBearer,
         Self::TokenExchange,
+        Self::DeviceCode,
     ];
 
     /// Whether only an operator may give a client this grant: one that trusts assertions of

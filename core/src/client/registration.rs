@@ -104,7 +104,8 @@ impl ClientRegistration {
                 refuse(
                     "grant_types",
                     format!(
-                        "{g:?} is not supported; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:jwt-bearer or urn:ietf:params:oauth:grant-type:token-exchange"
+                        "{g:?} is not supported; use one of {}",
+                        GrantType::ALL.map(GrantType::as_str).join(", ")
                     ),
                 )
             })?;

@@ -6,6 +6,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod jwt_bearer;
 pub mod refresh_token;
 pub mod target;
@@ -23,8 +24,8 @@ use crate::request::TokenRequest;
 use crate::resource::{Resource, ResourceRegistry};
 use crate::scope::Scope;
 use crate::store::{
-    AccessTokenStore, ClientStore, CodeStore, IssuedForCode, RefreshTokenStore, ReplayStore,
-    SessionStore, UserStore,
+    AccessTokenStore, ClientStore, CodeStore, DeviceCodeStore, IssuedForCode, RefreshTokenStore,
+    ReplayStore, SessionStore, UserStore,
 };
 
 /// What a grant and the issuance after it may use, borrowed for one request.
@@ -43,6 +44,8 @@ pub struct GrantContext<'a> {
     pub codes: &'a dyn CodeStore,
     /// Refresh tokens.
     pub refresh_tokens: &'a dyn RefreshTokenStore,
+    /// Device authorizations (RFC 8628).
+    pub devices: &'a dyn DeviceCodeStore,
     /// User accounts (a token for a disabled user is refused).
     pub users: &'a dyn UserStore,
     /// Browser sessions (a code outlives neither its sign-in nor a sign-out).
@@ -162,6 +165,7 @@ pub async fn grant(
         TokenRequest::ClientCredentials(req) => client_credentials::grant(ctx, client, req).await,
         TokenRequest::JwtBearer(req) => jwt_bearer::grant(ctx, client, req).await,
         TokenRequest::TokenExchange(req) => token_exchange::grant(ctx, client, req).await,
+        TokenRequest::DeviceCode(req) => device_code::grant(ctx, client, req).await,
         TokenRequest::Unsupported(name) => Err(TokenError::UnsupportedGrantType(format!(
             "grant_type {name:?} is not supported"
         ))),

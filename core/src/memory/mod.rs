@@ -1,6 +1,7 @@
 //! In-memory implementations of the storage traits: the reference for what a store must do, and
 //! what unit tests and benchmarks run on. Not durable.
 
+mod devices;
 mod people;
 mod replay;
 mod single_use;
@@ -27,6 +28,7 @@ pub struct MemoryStore {
     keys: Mutex<Vec<KeyRecord>>,
     people: Mutex<people::People>,
     single_use: Mutex<single_use::SingleUse>,
+    devices: Mutex<devices::Devices>,
     secrets: Mutex<BTreeMap<String, [u8; 32]>>,
     replay: Mutex<replay::Seen>,
     resources: Mutex<BTreeMap<Resource, ProtectedResource>>,
@@ -300,5 +302,6 @@ mod tests {
         suite::par(&MemoryStore::default()).await;
         suite::secrets(&MemoryStore::default()).await;
         suite::replay(&MemoryStore::default()).await;
+        suite::devices(&MemoryStore::default()).await;
     }
 }

@@ -19,6 +19,8 @@ pub enum TokenRequest {
     JwtBearer(JwtBearerRequest),
     /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1).
     TokenExchange(TokenExchangeRequest),
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+    DeviceCode(DeviceCodeRequest),
     /// Any other grant type, by name.
     Unsupported(String),
 }
@@ -36,6 +38,21 @@ pub struct ClientCredentialsRequest {
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The `grant_type` of token exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The `grant_type` of the device authorization grant (RFC 8628 §3.4).
+pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The parameters of a device access token request (RFC 8628 §3.4).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceCodeRequest {
+    /// The device code from the device authorization response.
+    pub device_code: String,
+}
+
+impl std::fmt::Debug for DeviceCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCodeRequest").finish_non_exhaustive()
+    }
+}
 
 /// The parameters of a jwt-bearer request (RFC 7523 §2.1).
 #[derive(Clone, PartialEq, Eq)]
@@ -269,6 +286,9 @@ impl TokenRequest {
                 resource: parse_resource(form)?,
             }),
             TOKEN_EXCHANGE => Self::TokenExchange(TokenExchangeRequest::parse(form)?),
+            DEVICE_CODE => Self::DeviceCode(DeviceCodeRequest {
+                device_code: required(form, "device_code")?,
+            }),
             other => Self::Unsupported(other.to_owned()),
         })
     }

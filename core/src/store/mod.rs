@@ -10,6 +10,7 @@
 
 mod codes;
 mod consents;
+mod device_codes;
 mod par;
 mod refresh_tokens;
 mod replay;
@@ -27,6 +28,10 @@ use crate::client::{Client, ClientId};
 
 pub use codes::{AuthorizationCode, CodeStore, IssuedForCode, Redemption};
 pub use consents::{Consent, ConsentStore};
+pub use device_codes::{
+    DeviceApproval, DeviceAuthorization, DeviceCodeStore, DeviceDecision, DeviceStatus, MAX_VIEWS,
+    PollOutcome, SLOW_DOWN_STEP, decide_step, poll_step,
+};
 pub use par::{ParStore, PushedRequest};
 pub use refresh_tokens::{RefreshToken, RefreshTokenStore, Rotation, RotationStep, rotation_step};
 pub use replay::{ReplayKind, ReplayStore, replay_digest};

@@ -417,6 +417,7 @@ impl Harness {
             tokens: &self.store,
             codes: &self.store,
             refresh_tokens: &self.store,
+            devices: &self.store,
             users: &self.store,
             sessions: &self.store,
             alarms: &self.alarms,

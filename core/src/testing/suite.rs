@@ -14,9 +14,10 @@ use super::{ClientBuilder, user};
 use crate::client::ClientId;
 use crate::store::{
     AccessTokenStore, AuthorizationCode, ClientStore, CodeStore, Consent, ConsentStore,
-    IssuedForCode, KeyRecord, KeyState, KeyStore, ParStore, PushedRequest, Redemption,
-    RefreshToken, RefreshTokenStore, ReplayStore, ResourceStore, RevocationStore, Rotation,
-    SecretStore, Session, SessionStore, StoreError, UserStore,
+    DeviceApproval, DeviceAuthorization, DeviceCodeStore, DeviceDecision, DeviceStatus,
+    IssuedForCode, KeyRecord, KeyState, KeyStore, MAX_VIEWS, ParStore, PollOutcome, PushedRequest,
+    Redemption, RefreshToken, RefreshTokenStore, ReplayStore, ResourceStore, RevocationStore,
+    Rotation, SecretStore, Session, SessionStore, StoreError, UserStore,
 };
 use crate::user::{UserId, Username};
 
@@ -1180,4 +1181,240 @@ pub async fn replay(store: &dyn ReplayStore) {
     );
     assert_eq!(store.purge_expired(UnixTime(201)).await.unwrap(), 8);
     assert!(!store.first_use(grant, id, UnixTime(300)).await.unwrap());
+}
+
+fn device(client: &str, code: &str, expires_at: u64) -> DeviceAuthorization {
+    DeviceAuthorization {
+        client_id: cid(client),
+        user_code: crate::device::UserCode::parse(code).unwrap(),
+        scope: "read".parse().unwrap(),
+        resource: "https://rs.example".parse().unwrap(),
+        expires_at: UnixTime(expires_at),
+        interval: 5,
+        last_poll: None,
+        views: 0,
+        status: DeviceStatus::Pending,
+    }
+}
+
+/// Device authorizations (RFC 8628): unique by digest and by user code; found by user code;
+/// polled with `slow_down` growth; decided once; redeemed by exactly one of concurrent polls;
+/// another client's poll changes nothing; purged by expiry with their user codes.
+pub async fn devices(store: &dyn DeviceCodeStore) {
+    let code = |s: &str| crate::device::UserCode::parse(s).unwrap();
+    let a = cid("a");
+    store
+        .insert(digest(1), device("a", "BBBBCCCC", 1_000))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .insert(digest(1), device("a", "DDDDFFFF", 1_000))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        matches!(
+            store
+                .insert(digest(2), device("a", "BBBBCCCC", 1_000))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a live user code is unique"
+    );
+    assert_eq!(
+        store.find(&code("DDDDFFFF")).await.unwrap(),
+        None,
+        "nothing written"
+    );
+    assert_eq!(
+        store.find(&code("bbbb-cccc")).await.unwrap(),
+        Some(device("a", "BBBBCCCC", 1_000))
+    );
+
+    // Polling: pending, too fast (slow_down, +5 s each time), in time again.
+    let poll = |n: u8, client: &ClientId, at: u64| {
+        let client = client.clone();
+        async move { store.poll(&digest(n), &client, UnixTime(at)).await.unwrap() }
+    };
+    assert_eq!(poll(1, &a, 10).await, Some(PollOutcome::Pending));
+    assert_eq!(poll(1, &a, 14).await, Some(PollOutcome::SlowDown(10)));
+    assert_eq!(poll(1, &a, 20).await, Some(PollOutcome::SlowDown(15)));
+    assert_eq!(poll(1, &a, 35).await, Some(PollOutcome::Pending));
+    assert_eq!(
+        store
+            .find(&code("BBBBCCCC"))
+            .await
+            .unwrap()
+            .unwrap()
+            .interval,
+        15
+    );
+    assert_eq!(poll(9, &a, 40).await, None, "unknown");
+    // Another client: refused, and nothing changes (not even the last poll).
+    assert_eq!(poll(1, &cid("b"), 36).await, Some(PollOutcome::OtherClient));
+    assert_eq!(
+        store
+            .find(&code("BBBBCCCC"))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_poll,
+        Some(UnixTime(35))
+    );
+
+    // Decided once; views are counted.
+    let approval = DeviceApproval {
+        user: uid("u"),
+        auth_time: UnixTime(30),
+        approved_at: UnixTime(50),
+    };
+    let viewed = store
+        .decide(&code("BBBBCCCC"), DeviceDecision::View, UnixTime(45))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(viewed.views, 1);
+    let approved = store
+        .decide(
+            &code("BBBBCCCC"),
+            DeviceDecision::Approve(approval.clone()),
+            UnixTime(50),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(approved.status, DeviceStatus::Approved(approval.clone()));
+    for again in [
+        DeviceDecision::Deny,
+        DeviceDecision::View,
+        DeviceDecision::Approve(approval.clone()),
+    ] {
+        assert_eq!(
+            store
+                .decide(&code("BBBBCCCC"), again, UnixTime(51))
+                .await
+                .unwrap(),
+            None,
+            "decided already"
+        );
+    }
+    assert_eq!(
+        store
+            .decide(&code("ZZZZZZZZ"), DeviceDecision::Deny, UnixTime(51))
+            .await
+            .unwrap(),
+        None
+    );
+    // Redeemed by one poll, whatever its timing; then used.
+    assert_eq!(poll(1, &cid("b"), 60).await, Some(PollOutcome::OtherClient));
+    let Some(PollOutcome::Approved(redeemed)) = poll(1, &a, 51).await else {
+        panic!("approved")
+    };
+    assert_eq!(redeemed.status, DeviceStatus::Approved(approval.clone()));
+    assert_eq!(poll(1, &a, 100).await, Some(PollOutcome::Used));
+
+    // Denied: access_denied until it expires; expired: expired_token; a decision after expiry
+    // changes nothing.
+    store
+        .insert(digest(3), device("a", "DDDDFFFF", 200))
+        .await
+        .unwrap();
+    store
+        .decide(&code("DDDDFFFF"), DeviceDecision::Deny, UnixTime(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(poll(3, &a, 20).await, Some(PollOutcome::Denied));
+    assert_eq!(poll(3, &a, 200).await, Some(PollOutcome::Expired));
+    store
+        .insert(digest(4), device("a", "GGGGHHHH", 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .decide(
+                &code("GGGGHHHH"),
+                DeviceDecision::Approve(approval.clone()),
+                UnixTime(100)
+            )
+            .await
+            .unwrap(),
+        None,
+        "expired at expires_at"
+    );
+    assert_eq!(poll(4, &a, 100).await, Some(PollOutcome::Expired));
+
+    // Too many views deny the code.
+    store
+        .insert(digest(5), device("a", "JJJJKKKK", 1_000))
+        .await
+        .unwrap();
+    for n in 1..=MAX_VIEWS {
+        let seen = store
+            .decide(&code("JJJJKKKK"), DeviceDecision::View, UnixTime(1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((seen.views, &seen.status), (n, &DeviceStatus::Pending));
+    }
+    let last = store
+        .decide(&code("JJJJKKKK"), DeviceDecision::View, UnixTime(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.status, DeviceStatus::Denied);
+    assert_eq!(poll(5, &a, 2).await, Some(PollOutcome::Denied));
+
+    // Concurrent polls after approval: exactly one redeems.
+    for n in 10..16 {
+        let text = format!(
+            "LLLLMMM{}",
+            ["B", "C", "D", "F", "G", "H"][usize::from(n - 10)]
+        );
+        store
+            .insert(digest(n), device("a", &text, 1_000))
+            .await
+            .unwrap();
+        store
+            .decide(
+                &code(&text),
+                DeviceDecision::Approve(approval.clone()),
+                UnixTime(1),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let (x, y) = join(poll(n, &a, 2), poll(n, &a, 2)).await;
+        let won = [&x, &y]
+            .iter()
+            .filter(|o| matches!(o, Some(PollOutcome::Approved(_))))
+            .count();
+        assert_eq!(won, 1, "{x:?} {y:?}");
+    }
+
+    // The purge drops what expired before the cutoff, and frees its user code.
+    assert_eq!(
+        store.purge_expired(UnixTime(100)).await.unwrap(),
+        0,
+        "expires_at == cutoff stays"
+    );
+    assert_eq!(store.purge_expired(UnixTime(201)).await.unwrap(), 2);
+    assert_eq!(store.find(&code("DDDDFFFF")).await.unwrap(), None);
+    assert_eq!(poll(3, &a, 300).await, None);
+    store
+        .insert(digest(6), device("b", "DDDDFFFF", 5_000))
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired(UnixTime(1_001)).await.unwrap(), 8);
+    assert_eq!(store.find(&code("BBBBCCCC")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find(&code("DDDDFFFF"))
+            .await
+            .unwrap()
+            .unwrap()
+            .client_id,
+        cid("b")
+    );
 }

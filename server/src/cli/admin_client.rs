@@ -28,6 +28,9 @@ pub(super) enum CliError {
     /// The password could not be read.
     #[error("password: {0}")]
     Password(String),
+    /// The device flow failed (`gatehouse device`): which step, and why.
+    #[error("{0}")]
+    Device(String),
     /// The answer could not be written to stdout.
     #[error("cannot write the answer: {0}")]
     Output(String),

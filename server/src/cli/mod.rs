@@ -2,6 +2,7 @@
 //! running server's admin API. Every command prints JSON with `--json`.
 
 mod admin_client;
+mod device;
 mod output;
 mod resources;
 mod users;
@@ -48,6 +49,9 @@ enum Command {
     /// Manage the registry of protected resources (through the running server's admin API).
     #[command(subcommand)]
     Resource(resources::ResourceCommand),
+    /// Sign in from this terminal with the device authorization grant (RFC 8628): prints a
+    /// code to enter in a browser, waits for approval, prints the tokens.
+    Device(device::DeviceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,7 +80,8 @@ struct CreateArgs {
     name: String,
     /// A grant type the client may use (repeatable): client_credentials, authorization_code,
     /// refresh_token, urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693),
-    /// urn:ietf:params:oauth:grant-type:jwt-bearer (RFC 7523, ID-JAGs). Default:
+    /// urn:ietf:params:oauth:grant-type:jwt-bearer (RFC 7523, ID-JAGs),
+    /// urn:ietf:params:oauth:grant-type:device_code (RFC 8628, devices and CLIs). Default:
     /// authorization_code and refresh_token for a public client or one with redirect URIs, else
     /// client_credentials.
     #[arg(long = "grant-type", value_name = "GRANT_TYPE")]
@@ -151,6 +156,7 @@ pub fn main() -> i32 {
         Command::User(cmd) => report(users::run(cmd, &config, cli.admin_url, cli.json)),
         Command::Keys(cmd) => report(keys(cmd, &config, cli.admin_url, cli.json)),
         Command::Resource(cmd) => report(resources::run(cmd, &config, cli.admin_url, cli.json)),
+        Command::Device(args) => report(device::run(args, &config, cli.json)),
     }
 }
 

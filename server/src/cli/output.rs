@@ -38,7 +38,22 @@ pub(super) fn created_client(c: &Value) -> String {
             let _ = writeln!(out, "  client_secret: {}", s(secret));
             out.push_str("  (the secret is shown only now: store it safely)\n");
         }
-        _ => out.push_str("  (a public client: no secret; it proves each code flow with PKCE)\n"),
+        _ => {
+            let grants = c["grant_types"].as_array().cloned().unwrap_or_default();
+            let has = |g: &str| grants.iter().any(|x| x == g);
+            if has("authorization_code") {
+                out.push_str(
+                    "  (a public client: no secret; it proves each code flow with PKCE)\n",
+                );
+            } else {
+                out.push_str("  (a public client: no secret)\n");
+            }
+            if has(gatehouse_core::request::token::DEVICE_CODE) {
+                out.push_str(
+                    "  (a device client: sign in with `gatehouse device --client-id <id>`)\n",
+                );
+            }
+        }
     }
     out
 }

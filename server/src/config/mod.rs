@@ -12,10 +12,11 @@
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
 //!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
-//!   [`trust`], [`metadata_documents`].
+//!   [`trust`], [`metadata_documents`], [`device`].
 
 pub mod admin;
 pub mod authorize;
+pub mod device;
 pub mod http;
 pub mod keys;
 pub mod limits;
@@ -37,6 +38,7 @@ use url::Url;
 
 pub use admin::AdminConfig;
 pub use authorize::AuthorizeConfig;
+pub use device::DeviceConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
@@ -100,6 +102,8 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// `[client_metadata_documents]`: clients identified by a metadata document URL.
     pub client_metadata_documents: MetadataDocumentsConfig,
+    /// `[device]`: the device authorization grant (RFC 8628).
+    pub device: DeviceConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -137,6 +141,8 @@ struct RawConfig {
     registration: registration::RawRegistration,
     #[serde(default)]
     client_metadata_documents: metadata_documents::RawMetadataDocuments,
+    #[serde(default)]
+    device: device::RawDevice,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -350,6 +356,7 @@ impl RawConfig {
             resources: self.resources.validate()?,
             registration: self.registration.validate()?,
             client_metadata_documents: self.client_metadata_documents.validate()?,
+            device: self.device.validate()?,
         })
     }
 }

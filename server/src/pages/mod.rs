@@ -8,7 +8,8 @@
 //! - one module per page, each a struct of borrowed fields that is an askama template
 //!   (`server/templates/<page>.html`, all extending `base.html`) and an [`IntoResponse`]:
 //!   [`LoginPage`], [`ConsentPage`] (with [`describe_scope`]), [`ErrorPage`] and
-//!   [`LoggedOutPage`], [`LogoutPage`] (the sign-out confirmation), [`FormPostPage`]. A
+//!   [`LoggedOutPage`], [`LogoutPage`] (the sign-out confirmation), [`FormPostPage`], and the
+//!   device verification pages [`DeviceCodePage`], [`DeviceConsentPage`], [`DeviceDonePage`]. A
 //!   handler builds one and returns it.
 //! - `render`: the one place that turns a page into a response with the security headers.
 //! - [`Assets`] and [`router`]: the stylesheet (the configured accent colour substituted at
@@ -19,6 +20,7 @@
 
 mod assets;
 mod consent;
+mod device;
 mod form_post;
 mod login;
 mod logout;
@@ -29,6 +31,7 @@ pub mod session;
 
 pub use assets::{Assets, FAVICON_PATH, FORM_POST_SCRIPT_PATH, STYLESHEET_PATH, router};
 pub use consent::{ConsentPage, ScopeLine, describe_scope};
+pub use device::{DeviceCodePage, DeviceConsentPage, DeviceDonePage};
 pub use form_post::FormPostPage;
 pub use login::LoginPage;
 pub use logout::LogoutPage;

@@ -186,7 +186,7 @@ fn refused(app: &SignIn, e: AuthorizeError, json: bool) -> Response {
 }
 
 /// The live session of `browser`, if it has one for an active user.
-async fn session(
+pub(crate) async fn session(
     app: &SignIn,
     browser: Option<&BrowserId>,
 ) -> Result<Option<(SignedIn, User)>, Response> {
@@ -223,7 +223,7 @@ async fn session(
     Ok(Some((signed_in, user)))
 }
 
-fn unavailable(app: &SignIn) -> Response {
+pub(crate) fn unavailable(app: &SignIn) -> Response {
     error_page(
         app,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -490,6 +490,95 @@ fn expired(app: &SignIn) -> Response {
     )
 }
 
+/// Why a sign-in did not succeed.
+pub(crate) enum SignInFailure {
+    /// Too many failures for the account or the address: paused for this many seconds.
+    Paused(u64),
+    /// The store or the password check is unavailable.
+    Unavailable,
+    /// Wrong username or password, or a disabled account (counted).
+    Wrong,
+}
+
+/// Checks a username and password posted by `browser` from `address`, under the sign-in
+/// limits: on success a fresh session under a fresh cookie (no session fixation; the new
+/// session is written first, then the old one, if any, ends), which the caller sets.
+pub(crate) async fn sign_in(
+    app: &SignIn,
+    browser: &BrowserId,
+    typed: &str,
+    password: String,
+    address: Option<IpAddr>,
+) -> Result<(SignedIn, User), SignInFailure> {
+    let now = app.clock.now();
+    let username = Username::new(typed).ok();
+    let account = username.as_ref().map(|u| u.as_str().to_owned());
+    // Held until the verification is counted: one at a time per account and per address.
+    let _attempt = app
+        .throttle
+        .begin(account.as_deref(), address, now)
+        .map_err(SignInFailure::Paused)?;
+    let user = match &username {
+        Some(name) => app
+            .users
+            .get(name)
+            .await
+            .map_err(|_| SignInFailure::Unavailable)?,
+        None => None,
+    };
+    // An unknown user costs the same verification as a wrong password (no enumeration by time).
+    let hash = user.as_ref().map(|u| u.password.clone());
+    // Each verification takes 19 MiB: a few at a time, whatever the flood of sign-ins. One
+    // that cannot start within the wait answers "busy" rather than queue for ever.
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(HASHING_WAIT, app.hashing.clone().acquire_owned()).await
+    else {
+        return Err(SignInFailure::Unavailable);
+    };
+    let verified = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => hash.verify(&password),
+        None => PasswordHash::verify_dummy(&password),
+    })
+    .await
+    .unwrap_or(false);
+    let user = match user {
+        Some(user) if verified && !user.disabled => user,
+        _ => {
+            if app.throttle.failed(account.as_deref(), address, now) {
+                tracing::warn!(target: "gatehouse::security", peer = ?address, "too many failed sign-ins: the account or the address is paused");
+            }
+            tracing::info!(target: "gatehouse::security", peer = ?address, "a sign-in failed");
+            return Err(SignInFailure::Wrong);
+        }
+    };
+    let fresh = BrowserId::generate(app.random.as_ref());
+    let session = Session {
+        user: user.id.clone(),
+        auth_time: now,
+        expires_at: now.plus(app.session_lifetime),
+    };
+    if app
+        .sessions
+        .insert(fresh.digest(), session.clone())
+        .await
+        .is_err()
+    {
+        return Err(SignInFailure::Unavailable);
+    }
+    if app.sessions.delete(&browser.digest()).await.is_err() {
+        tracing::warn!(
+            "the session replaced at sign-in could not be deleted: it expires on its own"
+        );
+    }
+    app.throttle.succeeded(user.username.as_str(), address, now);
+    tracing::info!(target: "gatehouse::security", user = %user.id, peer = ?address, "a user signed in");
+    let who = SignedIn {
+        browser: fresh,
+        session,
+    };
+    Ok((who, user))
+}
+
 /// `POST /authorize/login`.
 pub async fn login(
     State(app): State<Part<SignIn>>,
@@ -511,44 +600,15 @@ pub async fn login(
         .to_owned();
     let now = app.clock.now();
     let address: Option<IpAddr> = post.peer.map(address_key);
-    let username = Username::new(typed).ok();
     // What the page shows again: no longer than a username can be.
     let shown: String = typed.chars().take(MAX_USERNAME_LEN).collect();
-    let account = username.as_ref().map(|u| u.as_str().to_owned());
-    // Held until the verification is counted: one at a time per account and per address.
-    let _attempt = match app.throttle.begin(account.as_deref(), address, now) {
-        Ok(attempt) => attempt,
-        Err(seconds) => return ErrorPage::too_many_attempts(&app.look, seconds).into_response(),
-    };
-    let user = match &username {
-        Some(name) => match app.users.get(name).await {
-            Ok(user) => user,
-            Err(_) => return unavailable(&app),
-        },
-        None => None,
-    };
-    // An unknown user costs the same verification as a wrong password (no enumeration by time).
-    let hash = user.as_ref().map(|u| u.password.clone());
-    // Each verification takes 19 MiB: a few at a time, whatever the flood of sign-ins. One
-    // that cannot start within the wait answers "busy" rather than queue for ever.
-    let Ok(Ok(_permit)) =
-        tokio::time::timeout(HASHING_WAIT, app.hashing.clone().acquire_owned()).await
-    else {
-        return unavailable(&app);
-    };
-    let verified = tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => hash.verify(&password),
-        None => PasswordHash::verify_dummy(&password),
-    })
-    .await
-    .unwrap_or(false);
-    let user = match user {
-        Some(user) if verified && !user.disabled => user,
-        _ => {
-            if app.throttle.failed(account.as_deref(), address, now) {
-                tracing::warn!(target: "gatehouse::security", peer = ?address, "too many failed sign-ins: the account or the address is paused");
-            }
-            tracing::info!(target: "gatehouse::security", peer = ?address, "a sign-in failed");
+    let (who, user) = match sign_in(&app, &browser, typed, password, address).await {
+        Ok(signed_in) => signed_in,
+        Err(SignInFailure::Paused(seconds)) => {
+            return ErrorPage::too_many_attempts(&app.look, seconds).into_response();
+        }
+        Err(SignInFailure::Unavailable) => return unavailable(&app),
+        Err(SignInFailure::Wrong) => {
             return login_page(
                 &app,
                 &req,
@@ -560,39 +620,13 @@ pub async fn login(
             );
         }
     };
-    // A fresh cookie at sign-in (no session fixation): the new session is written first, then
-    // the old one, if any, ends.
-    let fresh = BrowserId::generate(app.random.as_ref());
-    let session = Session {
-        user: user.id.clone(),
-        auth_time: now,
-        expires_at: now.plus(app.session_lifetime),
-    };
-    if app
-        .sessions
-        .insert(fresh.digest(), session.clone())
-        .await
-        .is_err()
-    {
-        return unavailable(&app);
-    }
-    if app.sessions.delete(&browser.digest()).await.is_err() {
-        tracing::warn!(
-            "the session replaced at sign-in could not be deleted: it expires on its own"
-        );
-    }
+    let fresh = who.browser.clone();
     // A pushed request sealed for the old cookie is sealed again for the new one.
     let resealed = app
         .cookies
         .unseal(raw, &browser, now)
         .map(|params| app.cookies.seal(params, &fresh, now.plus(SEALED_LIFETIME)));
     let raw = resealed.as_deref().unwrap_or(raw);
-    app.throttle.succeeded(user.username.as_str(), address, now);
-    tracing::info!(target: "gatehouse::security", user = %user.id, peer = ?address, "a user signed in");
-    let who = SignedIn {
-        browser: fresh.clone(),
-        session,
-    };
     let mut response = after_sign_in(&app, &req, raw, &who, &user, false, pushed.as_ref()).await;
     response
         .headers_mut()

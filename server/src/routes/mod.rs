@@ -2,6 +2,8 @@
 //! render; protocol rules live in `core`.
 
 pub mod authorize;
+pub mod device;
+pub mod device_authorization;
 pub mod health;
 pub mod introspect;
 pub mod jwks;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use gatehouse_core::revocation::purge_cutoff;
 use gatehouse_core::store::{
-    AccessTokenStore, CodeStore, ParStore, RefreshTokenStore, ReplayStore, RevocationStore,
-    SessionStore,
+    AccessTokenStore, CodeStore, DeviceCodeStore, ParStore, RefreshTokenStore, ReplayStore,
+    RevocationStore, SessionStore,
 };
 use gatehouse_token::UnixTime;
 
@@ -18,6 +18,9 @@ use crate::state::App;
 /// within this time is recognised as one and revokes what the code was exchanged for (RFC
 /// 9700 §4.5); after it, the code is merely unknown.
 pub const CODE_TOMBSTONE: u64 = 600;
+/// How long an expired device code is kept: a device still polling gets `expired_token` (RFC
+/// 8628 §3.5), not `invalid_grant`, for this long after its expiry.
+pub const DEVICE_TOMBSTONE: u64 = 600;
 
 /// How often [`once`] runs, seconds.
 pub const INTERVAL: u64 = 60;
@@ -43,7 +46,7 @@ pub async fn probe(app: Arc<App>) {
 /// One round at `now`: revocations and opaque tokens are purged only once their `exp` plus the
 /// leeway has passed ([`purge_cutoff`]), in memory and in the store alike, so a revoked token
 /// can never come back to life for a validator that still accepts it; codes
-/// [`CODE_TOMBSTONE`] after their expiry, sessions and refresh tokens at theirs; then the
+/// [`CODE_TOMBSTONE`] after their expiry, device codes [`DEVICE_TOMBSTONE`] after theirs, sessions and refresh tokens at theirs; then the
 /// throttles and the key schedule.
 pub async fn once(app: &App, now: UnixTime) {
     let cutoff = purge_cutoff(now, app.config.tokens.leeway);
@@ -60,6 +63,11 @@ pub async fn once(app: &App, now: UnixTime) {
     if let Err(e) = ParStore::purge_expired(app.pushed.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired pushed requests failed");
     }
+    if let Err(e) =
+        DeviceCodeStore::purge_expired(app.devices.as_ref(), now.minus(DEVICE_TOMBSTONE)).await
+    {
+        tracing::warn!(error = %e, "purging expired device codes failed");
+    }
     if let Err(e) = SessionStore::purge_expired(app.sessions.as_ref(), now).await {
         tracing::warn!(error = %e, "purging expired sessions failed");
     }
@@ -74,6 +82,9 @@ pub async fn once(app: &App, now: UnixTime) {
     app.throttle.sweep(now);
     app.sign_in.throttle.sweep(now);
     app.registration.per_address.sweep(now);
+    app.device.per_client.sweep(now);
+    app.device.per_address.sweep(now);
+    app.device.guesses.sweep(now);
     if let Err(e) = app.changes.follow_key_schedule(now).await {
         tracing::warn!(error = %e, "key schedule failed");
     }

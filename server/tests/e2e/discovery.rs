@@ -33,8 +33,13 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            "urn:ietf:params:oauth:grant-type:token-exchange"
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ])
+    );
+    assert_eq!(
+        oauth["device_authorization_endpoint"],
+        format!("{}/device_authorization", server.base)
     );
     assert_eq!(
         oauth["token_endpoint_auth_methods_supported"],
@@ -65,7 +70,7 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
         .iter()
         .filter(|(name, _)| name.ends_with("_endpoint") || *name == "jwks_uri")
         .collect();
-    assert_eq!(endpoints.len(), 9, "{endpoints:?}");
+    assert_eq!(endpoints.len(), 10, "{endpoints:?}");
     assert_eq!(
         oauth["registration_endpoint"],
         format!("{}/register", server.base)
@@ -130,6 +135,7 @@ fn machine_endpoints_allow_cross_origin_calls() {
     // A preflight names the one method each route takes (a probe found GET,POST everywhere).
     for (path, method) in [
         ("/token", "POST"),
+        ("/device_authorization", "POST"),
         ("/revoke", "POST"),
         ("/register", "POST"),
         ("/jwks", "GET"),

@@ -288,3 +288,65 @@ async fn an_idle_registration_expires_and_is_purged() {
 fn f_at(clock: &FixedClock, t: u64) {
     clock.0.store(t, std::sync::atomic::Ordering::SeqCst);
 }
+
+/// A device code at the edges of its life, second by second on the fixed clock: the interval
+/// and `slow_down` growth exactly at the boundary, `expired_token` from `expires_in` on and
+/// through the tombstone, then purged by the maintenance round (`invalid_grant`).
+#[tokio::test]
+async fn a_device_code_at_the_edges_of_its_life() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::new(dir.path()).await;
+    let device = register(
+        &f.app,
+        ClientBuilder::new().grants(&["urn:ietf:params:oauth:grant-type:device_code"]),
+    )
+    .await;
+    let (status, started) = f
+        .post("/device_authorization", &device, String::new())
+        .await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(
+        (started["expires_in"].as_u64(), started["interval"].as_u64()),
+        (Some(600), Some(5))
+    );
+    let code = started["device_code"].as_str().unwrap().to_owned();
+    let poll = |at: u64| {
+        f_at(&f.clock, at);
+        let body =
+            format!("grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code={code}");
+        let f = &f;
+        let device = device.clone();
+        async move {
+            let (status, body) = f.post("/token", &device, body).await;
+            assert_eq!(status, 400, "{body}");
+            body["error"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(poll(T0).await, "authorization_pending");
+    assert_eq!(
+        poll(T0 + 4).await,
+        "slow_down",
+        "one second short of the interval"
+    );
+    assert_eq!(poll(T0 + 13).await, "slow_down", "the interval is 10 s now");
+    assert_eq!(
+        poll(T0 + 28).await,
+        "authorization_pending",
+        "15 s later: in time"
+    );
+    assert_eq!(
+        poll(T0 + 599).await,
+        "authorization_pending",
+        "the last second"
+    );
+    assert_eq!(poll(T0 + 600).await, "expired_token");
+    let tombstone = maintain::DEVICE_TOMBSTONE;
+    maintain::once(&f.app, UnixTime(T0 + 600 + tombstone)).await;
+    assert_eq!(
+        poll(T0 + 600 + tombstone).await,
+        "expired_token",
+        "kept through the tombstone"
+    );
+    maintain::once(&f.app, UnixTime(T0 + 601 + tombstone)).await;
+    assert_eq!(poll(T0 + 601 + tombstone).await, "invalid_grant", "purged");
+}

@@ -16,6 +16,7 @@ mod changes;
 mod cli;
 mod client_credentials;
 mod connections;
+mod device;
 mod discovery;
 mod embedded;
 mod hsm;

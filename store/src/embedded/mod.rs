@@ -13,7 +13,7 @@
 //!   what expired.
 //! - one module per aggregate: `clients`, `access_tokens`, `revocations`, `keys`, `users` (users
 //!   and their sessions), `consents`, `codes` (authorization codes), `refresh_tokens` (tokens and
-//!   their families), `par` (pushed authorization requests, RFC 9126), `replay` (the replay cache of
+//!   their families), `par` (pushed authorization requests, RFC 9126), `devices` (device authorizations, RFC 8628), `replay` (the replay cache of
 //!   one-time credentials), `secrets`, `resources` (the registered protected resources). A decision
 //!   that must be atomic (redeeming a code, rotating a refresh token, taking a pushed request, a
 //!   conflict check before an insert, creating a secret once) reads and writes in one write
@@ -23,6 +23,7 @@ mod access_tokens;
 mod clients;
 mod codes;
 mod consents;
+mod devices;
 mod keys;
 mod par;
 mod refresh_tokens;

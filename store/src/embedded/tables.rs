@@ -92,6 +92,17 @@ pub(super) const PUSHED_REQUESTS: TableDefinition<&[u8; 32], &[u8]> =
 pub(super) const PAR_EXPIRY: TableDefinition<(u64, &[u8; 32]), ()> =
     TableDefinition::new("pushed_authorization_request_expiry");
 
+/// Device-code digest → the device authorization (JSON, RFC 8628). Device codes have this
+/// table to themselves: no other kind of item is ever read from it, nor one of them elsewhere.
+pub(super) const DEVICE_CODES: TableDefinition<&[u8; 32], &[u8]> =
+    TableDefinition::new("device_codes");
+/// Normalised user code → the device-code digest: unique while the record lives.
+pub(super) const DEVICE_USER_CODES: TableDefinition<&str, &[u8; 32]> =
+    TableDefinition::new("device_user_codes");
+/// (expires_at, digest): the time index of [`DEVICE_CODES`].
+pub(super) const DEVICE_EXPIRY: TableDefinition<(u64, &[u8; 32]), ()> =
+    TableDefinition::new("device_code_expiry");
+
 /// (kind, digest of issuer and `jti`) → when the entry may be forgotten: the replay cache. Every
 /// key starts with its kind, so kinds are separate namespaces.
 pub(super) const REPLAY: TableDefinition<(&str, &[u8; 32]), u64> = TableDefinition::new("replay");
@@ -130,6 +141,9 @@ pub(super) fn create(txn: &WriteTransaction) -> Result<(), StoreError> {
         .map_err(unavailable)?;
     txn.open_table(PUSHED_REQUESTS).map_err(unavailable)?;
     txn.open_table(PAR_EXPIRY).map_err(unavailable)?;
+    txn.open_table(DEVICE_CODES).map_err(unavailable)?;
+    txn.open_table(DEVICE_USER_CODES).map_err(unavailable)?;
+    txn.open_table(DEVICE_EXPIRY).map_err(unavailable)?;
     txn.open_table(SECRETS).map_err(unavailable)?;
     txn.open_table(REPLAY).map_err(unavailable)?;
     txn.open_table(REPLAY_EXPIRY).map_err(unavailable)?;
