@@ -12,12 +12,24 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// A free loopback port (bound, then released for the server to take).
+///
+/// The kernel may hand the same ephemeral port out twice in a row once the first listener is
+/// closed; a test asking for two ports (a server and its admin API) must get two, so the ports
+/// this process has handed out are remembered and never given again.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A running server with its own data directory.
