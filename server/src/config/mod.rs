@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod client_keys;
 pub mod http;
 pub mod keys;
 pub mod limits;
@@ -36,6 +37,7 @@ use url::Url;
 
 pub use admin::AdminConfig;
 pub use authorize::AuthorizeConfig;
+pub use client_keys::ClientKeysConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
@@ -96,6 +98,8 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// `[client_metadata_documents]`: clients identified by a metadata document URL.
     pub client_metadata_documents: MetadataDocumentsConfig,
+    /// `[client_keys]`: `private_key_jwt` assertions and clients' `jwks_uri` keys.
+    pub client_keys: ClientKeysConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -132,6 +136,8 @@ struct RawConfig {
     registration: registration::RawRegistration,
     #[serde(default)]
     client_metadata_documents: metadata_documents::RawMetadataDocuments,
+    #[serde(default)]
+    client_keys: client_keys::RawClientKeys,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -342,6 +348,7 @@ impl RawConfig {
             resources: self.resources.validate()?,
             registration: self.registration.validate()?,
             client_metadata_documents: self.client_metadata_documents.validate()?,
+            client_keys: self.client_keys.validate()?,
         })
     }
 }
