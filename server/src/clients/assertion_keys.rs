@@ -63,8 +63,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Fetched {
     /// The keys, when they were fetched and until when they are fresh.
     keys: Option<(Arc<KeySnapshot>, UnixTime, UnixTime)>,
-    /// When a fetch was last tried (for the refresh limit).
+    /// When a fetch was last tried (callers that waited for it use its outcome).
     tried: Option<UnixTime>,
+    /// When an unknown `kid` last caused a fetch (for the refresh limit).
+    refreshed: Option<UnixTime>,
 }
 
 /// One client's `jwks_uri` and what was fetched from it.
@@ -214,11 +216,20 @@ impl AssertionKeys {
         }
     }
 
-    fn may_refetch(&self, entry: &Entry) -> bool {
+    /// Whether an unknown `kid` may fetch `entry`'s keys again now: not within
+    /// `refresh_interval` of the last time one did. Taking the chance is atomic: of many
+    /// concurrent assertions with unknown `kid`s, one fetches.
+    fn may_refresh(&self, entry: &Entry) -> bool {
         let now = self.clock.now();
-        lock(&entry.state)
-            .tried
-            .is_none_or(|t| t.plus(self.settings.refresh_interval) <= now)
+        let mut state = lock(&entry.state);
+        if state
+            .refreshed
+            .is_some_and(|t| t.plus(self.settings.refresh_interval) > now)
+        {
+            return false;
+        }
+        state.refreshed = Some(now);
+        true
     }
 
     /// Verifies `assertion` against the keys at `uri`, fetching them again (rate-limited) when
@@ -231,11 +242,15 @@ impl AssertionKeys {
     ) -> Result<ClientAssertionClaims, Refusal> {
         let entry = self.entry(client, uri);
         let start = self.clock.now();
+        let fetched_at = |e: &Entry| lock(&e.state).keys.as_ref().map(|(_, at, _)| *at);
+        let before = fetched_at(&entry);
         let keys = self.keys(&entry).await?;
+        // Keys fetched by this very call are as new as they get: no refresh for them.
+        let just_fetched = fetched_at(&entry) != before;
         let verified =
             jwt::verify_with_only_key(&keys, assertion, MAX_ASSERTION_LEN, is_assertion_typ);
         let verified = match verified {
-            Err(Rejection::UnknownKey) if self.may_refetch(&entry) => {
+            Err(Rejection::UnknownKey) if !just_fetched && self.may_refresh(&entry) => {
                 tracing::debug!(client_id = %client.id, "an assertion names an unknown kid: fetching the client's keys again");
                 self.fetch(&entry, start).await?;
                 let keys = self.keys(&entry).await?;
