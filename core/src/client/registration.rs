@@ -110,8 +110,17 @@ impl ClientRegistration {
         };
         let public = method == AuthMethod::None;
         let keys = if method == AuthMethod::PrivateKeyJwt {
-            let keys = ClientKeys::register(self.jwks.as_ref(), self.jwks_uri.as_deref())
-                .map_err(|e| refuse("jwks", e.0))?;
+            let field = if self.jwks.is_none() && self.jwks_uri.is_some() {
+                "jwks_uri"
+            } else {
+                "jwks"
+            };
+            let keys = ClientKeys::register(self.jwks.as_ref(), self.jwks_uri.as_deref()).map_err(
+                |e| {
+                    let message = e.0.strip_prefix("jwks: ").unwrap_or(&e.0).to_owned();
+                    refuse(field, message)
+                },
+            )?;
             Some(keys)
         } else {
             if self.jwks.is_some() || self.jwks_uri.is_some() {
@@ -371,7 +380,7 @@ mod tests {
     fn refuses_bad_fields_by_name() {
         let random = CountingRandom::default();
         type Mutation = fn(&mut ClientRegistration);
-        let cases: [(Mutation, &str); 18] = [
+        let cases: [(Mutation, &str); 19] = [
             (
                 |r| r.post_logout_redirect_uris = vec!["javascript:alert(1)".into()],
                 "post_logout_redirect_uris",
@@ -391,6 +400,13 @@ mod tests {
             (
                 |r| r.jwks_uri = Some("https://c.example/jwks".into()),
                 "jwks",
+            ),
+            (
+                |r| {
+                    r.token_endpoint_auth_method = Some("private_key_jwt".into());
+                    r.jwks_uri = Some("http://c.example/jwks".into());
+                },
+                "jwks_uri",
             ),
             (
                 |r| {
