@@ -181,7 +181,7 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
             )));
         }
     }
-    check_params(&params).map_err(|e| at(e))?;
+    check_params(&params).map_err(&at)?;
     let alg = match object.get("alg") {
         None => {
             derived(&params).ok_or_else(|| at("an RSA key must state its alg: RS256 or PS256"))?

@@ -125,7 +125,7 @@ fn token(server: &Server, assertion: &str) -> (u16, Value) {
     )
 }
 
-fn assert_invalid_client(answer: (u16, Value), what: &str) {
+fn assert_invalid_client(answer: &(u16, Value), what: &str) {
     assert_eq!(answer.0, 401, "{what}: {}", answer.1);
     assert_eq!(answer.1["error"], "invalid_client", "{what}: {}", answer.1);
 }
@@ -265,19 +265,22 @@ fn every_bad_assertion_is_invalid_client() {
             with(json!({"sub": other.as_str(), "iss": other.as_str()})),
         ),
     ] {
-        assert_invalid_client(token(&server, &good(&c)), what);
+        assert_invalid_client(&token(&server, &good(&c)), what);
     }
     // Replay (Hydra CVE-2020-5300): the same jti twice, even at another endpoint.
     let once = good(&claims(&id, &issuer));
     assert_eq!(token(&server, &once).0, 200);
-    assert_invalid_client(token(&server, &once), "replayed");
+    assert_invalid_client(&token(&server, &once), "replayed");
     let mut again = claims(&id, &issuer);
     again["jti"] = serde_json::from_str::<Value>(&b64_claims(&once)).unwrap()["jti"].clone();
-    assert_invalid_client(token(&server, &good(&again)), "replayed jti, new assertion");
+    assert_invalid_client(
+        &token(&server, &good(&again)),
+        "replayed jti, new assertion",
+    );
     // Another client's assertion: with client_id of this one, or signed with its key.
     let theirs = sign(&other_key, &header(&other_key), &claims(&other, &issuer));
     assert_invalid_client(
-        post(
+        &post(
             &server,
             "/token",
             &theirs,
@@ -286,28 +289,28 @@ fn every_bad_assertion_is_invalid_client() {
         "client A's assertion with client B's client_id",
     );
     let forged = sign(&other_key, &header(&other_key), &claims(&id, &issuer));
-    assert_invalid_client(token(&server, &forged), "signed with another client's key");
+    assert_invalid_client(&token(&server, &forged), "signed with another client's key");
     let forged = sign(&other_key, &header(&key), &claims(&id, &issuer));
     assert_invalid_client(
-        token(&server, &forged),
+        &token(&server, &forged),
         "the right kid, another key's signature",
     );
     // Keys and algorithms (security matrix §3.1–§3.5, §3.8).
     let stranger = new_key();
     let c = claims(&id, &issuer);
     assert_invalid_client(
-        token(&server, &sign(&stranger, &header(&stranger), &c)),
+        &token(&server, &sign(&stranger, &header(&stranger), &c)),
         "unknown kid",
     );
     let p384 = SoftwareKey::generate(Algorithm::ES384).unwrap();
     let mismatched = json!({"alg": "ES384", "kid": key.kid()});
     assert_invalid_client(
-        token(&server, &sign(&p384, &mismatched, &c)),
+        &token(&server, &sign(&p384, &mismatched, &c)),
         "ES384 for an ES256 key",
     );
     let rs256 = json!({"alg": "RS256", "kid": key.kid()});
     assert_invalid_client(
-        token(&server, &sign(&key, &rs256, &c)),
+        &token(&server, &sign(&key, &rs256, &c)),
         "RS256 header on an EC key",
     );
     for alg in ["none", "None", "NONE", "nOnE"] {
@@ -321,7 +324,7 @@ fn every_bad_assertion_is_invalid_client() {
                 b64::encode(h.to_string()),
                 b64::encode(c.to_string())
             );
-            assert_invalid_client(token(&server, &unsigned), alg);
+            assert_invalid_client(&token(&server, &unsigned), alg);
         }
     }
     // HMAC keyed with the public key, in the forms confused verifiers used.
@@ -355,7 +358,7 @@ fn every_bad_assertion_is_invalid_client() {
             let mac = ring::hmac::sign(&ring::hmac::Key::new(algorithm, &secret), input.as_bytes());
             let token_text = format!("{input}.{}", b64::encode(mac.as_ref()));
             assert_invalid_client(
-                token(&server, &token_text),
+                &token(&server, &token_text),
                 &format!("{alg} with the {what}"),
             );
         }
@@ -371,7 +374,7 @@ fn every_bad_assertion_is_invalid_client() {
         let mut h = header(&key);
         h[member] = value;
         assert_invalid_client(
-            token(&server, &sign(&key, &h, &claims(&id, &issuer))),
+            &token(&server, &sign(&key, &h, &claims(&id, &issuer))),
             member,
         );
     }
@@ -379,14 +382,14 @@ fn every_bad_assertion_is_invalid_client() {
     for typ in ["oauth-authz-req+jwt", "at+jwt", "dpop+jwt"] {
         let mut h = header(&key);
         h["typ"] = json!(typ);
-        assert_invalid_client(token(&server, &sign(&key, &h, &claims(&id, &issuer))), typ);
+        assert_invalid_client(&token(&server, &sign(&key, &h, &claims(&id, &issuer))), typ);
     }
     // Junk, oversized and repeated assertions.
     for junk in ["x", "a.b.c", "....", &".".repeat(30_000), "ünïcödé.ü.ü"] {
-        assert_invalid_client(token(&server, junk), "junk");
+        assert_invalid_client(&token(&server, junk), "junk");
     }
     let big = sign(&key, &header(&key), &with(json!({"pad": "x".repeat(9000)})));
-    assert_invalid_client(token(&server, &big), "over 8 KiB");
+    assert_invalid_client(&token(&server, &big), "over 8 KiB");
     // The assertion type: another type is invalid_client; one parameter alone, a repeated
     // assertion or a second method is invalid_request (RFC 7521 §4.2, OAuth 2.1 §2.4).
     let a = good(&claims(&id, &issuer));
@@ -468,7 +471,7 @@ fn issuer_only_audience_for_fapi() {
         let mut c = claims(&id, "");
         c["aud"] = aud.clone();
         assert_invalid_client(
-            token(&server, &sign(&key, &header(&key), &c)),
+            &token(&server, &sign(&key, &header(&key), &c)),
             &aud.to_string(),
         );
     }
@@ -480,7 +483,7 @@ fn issuer_only_audience_for_fapi() {
     let mut c = claims(&id, "");
     c["aud"] = json!([issuer]);
     let refused = sign(&key, &header(&key), &c);
-    assert_invalid_client(token(&server, &refused), "array");
+    assert_invalid_client(&token(&server, &refused), "array");
     let log = server.stderr();
     assert!(
         log.contains("aud must be the issuer identifier, as a single string"),
@@ -638,9 +641,9 @@ fn jwks_uri_keys_rotate_through_a_rate_limited_refresh() {
     assert_eq!(assert_with(&new).0, 200, "the new key after a refresh");
     assert_eq!(docs.hits("/jwks"), 2);
     // The old key is gone; unknown kids no longer fetch within the refresh interval.
-    assert_invalid_client(assert_with(&old), "a retired key");
+    assert_invalid_client(&assert_with(&old), "a retired key");
     for _ in 0..5 {
-        assert_invalid_client(assert_with(&stranger), "an unknown kid");
+        assert_invalid_client(&assert_with(&stranger), "an unknown kid");
     }
     assert_eq!(
         docs.hits("/jwks"),
@@ -679,10 +682,10 @@ fn bad_jwks_uri_documents_fail_closed() {
     for path in ["/private", "/html", "/redirect", "/missing"] {
         let id = register_uri(&server, &docs.url(path));
         let a = sign(&key, &header(&key), &claims(&id, &issuer));
-        assert_invalid_client(token(&server, &a), path);
+        assert_invalid_client(&token(&server, &a), path);
     }
     // A jwks_uri on a loopback address outside the allowed prefixes is never fetched.
     let id = register_uri(&server, "https://127.0.0.1:9/jwks");
     let a = sign(&key, &header(&key), &claims(&id, &issuer));
-    assert_invalid_client(token(&server, &a), "a loopback jwks_uri");
+    assert_invalid_client(&token(&server, &a), "a loopback jwks_uri");
 }
