@@ -260,7 +260,7 @@ fn private_key_jwt_clients_register_keys_and_keep_their_kind() {
     assert_eq!(shown["token_endpoint_auth_method"], "private_key_jwt");
     // An update replaces the keys, and may not turn the client into a public or secret one.
     let id = registered.client.id.as_str();
-    let mut update = body.clone();
+    let mut update = body;
     update["client_id"] = json!(id);
     update["jwks"] = serde_json::Value::Null;
     update["jwks_uri"] = json!("https://svc.example/jwks");
