@@ -689,3 +689,48 @@ fn bad_jwks_uri_documents_fail_closed() {
     let a = sign(&key, &header(&key), &claims(&id, &issuer));
     assert_invalid_client(&token(&server, &a), "a loopback jwks_uri");
 }
+
+/// The README's example: `examples/private-key-jwt/client_assertion.py` makes the key and its
+/// JWK set, the CLI registers it, and its assertions get a token, once each.
+#[test]
+fn the_python_example_authenticates() {
+    let server = start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/private-key-jwt/client_assertion.py");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::mcp_sdk::python())
+            .arg(&script)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let jwks = run(&["keygen"]);
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, &jwks).unwrap();
+    let created = server.cli_json(&[
+        "client",
+        "create",
+        "--name",
+        "billing-service",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-file",
+        jwks_file.to_str().unwrap(),
+        "--resource",
+        RESOURCE,
+    ]);
+    let id = created["client_id"].as_str().unwrap();
+    let assertion = run(&["assert", id, &server.base]);
+    assert_eq!(token(&server, &assertion).0, 200);
+    assert_invalid_client(&token(&server, &assertion), "the same assertion again");
+    let assertion = run(&["assert", id, &format!("{}/token", server.base)]);
+    assert_eq!(token(&server, &assertion).0, 200);
+}
