@@ -11,9 +11,9 @@
 //!   URL or the URL of the endpoint being called (RFC 9126 §2 lists exactly these three for
 //!   PAR), as a string or in an array; with [`ClientAssertionRules::issuer_only`] (FAPI 2.0
 //!   Security Profile §5.3.2.1), the issuer identifier as a single string and nothing else;
-//! - `exp` is required and not further ahead than [`ClientAssertionRules::max_lifetime`]
-//!   (item 4: the server may refuse an unreasonably far `exp`); `nbf` and `iat` not in the
-//!   future (items 5, 6), all with the leeway;
+//! - `exp` is required and not further ahead than the longest lifetime
+//!   ([`ClientAssertionRules::lifetimes`]; item 4: the server may refuse an unreasonably far
+//!   `exp`); `nbf` and `iat` not in the future (items 5, 6), all with the leeway;
 //! - `jti` is required and used once (item 7): it is recorded in the replay store
 //!   ([`ReplayKind::ClientAssertion`], keyed by client id and `jti`) until the assertion could
 //!   no longer be accepted, `exp` + leeway (security matrix §1.5.43, §3.25).
@@ -137,7 +137,7 @@ fn refused(why: impl Into<String>) -> Failure {
     Failure::client(why)
 }
 
-/// What [`authenticate`] needs besides the credentials.
+/// What authenticating by `private_key_jwt` needs besides the credentials ([`super::authenticate`]).
 #[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
 pub struct AssertionContext<'a> {
     /// Verifies signatures with the client's keys.
