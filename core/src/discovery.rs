@@ -50,6 +50,10 @@ pub struct Offered {
     pub metadata_documents: bool,
     /// The scopes of the registered resources (listed with the OpenID Connect ones).
     pub resource_scopes: Vec<String>,
+    /// The algorithms `private_key_jwt` assertions may use here (`[client_keys] algorithms`);
+    /// empty: every one Gatehouse verifies
+    /// ([`crate::client::auth::private_key_jwt::SIGNING_ALGS`]).
+    pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
 }
 
 /// The metadata document.
@@ -107,10 +111,15 @@ impl Metadata {
             .copied()
             .filter(|m| *m != AuthMethod::None.as_str())
             .collect();
-        let assertion_algs: Vec<&str> = crate::client::auth::private_key_jwt::SIGNING_ALGS
-            .iter()
-            .map(|a| a.as_str())
-            .collect();
+        let all = crate::client::auth::private_key_jwt::SIGNING_ALGS;
+        let assertion_algs: Vec<&str> = if offered.assertion_algorithms.is_empty() {
+            &all[..]
+        } else {
+            &offered.assertion_algorithms[..]
+        }
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
         Self {
             issuer: issuer.to_owned(),
             authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),

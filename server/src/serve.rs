@@ -440,6 +440,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         require_par: config.authorize.require_pushed_authorization_requests,
         registration: config.registration.enabled,
         metadata_documents: config.client_metadata_documents.enabled,
+        assertion_algorithms: config.client_keys.algorithms.clone(),
         resources: resources.clone(),
     });
     let base = config.issuer_path();

@@ -214,6 +214,8 @@ pub struct Discovery {
     pub registration: bool,
     /// Whether client metadata documents are resolved.
     pub metadata_documents: bool,
+    /// The algorithms `private_key_jwt` assertions may use.
+    pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
     /// The registered resources (their scopes are listed).
     pub resources: Arc<Resources>,
 }

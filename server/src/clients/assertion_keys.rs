@@ -14,6 +14,9 @@
 //!   server is down), never longer;
 //! - one fetch at a time per client: callers that waited for another's fetch use its outcome.
 //!
+//! An assertion signed with a key whose algorithm is not among `client_keys.algorithms` is
+//! refused (FAPI 2.0 allows ES256 and PS256 only).
+//!
 //! A fetched set is checked by the rules of registration ([`keys::parse_jwks_bytes`]): a set
 //! that carries a private key is refused whole.
 
@@ -249,16 +252,34 @@ impl AssertionKeys {
         let just_fetched = fetched_at(&entry) != before;
         let verified =
             jwt::verify_with_only_key(&keys, assertion, MAX_ASSERTION_LEN, is_assertion_typ);
-        let verified = match verified {
+        match verified {
             Err(Rejection::UnknownKey) if !just_fetched && self.may_refresh(&entry) => {
                 tracing::debug!(client_id = %client.id, "an assertion names an unknown kid: fetching the client's keys again");
                 self.fetch(&entry, start).await?;
                 let keys = self.keys(&entry).await?;
-                jwt::verify_with_only_key(&keys, assertion, MAX_ASSERTION_LEN, is_assertion_typ)
+                let verified = jwt::verify_with_only_key(
+                    &keys,
+                    assertion,
+                    MAX_ASSERTION_LEN,
+                    is_assertion_typ,
+                );
+                self.allowed(&keys, verified)
             }
-            other => other,
-        };
-        verified.map(|(claims, _)| claims).map_err(refusal)
+            other => self.allowed(&keys, other),
+        }
+    }
+
+    /// The claims of a verified assertion, if the key's algorithm is allowed here.
+    fn allowed(
+        &self,
+        keys: &KeySnapshot,
+        verified: Result<(ClientAssertionClaims, String), Rejection>,
+    ) -> Result<ClientAssertionClaims, Refusal> {
+        let (claims, kid) = verified.map_err(refusal)?;
+        match keys.get(&kid) {
+            Some(key) if self.settings.algorithms.contains(&key.algorithm()) => Ok(claims),
+            _ => Err(Refusal::Algorithm),
+        }
     }
 }
 
@@ -275,9 +296,13 @@ impl ClientKeyVerifier for AssertionKeys {
                 // Checked at registration; a failure here is a stored record gone bad.
                 let keys = KeySnapshot::from_jwks(set)
                     .map_err(|e| Refusal::Unavailable(format!("the client's jwks: {e}")))?;
-                jwt::verify_with_only_key(&keys, assertion, MAX_ASSERTION_LEN, is_assertion_typ)
-                    .map(|(claims, _)| claims)
-                    .map_err(refusal)
+                let verified = jwt::verify_with_only_key(
+                    &keys,
+                    assertion,
+                    MAX_ASSERTION_LEN,
+                    is_assertion_typ,
+                );
+                self.allowed(&keys, verified)
             }
             ClientKeys::Uri(uri) => self.verify_fetched(client, uri, assertion).await,
         }

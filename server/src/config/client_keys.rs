@@ -6,6 +6,7 @@
 //! [client_keys]
 //! max_assertion_lifetime = "5m"  # exp − now (and exp − iat) at most (RFC 7523 §3 item 4)
 //! audience = "issuer_or_endpoint" # or "issuer_only": aud must be the issuer, a single string (FAPI 2.0)
+//! algorithms = ["ES256", "ES384", "EdDSA", "PS256", "RS256"]  # keys of other algorithms are refused (FAPI 2.0: ES256, PS256)
 //! jwks_min_ttl = "5m"            # a jwks_uri's keys are kept at least this long (below: Cache-Control ignored)
 //! jwks_max_ttl = "1h"            # and at most this long, whatever the answer's Cache-Control says
 //! refresh_interval = "30s"       # an unknown kid fetches the keys again at most once per this, per client
@@ -21,7 +22,9 @@
 
 use std::path::PathBuf;
 
+use gatehouse_core::client::auth::private_key_jwt::SIGNING_ALGS;
 use gatehouse_fetch::AllowedPrefix;
+use gatehouse_token::Algorithm;
 use serde::Deserialize;
 
 use super::{ConfigError, bad, duration_within, seconds};
@@ -52,6 +55,9 @@ pub struct ClientKeysConfig {
     /// `aud` must be the issuer identifier alone, as a string (FAPI 2.0 Security Profile
     /// §5.3.2.1); otherwise the issuer, the token endpoint or the called endpoint's URL.
     pub issuer_only: bool,
+    /// The algorithms an assertion may be signed with (each key has one); advertised as
+    /// `token_endpoint_auth_signing_alg_values_supported`.
+    pub algorithms: Vec<Algorithm>,
     /// The shortest time fetched keys are kept, seconds.
     pub jwks_min_ttl: u64,
     /// The longest, seconds.
@@ -78,6 +84,7 @@ impl Default for ClientKeysConfig {
         Self {
             max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
             issuer_only: false,
+            algorithms: SIGNING_ALGS.to_vec(),
             jwks_min_ttl: DEFAULT_JWKS_MIN_TTL,
             jwks_max_ttl: DEFAULT_JWKS_MAX_TTL,
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
@@ -98,6 +105,7 @@ pub(super) struct RawClientKeys {
     #[serde(default, deserialize_with = "seconds")]
     max_assertion_lifetime: Option<u64>,
     audience: Option<String>,
+    algorithms: Option<Vec<String>>,
     #[serde(default, deserialize_with = "seconds")]
     jwks_min_ttl: Option<u64>,
     #[serde(default, deserialize_with = "seconds")]
@@ -132,6 +140,25 @@ impl RawClientKeys {
                     format!("{other:?}: give \"issuer_or_endpoint\" or \"issuer_only\""),
                 ));
             }
+        };
+        let algorithms = match self.algorithms {
+            None => d.algorithms.clone(),
+            Some(names) if names.is_empty() => {
+                return Err(bad(&field("algorithms"), "name at least one algorithm"));
+            }
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    n.parse::<Algorithm>().map_err(|_| {
+                        bad(
+                            &field("algorithms"),
+                            format!(
+                                "{n:?} is not supported; use ES256, ES384, EdDSA, PS256 or RS256 (never none or HMAC)"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
         };
         let jwks_min_ttl = duration_within(
             &field("jwks_min_ttl"),
@@ -177,6 +204,7 @@ impl RawClientKeys {
                 10..=3_600,
             )?,
             issuer_only,
+            algorithms,
             jwks_min_ttl,
             jwks_max_ttl,
             refresh_interval: duration_within(

@@ -23,6 +23,7 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
         require_par: app.require_par,
         registration: app.registration,
         metadata_documents: app.metadata_documents,
+        assertion_algorithms: app.assertion_algorithms.clone(),
         resource_scopes: app
             .resources
             .current()

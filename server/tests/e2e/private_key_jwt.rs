@@ -457,6 +457,7 @@ fn b64_claims(jws: &str) -> String {
 fn issuer_only_audience_for_fapi() {
     let server = start(&[
         ("GATEHOUSE_CLIENT_KEYS__AUDIENCE", "issuer_only"),
+        ("GATEHOUSE_CLIENT_KEYS__ALGORITHMS", r#"["ES256", "PS256"]"#),
         ("GATEHOUSE_LOG", "warn,gatehouse_server::authenticate=debug"),
     ]);
     let key = new_key();
@@ -478,6 +479,20 @@ fn issuer_only_audience_for_fapi() {
     assert_eq!(
         token(&server, &sign(&key, &header(&key), &claims(&id, &issuer))).0,
         200
+    );
+    // FAPI 2.0 algorithms only (security matrix §2.2.41): an ES384 key registers (the set is
+    // valid) but its assertions are refused, and discovery says which algorithms are taken.
+    let p384 = SoftwareKey::generate(Algorithm::ES384).unwrap();
+    let other = register(&server, &[&p384]);
+    let a = sign(&p384, &header(&p384), &claims(&other, &issuer));
+    assert_invalid_client(
+        &token(&server, &a),
+        "ES384 where only ES256 and PS256 are allowed",
+    );
+    let doc = server.get_json(&format!("{issuer}/.well-known/oauth-authorization-server"));
+    assert_eq!(
+        doc["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["ES256", "PS256"])
     );
     // Each refusal is logged with its reason at debug level, never with the assertion.
     let mut c = claims(&id, "");
