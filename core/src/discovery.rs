@@ -56,6 +56,10 @@ pub struct Offered {
     pub resource_scopes: Vec<String>,
     /// The device authorization grant (RFC 8628) is served.
     pub device: bool,
+    /// The algorithms `private_key_jwt` assertions may use here (`[client_keys] algorithms`);
+    /// empty: every one Gatehouse verifies
+    /// ([`crate::client::auth::private_key_jwt::SIGNING_ALGS`]).
+    pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
 }
 
 /// The metadata document.
@@ -91,6 +95,12 @@ pub struct Metadata {
     token_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// The algorithms `private_key_jwt` assertions may be signed with (RFC 8414 §2).
+    token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    /// The same, at introspection (RFC 8414 §2).
+    introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    /// The same, at revocation (RFC 8414 §2).
+    revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     introspection_signing_alg_values_supported: Vec<&'static str>,
     code_challenge_methods_supported: Vec<&'static str>,
     scopes_supported: Vec<String>,
@@ -110,6 +120,15 @@ impl Metadata {
             .copied()
             .filter(|m| *m != AuthMethod::None.as_str())
             .collect();
+        let all = crate::client::auth::private_key_jwt::SIGNING_ALGS;
+        let assertion_algs: Vec<&str> = if offered.assertion_algorithms.is_empty() {
+            &all[..]
+        } else {
+            &offered.assertion_algorithms[..]
+        }
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
         Self {
             issuer: issuer.to_owned(),
             authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),
@@ -146,6 +165,9 @@ impl Metadata {
             token_endpoint_auth_methods_supported: auth_methods.clone(),
             introspection_endpoint_auth_methods_supported: secret_methods,
             revocation_endpoint_auth_methods_supported: auth_methods,
+            token_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+            introspection_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+            revocation_endpoint_auth_signing_alg_values_supported: assertion_algs,
             introspection_signing_alg_values_supported: vec![signing_alg],
             code_challenge_methods_supported: CODE_CHALLENGE_METHODS.to_vec(),
             // What a generic client may ask for: the sign-in scopes, `offline_access` (refresh
@@ -259,12 +281,27 @@ mod tests {
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
         assert_eq!(
             doc["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none"
+            ])
         );
         assert_eq!(
             doc["introspection_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
         );
+        for endpoint in ["token", "introspection", "revocation"] {
+            assert_eq!(
+                doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")],
+                serde_json::json!(["ES256", "ES384", "EdDSA", "PS256", "RS256"])
+            );
+        }
         assert_eq!(
             doc["code_challenge_methods_supported"],
             serde_json::json!(["S256"])

@@ -62,6 +62,7 @@ impl SecurityProfile {
                 AuthMethod::None | AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
                     false
                 }
+                AuthMethod::PrivateKeyJwt => true,
             },
         }
     }
@@ -128,6 +129,7 @@ mod tests {
         assert!(!fapi.allows_auth_method(AuthMethod::None));
         assert!(!fapi.allows_auth_method(AuthMethod::ClientSecretBasic));
         assert!(!fapi.allows_auth_method(AuthMethod::ClientSecretPost));
+        assert!(fapi.allows_auth_method(AuthMethod::PrivateKeyJwt));
         let allowed: Vec<_> = Algorithm::ALL
             .into_iter()
             .filter(|a| fapi.allows_algorithm(*a))

@@ -1,11 +1,13 @@
-//! Client authentication at the token, introspection and revocation endpoints: `core` judges
-//! the credentials; this module holds every attempt to the credential-guessing limit first
-//! ([`crate::throttle`]) and counts the failures.
+//! Client authentication at the token, introspection, revocation and PAR endpoints: `core`
+//! judges the credentials (a `private_key_jwt` assertion's signature through
+//! [`crate::clients::AssertionKeys`]); this module holds every attempt to the
+//! credential-guessing limit first ([`crate::throttle`]), counts the failures and logs why each
+//! failed (at debug level; never a credential).
 
 use std::sync::Arc;
 
 use gatehouse_core::TokenError;
-use gatehouse_core::client::auth::{self, Credentials};
+use gatehouse_core::client::auth::{self, AssertionContext, AuthContext, Credentials};
 use gatehouse_core::client::{Client, ClientOrigin, MAX_CLIENT_ID_LEN};
 use gatehouse_token::UnixTime;
 
@@ -39,11 +41,17 @@ async fn touch(app: &ClientAuth, client: &Client, now: UnixTime) {
     }
 }
 
-/// Authenticates the client of `req`, or refuses it: 429 while its address, or its client id
-/// (unless this address is one the client authenticated from lately), is over the limit of
-/// failed attempts, the right secret included; 401 `invalid_client` for bad credentials
-/// (counted against both, and against the pair).
-pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, TokenError> {
+/// Authenticates the client of `req` at the endpoint whose path (under the issuer) is
+/// `endpoint` (one of [`gatehouse_core::discovery::paths`]: its URL is an audience a client
+/// assertion may name), or refuses it: 429 while its address, or its client id (unless this
+/// address is one the client authenticated from lately), is over the limit of failed attempts,
+/// the right secret included; 401 `invalid_client` for bad credentials (counted against both,
+/// and against the pair).
+pub async fn client(
+    app: &ClientAuth,
+    req: &OAuthForm,
+    endpoint: &str,
+) -> Result<Arc<Client>, TokenError> {
     let now = app.clock.now();
     let address = req.peer.map(address_key);
     if let Some(address) = &address {
@@ -68,8 +76,25 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
             }
         }
     }
+    let endpoint_url = format!("{}{endpoint}", app.issuer);
+    let ctx = AuthContext {
+        clients: app.clients.as_ref(),
+        assertions: AssertionContext {
+            verifier: app.assertion_keys.as_ref(),
+            replay: app.replay.as_ref(),
+            rules: &app.assertion_rules,
+            endpoint: &endpoint_url,
+            now,
+        },
+    };
     let result = match &credentials {
-        Ok(c) => auth::authenticate(c, app.clients.as_ref()).await,
+        Ok(c) => auth::authenticate(c, &ctx).await.map_err(|f| {
+            if f.error == TokenError::InvalidClient {
+                let shown = id.map(|i| i.chars().take(64).collect::<String>());
+                tracing::debug!(client_id = ?shown, reason = %f.reason, "client authentication refused");
+            }
+            f.error
+        }),
         Err(e) => Err(e.clone()),
     };
     let result = match result {

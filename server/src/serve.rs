@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gatehouse_core::assertion::AssertionSettings;
+use gatehouse_core::client::auth::private_key_jwt::{ClientAssertionRules, ClientKeyVerifier};
 use gatehouse_core::events::{Events, InProcessEvents};
 use gatehouse_core::issue::{IssuerSettings, RefreshSettings, RotationKey};
 use gatehouse_core::ports::{Clock, Random, random_bytes};
@@ -346,11 +347,33 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
             .map_err(|e| ServeError::Resources(e.to_string()))?,
     );
     let throttle = Arc::new(AuthThrottle::new(&config.limits));
+    let assertion_keys: Arc<dyn ClientKeyVerifier> = Arc::new(crate::clients::assertion_keys_of(
+        &config.client_keys,
+        clock.clone(),
+    )?);
+    let assertion_rules = Arc::new(ClientAssertionRules {
+        issuer: config.issuer.clone(),
+        token_endpoint: format!(
+            "{}{}",
+            config.issuer,
+            gatehouse_core::discovery::paths::TOKEN
+        ),
+        issuer_only: config.client_keys.issuer_only,
+        lifetimes: AssertionSettings {
+            max_lifetime: config.client_keys.max_assertion_lifetime,
+            leeway: config.tokens.leeway,
+            ..AssertionSettings::default()
+        },
+    });
     let auth = || ClientAuth {
         clients: clients.clone(),
         throttle: throttle.clone(),
         clock: clock.clone(),
         dynamic_idle_expiry: config.registration.idle_expiry,
+        assertion_keys: assertion_keys.clone(),
+        assertion_rules: assertion_rules.clone(),
+        replay: replay.clone(),
+        issuer: config.issuer.clone(),
     };
     let changes = Arc::new(Changes {
         clients: clients.clone(),
@@ -427,6 +450,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         registration: config.registration.enabled,
         metadata_documents: config.client_metadata_documents.enabled,
         device: config.device.enabled,
+        assertion_algorithms: config.client_keys.algorithms.clone(),
         resources: resources.clone(),
     });
     let base = config.issuer_path();

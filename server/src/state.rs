@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use gatehouse_core::assertion::{AssertionSettings, AssertionVerifier};
+use gatehouse_core::client::auth::private_key_jwt::{ClientAssertionRules, ClientKeyVerifier};
 use gatehouse_core::grant::GrantContext;
 use gatehouse_core::issue::IssuerSettings;
 use gatehouse_core::ports::{Clock, Random};
@@ -35,6 +36,14 @@ pub struct ClientAuth {
     pub clock: Arc<dyn Clock>,
     /// How long a dynamically registered client may go unused before it expires, seconds.
     pub dynamic_idle_expiry: u64,
+    /// `private_key_jwt`: checks assertions' signatures with the clients' keys.
+    pub assertion_keys: Arc<dyn ClientKeyVerifier>,
+    /// `private_key_jwt`: what an assertion must say.
+    pub assertion_rules: Arc<ClientAssertionRules>,
+    /// `private_key_jwt`: assertion `jti`s already used.
+    pub replay: Arc<dyn ReplayStore>,
+    /// The issuer, which endpoint URLs (an assertion's accepted audiences) start with.
+    pub issuer: String,
 }
 
 /// The token endpoint's state: what issuing a token may touch.
@@ -234,6 +243,8 @@ pub struct Discovery {
     pub metadata_documents: bool,
     /// Whether the device authorization grant is served.
     pub device: bool,
+    /// The algorithms `private_key_jwt` assertions may use.
+    pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
     /// The registered resources (their scopes are listed).
     pub resources: Arc<Resources>,
 }

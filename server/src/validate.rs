@@ -21,8 +21,9 @@ use crate::state::{ClientAuth, Inspection};
 pub async fn authenticated_token(
     auth: &ClientAuth,
     req: &OAuthForm,
+    endpoint: &str,
 ) -> Result<(Arc<Client>, TokenReference), TokenError> {
-    let client = crate::authenticate::client(auth, req).await?;
+    let client = crate::authenticate::client(auth, req, endpoint).await?;
     Ok((client, TokenReference::parse(&req.form)?))
 }
 

@@ -86,6 +86,30 @@ pub fn verify_with<C: DeserializeOwned>(
     max_len: usize,
     typ_ok: fn(Option<&str>) -> bool,
 ) -> Result<(C, String), Rejection> {
+    verify_inner(keys, token, max_len, typ_ok, false)
+}
+
+/// [`verify_with`] for a JWT signed by a party with a small key set of its own, such as a
+/// client assertion (RFC 7523 §2.2): when the header names no `kid` and the set holds exactly
+/// one key, that key is the one (RFC 7515 §4.1.4 makes `kid` optional); with several keys a
+/// `kid` is required. Every other rule is [`verify_with`]'s: the key's own algorithm, never the
+/// header's choice; no `jwk`, `jku`, `x5u`, `x5c` or `crit`.
+pub fn verify_with_only_key<C: DeserializeOwned>(
+    keys: &KeySnapshot,
+    token: &str,
+    max_len: usize,
+    typ_ok: fn(Option<&str>) -> bool,
+) -> Result<(C, String), Rejection> {
+    verify_inner(keys, token, max_len, typ_ok, true)
+}
+
+fn verify_inner<C: DeserializeOwned>(
+    keys: &KeySnapshot,
+    token: &str,
+    max_len: usize,
+    typ_ok: fn(Option<&str>) -> bool,
+    only_key: bool,
+) -> Result<(C, String), Rejection> {
     if token.len() > max_len {
         return Err(Rejection::TooLarge);
     }
@@ -103,8 +127,17 @@ pub fn verify_with<C: DeserializeOwned>(
     if !typ_ok(header.typ.as_deref()) {
         return Err(Rejection::WrongType);
     }
-    let kid = header.kid.ok_or(Rejection::Header)?;
-    let key = keys.get(&kid).ok_or(Rejection::UnknownKey)?;
+    let (kid, key) = match header.kid {
+        Some(kid) => {
+            let key = keys.get(&kid).ok_or(Rejection::UnknownKey)?;
+            (kid, key)
+        }
+        None if only_key => {
+            let (kid, key) = keys.only().ok_or(Rejection::Header)?;
+            (kid.to_owned(), key)
+        }
+        None => return Err(Rejection::Header),
+    };
     if key.algorithm().as_str() != header.alg {
         return Err(Rejection::AlgorithmMismatch);
     }

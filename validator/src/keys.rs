@@ -164,6 +164,15 @@ impl KeySnapshot {
         self.keys.get(kid)
     }
 
+    /// The one key and its `kid`, when there is exactly one.
+    pub fn only(&self) -> Option<(&str, &VerifyingKey)> {
+        let mut all = self.keys.iter();
+        match (all.next(), all.next()) {
+            (Some((kid, key)), None) => Some((kid, key)),
+            _ => None,
+        }
+    }
+
     /// How many keys there are.
     pub fn len(&self) -> usize {
         self.keys.len()

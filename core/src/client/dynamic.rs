@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::auth::AuthMethod;
+use super::keys::ClientKeys;
 use super::redirect::{ApplicationType, RedirectUri};
 use super::{Client, ClientId, ClientKind, ClientOrigin, ClientSecret, GrantType, Introspection};
 use crate::ports::{Random, random_bytes};
@@ -177,6 +178,7 @@ pub struct Registered {
 struct Checked {
     name: String,
     public: bool,
+    keys: Option<ClientKeys>,
     grant_types: Vec<GrantType>,
     redirect_uris: Vec<RedirectUri>,
     post_logout_redirect_uris: Vec<RedirectUri>,
@@ -228,23 +230,14 @@ fn redirects(
 
 impl ClientMetadata {
     fn check(self, policy: &DynamicPolicy) -> Result<Checked, RegistrationRefused> {
-        if self.jwks.is_some() || self.jwks_uri.is_some() {
-            return Err(metadata(
-                "jwks and jwks_uri (private_key_jwt) are not supported for registered clients yet; \
-                 register a public client (token_endpoint_auth_method none) or a secret",
-            ));
-        }
         let method = match self.token_endpoint_auth_method.as_deref() {
             // RFC 7591 §2: the default is client_secret_basic.
             None => AuthMethod::ClientSecretBasic,
-            Some(name) => AuthMethod::SUPPORTED
-                .into_iter()
-                .find(|m| m.as_str() == name)
-                .ok_or_else(|| {
-                    metadata(format!(
-                        "token_endpoint_auth_method {name:?} is not supported"
-                    ))
-                })?,
+            Some(name) => AuthMethod::parse(name).ok_or_else(|| {
+                metadata(format!(
+                    "token_endpoint_auth_method {name:?} is not supported"
+                ))
+            })?,
         };
         if !policy.auth_methods.contains(&method) {
             let allowed: Vec<&str> = policy.auth_methods.iter().map(|m| m.as_str()).collect();
@@ -255,6 +248,25 @@ impl ClientMetadata {
             )));
         }
         let public = method == AuthMethod::None;
+        // RFC 7591 §2: `jwks` and `jwks_uri` are the keys of a private_key_jwt client, one or
+        // the other; sent with another method they would be keys nothing checks.
+        let keys = if method == AuthMethod::PrivateKeyJwt {
+            let uri = match &self.jwks_uri {
+                None => None,
+                Some(Value::String(uri)) => Some(uri.as_str()),
+                Some(_) => return Err(metadata("jwks_uri must be a string")),
+            };
+            Some(
+                ClientKeys::register(self.jwks.as_ref(), uri)
+                    .map_err(|e| metadata(e.to_string()))?,
+            )
+        } else if self.jwks.is_some() || self.jwks_uri.is_some() {
+            return Err(metadata(
+                "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt",
+            ));
+        } else {
+            None
+        };
         // RFC 7591 §2: the default grant type is authorization_code.
         let names = self
             .grant_types
@@ -349,6 +361,7 @@ impl ClientMetadata {
         Ok(Checked {
             name,
             public,
+            keys,
             grant_types,
             redirect_uris,
             post_logout_redirect_uris,
@@ -381,16 +394,18 @@ impl ClientMetadata {
             ));
         }
         let checked = self.check(policy)?;
-        let secret = (!checked.public).then(|| ClientSecret::generate(random));
+        let secret =
+            (!checked.public && checked.keys.is_none()).then(|| ClientSecret::generate(random));
         let token = RegistrationToken::generate(random);
         let client = Client {
             id: ClientId::generate(random),
             name: checked.name,
-            kind: match &secret {
-                Some(s) => ClientKind::Confidential {
+            kind: match (&secret, &checked.keys) {
+                (Some(s), _) => ClientKind::Confidential {
                     secret_digest: s.digest(),
                 },
-                None => ClientKind::Public,
+                (None, Some(_)) => ClientKind::PrivateKeyJwt,
+                (None, None) => ClientKind::Public,
             },
             grant_types: checked.grant_types,
             scope: Scope::empty(),
@@ -408,6 +423,7 @@ impl ClientMetadata {
                 last_used: now,
                 profile: Box::new(checked.profile),
             },
+            keys: checked.keys,
         };
         Ok(Registered {
             client,
@@ -450,10 +466,15 @@ impl ClientMetadata {
             ));
         };
         let checked = self.check(policy)?;
-        if checked.public != matches!(current.kind, ClientKind::Public) {
+        let same_kind = match current.kind {
+            ClientKind::Public => checked.public,
+            ClientKind::PrivateKeyJwt => checked.keys.is_some(),
+            ClientKind::Confidential { .. } => !checked.public && checked.keys.is_none(),
+        };
+        if !same_kind {
             return Err(metadata(
-                "token_endpoint_auth_method cannot change between none and a secret method; \
-                 register a new client",
+                "token_endpoint_auth_method cannot change between none, private_key_jwt and a \
+                 secret method; register a new client",
             ));
         }
         let mut client = current.clone();
@@ -461,6 +482,8 @@ impl ClientMetadata {
         client.grant_types = checked.grant_types;
         client.redirect_uris = checked.redirect_uris;
         client.post_logout_redirect_uris = checked.post_logout_redirect_uris;
+        // RFC 7592 §2.2: the keys are metadata like the rest, replaced by an update.
+        client.keys = checked.keys;
         client.origin = ClientOrigin::Dynamic {
             registration_token_digest: *registration_token_digest,
             last_used: *last_used,
@@ -520,6 +543,15 @@ pub fn describe(
         if let Value::Object(fields) = json!(profile) {
             out.extend(fields);
         }
+    }
+    match &client.keys {
+        Some(ClientKeys::Jwks(set)) => {
+            out.insert("jwks".into(), json!(set));
+        }
+        Some(ClientKeys::Uri(uri)) => {
+            out.insert("jwks_uri".into(), json!(uri));
+        }
+        None => {}
     }
     Value::Object(out)
 }

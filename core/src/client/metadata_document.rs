@@ -410,6 +410,8 @@ pub fn client(url: &DocumentUrl, body: &[u8], now: UnixTime) -> Result<Client, D
         introspection: Introspection::None,
         created_at: now,
         origin: ClientOrigin::MetadataDocument,
+        // A metadata-document client is public (`none`): keys it lists are not used.
+        keys: None,
     })
 }
 

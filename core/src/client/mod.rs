@@ -6,6 +6,7 @@
 //! - [`registration`]: what an operator asks for, validated into a new client.
 //! - [`redirect`]: which redirect URIs may be registered, and when a requested one matches.
 //! - [`auth`]: authenticating a client from what a request presented, one module per method.
+//! - [`keys`]: a `private_key_jwt` client's public keys (`jwks` or `jwks_uri`), validated.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -213,6 +214,9 @@ pub enum ClientKind {
     /// (`token_endpoint_auth_method` `none`, RFC 7591 §2), and proves possession by other means
     /// (PKCE on every code flow).
     Public,
+    /// Holds a private key and authenticates with a JWT signed by it (`private_key_jwt`, RFC
+    /// 7523 §2.2, OIDC Core §9); its public keys are [`Client::keys`]. Confidential, no secret.
+    PrivateKeyJwt,
 }
 
 /// How a client came to be known, which decides the policy it is held to.
@@ -302,6 +306,8 @@ pub struct Client {
     pub created_at: UnixTime,
     /// How it came to be known.
     pub origin: ClientOrigin,
+    /// Its public keys (`jwks` or `jwks_uri`, RFC 7591 §2), for `private_key_jwt`.
+    pub keys: Option<keys::ClientKeys>,
 }
 
 impl Client {
@@ -312,6 +318,7 @@ impl Client {
         match self.kind {
             ClientKind::Confidential { .. } => auth::AuthMethod::ClientSecretBasic,
             ClientKind::Public => auth::AuthMethod::None,
+            ClientKind::PrivateKeyJwt => auth::AuthMethod::PrivateKeyJwt,
         }
     }
 
@@ -322,7 +329,7 @@ impl Client {
             ClientKind::Confidential { secret_digest } => {
                 SecretDigest::of(secret).0.ct_eq(&secret_digest.0).into()
             }
-            ClientKind::Public => false,
+            ClientKind::Public | ClientKind::PrivateKeyJwt => false,
         }
     }
 
@@ -345,7 +352,7 @@ impl Client {
             return false;
         }
         match self.kind {
-            ClientKind::Confidential { .. } => true,
+            ClientKind::Confidential { .. } | ClientKind::PrivateKeyJwt => true,
             ClientKind::Public => redirect_uri.starts_with("https://"),
         }
     }
@@ -370,8 +377,8 @@ fn loopback_free(uri: &RedirectUri) -> bool {
 }
 
 /// A client as stored: flat JSON, readable by any tool, that grows by optional members. A
-/// record without `secret_digest` is a public client; one without `introspection` (written
-/// before it existed) has none.
+/// record without `secret_digest` is a public client, unless it has `jwks` or `jwks_uri` (a
+/// `private_key_jwt` client); one without `introspection` (written before it existed) has none.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ClientRecord {
     id: ClientId,
@@ -394,6 +401,10 @@ struct ClientRecord {
     created_at: UnixTime,
     #[serde(default, skip_serializing_if = "is_operator")]
     origin: ClientOrigin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks: Option<gatehouse_token::JwkSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
 }
 
 fn is_operator(origin: &ClientOrigin) -> bool {
@@ -405,9 +416,10 @@ impl From<ClientRecord> for Client {
         Self {
             id: r.id,
             name: r.name,
-            kind: match r.secret_digest {
-                Some(secret_digest) => ClientKind::Confidential { secret_digest },
-                None => ClientKind::Public,
+            kind: match (r.secret_digest, r.jwks.is_some() || r.jwks_uri.is_some()) {
+                (Some(secret_digest), _) => ClientKind::Confidential { secret_digest },
+                (None, true) => ClientKind::PrivateKeyJwt,
+                (None, false) => ClientKind::Public,
             },
             grant_types: r.grant_types,
             scope: r.scope,
@@ -420,6 +432,11 @@ impl From<ClientRecord> for Client {
             introspection: r.introspection,
             created_at: r.created_at,
             origin: r.origin,
+            keys: match (r.jwks, r.jwks_uri) {
+                (Some(set), _) => Some(keys::ClientKeys::Jwks(set)),
+                (None, Some(uri)) => Some(keys::ClientKeys::Uri(uri)),
+                (None, None) => None,
+            },
         }
     }
 }
@@ -431,7 +448,7 @@ impl From<Client> for ClientRecord {
             name: c.name,
             secret_digest: match c.kind {
                 ClientKind::Confidential { secret_digest } => Some(secret_digest),
-                ClientKind::Public => None,
+                ClientKind::Public | ClientKind::PrivateKeyJwt => None,
             },
             grant_types: c.grant_types,
             scope: c.scope,
@@ -444,12 +461,15 @@ impl From<Client> for ClientRecord {
             introspection: c.introspection,
             created_at: c.created_at,
             origin: c.origin,
+            jwks: c.keys.as_ref().and_then(|k| k.jwks().cloned()),
+            jwks_uri: c.keys.as_ref().and_then(|k| k.uri().map(str::to_owned)),
         }
     }
 }
 
 pub mod auth;
 pub mod dynamic;
+pub mod keys;
 pub mod metadata_document;
 pub mod redirect;
 pub mod registration;

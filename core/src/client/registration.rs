@@ -4,6 +4,8 @@
 use gatehouse_token::UnixTime;
 use serde::{Deserialize, Serialize};
 
+use super::auth::AuthMethod;
+use super::keys::ClientKeys;
 use super::redirect::{MAX_REDIRECT_URIS, RedirectUri};
 use super::{
     Client, ClientId, ClientKind, ClientSecret, GrantType, Introspection, LIFETIME_RANGE,
@@ -37,10 +39,17 @@ pub struct ClientRegistration {
     /// `none` (default), `resources` or `any`.
     #[serde(default)]
     pub introspection: Introspection,
-    /// `client_secret_basic` (default: a confidential client with a secret) or `none` (a
-    /// public client: no secret, PKCE on every code flow).
+    /// `client_secret_basic` (default: a confidential client with a secret), `none` (a
+    /// public client: no secret, PKCE on every code flow) or `private_key_jwt` (a client that
+    /// signs assertions with its private key; give `jwks` or `jwks_uri`).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// `private_key_jwt`: the client's public keys, a JWK set (RFC 7591 §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: where the client publishes its public keys, https (RFC 7591 §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Where authorization responses may be sent (required with `authorization_code`).
     #[serde(default)]
     pub redirect_uris: Vec<String>,
@@ -88,15 +97,39 @@ impl ClientRegistration {
                 "name at least one grant type (authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:jwt-bearer, urn:ietf:params:oauth:grant-type:token-exchange)",
             ));
         }
-        let public = match self.token_endpoint_auth_method.as_deref() {
-            None | Some("client_secret_basic" | "client_secret_post") => false,
-            Some("none") => true,
-            Some(other) => {
-                return Err(refuse(
+        let method = match self.token_endpoint_auth_method.as_deref() {
+            None => AuthMethod::ClientSecretBasic,
+            Some(name) => AuthMethod::parse(name).ok_or_else(|| {
+                refuse(
                     "token_endpoint_auth_method",
-                    format!("{other:?} is not supported; use client_secret_basic or none"),
+                    format!(
+                        "{name:?} is not supported; use client_secret_basic, private_key_jwt or none"
+                    ),
+                )
+            })?,
+        };
+        let public = method == AuthMethod::None;
+        let keys = if method == AuthMethod::PrivateKeyJwt {
+            let field = if self.jwks.is_none() && self.jwks_uri.is_some() {
+                "jwks_uri"
+            } else {
+                "jwks"
+            };
+            let keys = ClientKeys::register(self.jwks.as_ref(), self.jwks_uri.as_deref()).map_err(
+                |e| {
+                    let message = e.0.strip_prefix("jwks: ").unwrap_or(&e.0).to_owned();
+                    refuse(field, message)
+                },
+            )?;
+            Some(keys)
+        } else {
+            if self.jwks.is_some() || self.jwks_uri.is_some() {
+                return Err(refuse(
+                    "jwks",
+                    "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt",
                 ));
             }
+            None
         };
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
@@ -209,15 +242,16 @@ impl ClientRegistration {
                 ));
             }
         }
-        let secret = (!public).then(|| ClientSecret::generate(random));
+        let secret = (!public && keys.is_none()).then(|| ClientSecret::generate(random));
         let client = Client {
             id: ClientId::generate(random),
             name: name.to_owned(),
-            kind: match &secret {
-                Some(secret) => ClientKind::Confidential {
+            kind: match (&secret, &keys) {
+                (Some(secret), _) => ClientKind::Confidential {
                     secret_digest: secret.digest(),
                 },
-                None => ClientKind::Public,
+                (None, Some(_)) => ClientKind::PrivateKeyJwt,
+                (None, None) => ClientKind::Public,
             },
             grant_types,
             scope,
@@ -230,6 +264,7 @@ impl ClientRegistration {
             introspection: self.introspection,
             created_at: now,
             origin: super::ClientOrigin::Operator,
+            keys,
         };
         Ok((client, secret))
     }
@@ -250,10 +285,32 @@ mod tests {
             token_format: TokenFormat::Jwt,
             introspection: Introspection::None,
             token_endpoint_auth_method: None,
+            jwks: None,
+            jwks_uri: None,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             require_pushed_authorization_requests: false,
         }
+    }
+
+    #[test]
+    fn private_key_jwt_clients_have_keys_and_no_secret() {
+        let random = CountingRandom::default();
+        let mut reg = registration();
+        reg.token_endpoint_auth_method = Some("private_key_jwt".into());
+        reg.jwks_uri = Some("https://c.example/jwks".into());
+        let (client, secret) = reg.register(&random, UnixTime(0)).unwrap();
+        assert!(secret.is_none());
+        assert_eq!(client.kind, ClientKind::PrivateKeyJwt);
+        assert_eq!(
+            client.auth_method(),
+            crate::client::auth::AuthMethod::PrivateKeyJwt
+        );
+        assert!(!client.secret_matches(""));
+        let json = serde_json::to_value(&client).unwrap();
+        assert_eq!(json["jwks_uri"], "https://c.example/jwks");
+        assert!(json.get("secret_digest").is_none());
+        assert_eq!(serde_json::from_value::<Client>(json).unwrap(), client);
     }
 
     #[test]
@@ -324,7 +381,7 @@ mod tests {
     fn refuses_bad_fields_by_name() {
         let random = CountingRandom::default();
         type Mutation = fn(&mut ClientRegistration);
-        let cases: [(Mutation, &str); 15] = [
+        let cases: [(Mutation, &str); 19] = [
             (
                 |r| r.post_logout_redirect_uris = vec!["javascript:alert(1)".into()],
                 "post_logout_redirect_uris",
@@ -334,8 +391,30 @@ mod tests {
                 "redirect_uris",
             ),
             (
-                |r| r.token_endpoint_auth_method = Some("private_key_jwt".into()),
+                |r| r.token_endpoint_auth_method = Some("tls_client_auth".into()),
                 "token_endpoint_auth_method",
+            ),
+            (
+                |r| r.token_endpoint_auth_method = Some("private_key_jwt".into()),
+                "jwks",
+            ),
+            (
+                |r| r.jwks_uri = Some("https://c.example/jwks".into()),
+                "jwks",
+            ),
+            (
+                |r| {
+                    r.token_endpoint_auth_method = Some("private_key_jwt".into());
+                    r.jwks_uri = Some("http://c.example/jwks".into());
+                },
+                "jwks_uri",
+            ),
+            (
+                |r| {
+                    r.token_endpoint_auth_method = Some("private_key_jwt".into());
+                    r.jwks = Some(serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}));
+                },
+                "jwks",
             ),
             (
                 |r| r.grant_types = vec!["refresh_token".into()],

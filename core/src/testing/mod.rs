@@ -79,6 +79,7 @@ static BUILT: CountingRandom = CountingRandom(AtomicU64::new(1 << 32));
 pub struct ClientBuilder {
     registration: ClientRegistration,
     public: bool,
+    keys: Option<crate::client::keys::ClientKeys>,
     created_at: UnixTime,
 }
 
@@ -94,11 +95,14 @@ impl Default for ClientBuilder {
                 token_format: TokenFormat::Jwt,
                 introspection: Introspection::None,
                 token_endpoint_auth_method: None,
+                jwks: None,
+                jwks_uri: None,
                 redirect_uris: vec![],
                 post_logout_redirect_uris: vec![],
                 require_pushed_authorization_requests: false,
             },
             public: false,
+            keys: None,
             created_at: UnixTime(0),
         }
     }
@@ -172,6 +176,12 @@ impl ClientBuilder {
         self
     }
 
+    /// A `private_key_jwt` client with these keys (no secret).
+    pub fn keys(mut self, keys: crate::client::keys::ClientKeys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
     /// When it was registered.
     pub fn created_at(mut self, at: UnixTime) -> Self {
         self.created_at = at;
@@ -187,6 +197,11 @@ impl ClientBuilder {
             .unwrap_or_else(|e| panic!("an invalid test client: {e}"));
         if self.public {
             client.kind = ClientKind::Public;
+            return (client, None);
+        }
+        if let Some(keys) = self.keys {
+            client.kind = ClientKind::PrivateKeyJwt;
+            client.keys = Some(keys);
             return (client, None);
         }
         (client, secret)

@@ -28,6 +28,12 @@ pub struct ClientView {
     access_token_lifetime: Option<u64>,
     token_format: &'static str,
     token_endpoint_auth_method: &'static str,
+    /// `private_key_jwt`: the registered public keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks: Option<gatehouse_token::JwkSet>,
+    /// `private_key_jwt`: where the client publishes its public keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     introspection: &'static str,
     created_at: u64,
     /// `operator` or `dynamic` (RFC 7591).
@@ -57,6 +63,8 @@ impl ClientView {
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
             token_endpoint_auth_method: c.auth_method().as_str(),
+            jwks: c.keys.as_ref().and_then(|k| k.jwks().cloned()),
+            jwks_uri: c.keys.as_ref().and_then(|k| k.uri().map(str::to_owned)),
             introspection: c.introspection.as_str(),
             created_at: c.created_at.0,
             registered_by: match c.origin {

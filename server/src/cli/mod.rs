@@ -58,7 +58,7 @@ enum Command {
 enum ClientCommand {
     /// Register a client and print its id and secret (the secret is shown only this once; a
     /// public client has none).
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List clients.
     List,
     /// Show one client.
@@ -88,8 +88,19 @@ struct CreateArgs {
     grant_types: Vec<String>,
     /// A public client (a browser or native app, an MCP client): no secret; it proves each
     /// code flow with PKCE instead (`token_endpoint_auth_method` `none`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "auth_method")]
     public: bool,
+    /// How the client authenticates: client_secret_basic (the default: a secret is issued),
+    /// private_key_jwt (a JWT signed with its private key, RFC 7523; give --jwks-file or
+    /// --jwks-uri) or none (the same as --public).
+    #[arg(long, value_name = "METHOD")]
+    auth_method: Option<String>,
+    /// private_key_jwt: a file holding the client's public keys, a JWK set (`{"keys": [...]}`).
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: the https URL where the client publishes its public keys.
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Where authorization responses may be sent (repeatable; required with
     /// authorization_code); matched exactly, except the port of a loopback URI.
     #[arg(long = "redirect-uri", value_name = "URI")]
@@ -223,6 +234,21 @@ fn client(
             // Only what was asked for: a server that predates these members refuses them.
             if args.public {
                 body["token_endpoint_auth_method"] = json!("none");
+            }
+            if let Some(method) = &args.auth_method {
+                body["token_endpoint_auth_method"] = json!(method);
+            }
+            if let Some(path) = &args.jwks_file {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    CliError::Output(format!("reading the JWK set {}: {e}", path.display()))
+                })?;
+                let jwks: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    CliError::Output(format!("{} is not JSON: {e}", path.display()))
+                })?;
+                body["jwks"] = jwks;
+            }
+            if let Some(uri) = &args.jwks_uri {
+                body["jwks_uri"] = json!(uri);
             }
             if !args.redirect_uris.is_empty() {
                 body["redirect_uris"] = json!(args.redirect_uris);

@@ -38,6 +38,23 @@ pub(super) fn created_client(c: &Value) -> String {
             let _ = writeln!(out, "  client_secret: {}", s(secret));
             out.push_str("  (the secret is shown only now: store it safely)\n");
         }
+        _ if c["token_endpoint_auth_method"] == "private_key_jwt" => {
+            let keys = match (c.get("jwks_uri"), c.get("jwks")) {
+                (Some(uri), _) => format!("the keys at {}", s(uri)),
+                (None, Some(jwks)) => {
+                    let kids: Vec<String> = jwks["keys"]
+                        .as_array()
+                        .map(|keys| keys.iter().map(|k| s(&k["kid"])).collect())
+                        .unwrap_or_default();
+                    format!("kid {}", kids.join(", "))
+                }
+                (None, None) => "its registered keys".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  (private_key_jwt: no secret; it signs client assertions with {keys})"
+            );
+        }
         _ => {
             let grants = c["grant_types"].as_array().cloned().unwrap_or_default();
             let has = |g: &str| grants.iter().any(|x| x == g);
@@ -71,6 +88,7 @@ pub(super) fn client_details(c: &Value) -> String {
         "token_format",
         "introspection",
         "token_endpoint_auth_method",
+        "jwks_uri",
         "redirect_uris",
     ] {
         // A member the server does not send (an older server) is left out, not shown as `-`.

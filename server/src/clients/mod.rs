@@ -6,7 +6,10 @@
 //!   the documents, every other id to the store.
 //! - [`metadata_documents`]: [`MetadataDocuments`], fetching (through `gatehouse-fetch`),
 //!   validating (`core::client::metadata_document`) and caching documents.
+//! - [`assertion_keys`]: [`AssertionKeys`], checking `private_key_jwt` assertions with the
+//!   clients' registered keys (by value, or fetched from their `jwks_uri`).
 
+pub mod assertion_keys;
 pub mod directory;
 pub mod metadata_documents;
 
@@ -15,10 +18,30 @@ use std::sync::Arc;
 use gatehouse_core::ports::Clock;
 use gatehouse_core::store::ClientStore;
 
+pub use assertion_keys::AssertionKeys;
 pub use directory::Directory;
 pub use metadata_documents::{MetadataDocuments, Unusable};
 
 use crate::config::{ConfigError, MetadataDocumentsConfig};
+
+/// The `private_key_jwt` verifier under `settings`, with the real fetcher; warns in the log
+/// about the settings that widen what may be fetched.
+pub fn assertion_keys_of(
+    settings: &crate::config::ClientKeysConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<AssertionKeys, ConfigError> {
+    for prefix in &settings.allowed_prefixes {
+        tracing::warn!(%prefix, "client jwks_uris under this prefix may be fetched from internal addresses (client_keys.allowed_prefixes)");
+    }
+    for file in &settings.extra_ca_files {
+        tracing::warn!(file = %file.display(), "client jwks_uris: trusting extra CA certificates (client_keys.extra_ca_files)");
+    }
+    let fetcher = assertion_keys::fetcher(settings).map_err(|e| ConfigError {
+        field: "client_keys.extra_ca_files".to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(AssertionKeys::new(settings.clone(), fetcher, clock))
+}
 
 /// The directory over `store` under `settings`, with the real fetcher; warns in the log about
 /// the settings that widen what may be fetched.

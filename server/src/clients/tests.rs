@@ -623,3 +623,226 @@ async fn a_good_document_outlives_a_spent_budget_and_an_unreachable_host() {
     s.clock.advance(s.documents.settings().max_ttl);
     assert!(s.documents.resolve(&id).await.is_err());
 }
+
+// --- `private_key_jwt` keys at a `jwks_uri` ([`AssertionKeys`]) --------------------------------
+
+mod assertion_keys {
+    use gatehouse_core::assertion::Refusal;
+    use gatehouse_core::client::auth::private_key_jwt::ClientKeyVerifier;
+    use gatehouse_core::client::keys::ClientKeys;
+    use gatehouse_signer::{SigningKey, SoftwareKey};
+    use gatehouse_token::{Algorithm, b64};
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::ClientKeysConfig;
+
+    const NOW: u64 = 1_800_000_000;
+
+    struct Keys {
+        server: DocServer,
+        clock: Arc<FixedClock>,
+        verifier: Arc<AssertionKeys>,
+        client: gatehouse_core::client::Client,
+        _ca: tempfile::NamedTempFile,
+    }
+
+    async fn keys_setup() -> Keys {
+        let server = DocServer::start().await;
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), &server.pem).unwrap();
+        let settings = ClientKeysConfig {
+            jwks_min_ttl: 300,
+            jwks_max_ttl: 3600,
+            refresh_interval: 30,
+            stale_if_error: 600,
+            fetch_timeout: 2,
+            allowed_prefixes: vec![format!("https://{}/", server.addr).parse().unwrap()],
+            extra_ca_files: vec![ca.path().to_owned()],
+            ..ClientKeysConfig::default()
+        };
+        let clock = Arc::new(FixedClock::at(NOW));
+        let fetcher = super::super::assertion_keys::fetcher(&settings).unwrap();
+        let verifier = Arc::new(AssertionKeys::new(settings, fetcher, clock.clone()));
+        let uri = server.url("/jwks");
+        let client = ClientBuilder::new().keys(ClientKeys::Uri(uri)).client();
+        Keys {
+            server,
+            clock,
+            verifier,
+            client,
+            _ca: ca,
+        }
+    }
+
+    fn jwks(keys: &[&SoftwareKey], headers: &str) -> Reply {
+        let body = json!({"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()});
+        Reply {
+            status: 200,
+            headers: format!("content-type: application/json\r\n{headers}"),
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    fn assertion(key: &SoftwareKey, client: &str) -> String {
+        let header = json!({"alg": "ES256", "kid": key.kid()});
+        let claims = json!({"iss": client, "sub": client, "aud": "https://as", "exp": NOW + 60});
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.to_string()),
+            b64::encode(claims.to_string())
+        );
+        let sig = key.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", b64::encode(sig))
+    }
+
+    impl Keys {
+        async fn verify(&self, key: &SoftwareKey) -> Result<(), Refusal> {
+            let keys = self.client.keys.clone().unwrap();
+            let a = assertion(key, self.client.id.as_str());
+            self.verifier
+                .client_assertion(&self.client, &keys, &a)
+                .await
+                .map(|_| ())
+        }
+    }
+
+    fn es256() -> SoftwareKey {
+        SoftwareKey::generate(Algorithm::ES256).unwrap()
+    }
+
+    #[tokio::test]
+    async fn fetched_keys_are_kept_within_the_ttl_bounds() {
+        let k = keys_setup().await;
+        let key = es256();
+        // max-age below the minimum: kept for jwks_min_ttl (300 s).
+        k.server
+            .set("/jwks", jwks(&[&key], "cache-control: max-age=5\r\n"));
+        k.verify(&key).await.unwrap();
+        k.clock.advance(299);
+        k.verify(&key).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 1);
+        k.clock.advance(2);
+        k.verify(&key).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 2);
+        // max-age above the maximum: kept for jwks_max_ttl (3600 s) only.
+        k.server
+            .set("/jwks", jwks(&[&key], "cache-control: max-age=999999\r\n"));
+        k.clock.advance(301);
+        k.verify(&key).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 3);
+        k.clock.advance(3599);
+        k.verify(&key).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 3);
+        k.clock.advance(2);
+        k.verify(&key).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 4);
+    }
+
+    #[tokio::test]
+    async fn old_keys_serve_while_fetching_fails_for_a_bounded_time() {
+        let k = keys_setup().await;
+        let key = es256();
+        k.server
+            .set("/jwks", jwks(&[&key], "cache-control: max-age=300\r\n"));
+        k.verify(&key).await.unwrap();
+        k.server.set(
+            "/jwks",
+            Reply {
+                status: 503,
+                headers: String::new(),
+                body: String::new(),
+                delay: Duration::ZERO,
+            },
+        );
+        // Past the TTL, within stale_if_error (600 s): the old keys still verify.
+        k.clock.advance(301);
+        k.verify(&key).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 2, "a refresh was tried");
+        k.clock.advance(598);
+        k.verify(&key).await.unwrap();
+        // Beyond it: unavailable, which the client is told as invalid_client.
+        k.clock.advance(2);
+        assert!(matches!(k.verify(&key).await, Err(Refusal::Unavailable(_))));
+        // A private key in the set refuses the whole set.
+        let mut private = serde_json::to_value(key.public_jwk()).unwrap();
+        private["d"] = json!(b64::encode([1u8; 32]));
+        k.server.set(
+            "/jwks",
+            Reply {
+                status: 200,
+                headers: "content-type: application/json\r\n".into(),
+                body: json!({"keys": [private]}).to_string(),
+                delay: Duration::ZERO,
+            },
+        );
+        assert!(matches!(k.verify(&key).await, Err(Refusal::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_refresh_at_most_once_per_interval() {
+        let k = keys_setup().await;
+        let (old, new) = (es256(), es256());
+        k.server
+            .set("/jwks", jwks(&[&old], "cache-control: max-age=3600\r\n"));
+        k.verify(&old).await.unwrap();
+        // A flood of unknown kids at once: one fetch among them.
+        let strangers: Vec<SoftwareKey> = (0..16).map(|_| es256()).collect();
+        let attempts = strangers.iter().map(|s| k.verify(s));
+        let results = futures_join_all(attempts).await;
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(Refusal::UnknownKey)))
+        );
+        assert_eq!(k.server.hits("/jwks"), 2, "one refresh for the whole flood");
+        // The client rotates within the interval: not fetched yet.
+        k.server
+            .set("/jwks", jwks(&[&new], "cache-control: max-age=3600\r\n"));
+        k.clock.advance(29);
+        assert!(matches!(k.verify(&new).await, Err(Refusal::UnknownKey)));
+        assert_eq!(k.server.hits("/jwks"), 2);
+        // After it, the new kid fetches the keys again.
+        k.clock.advance(1);
+        k.verify(&new).await.unwrap();
+        assert_eq!(k.server.hits("/jwks"), 3);
+        assert!(
+            matches!(k.verify(&old).await, Err(Refusal::UnknownKey)),
+            "retired"
+        );
+    }
+
+    /// Runs `futures` concurrently on this task; their outputs in order.
+    async fn futures_join_all<F: std::future::Future>(
+        futures: impl Iterator<Item = F>,
+    ) -> Vec<F::Output> {
+        let mut set = Vec::new();
+        for f in futures {
+            set.push(Box::pin(f));
+        }
+        let mut out = Vec::with_capacity(set.len());
+        // Poll them together: each yields at its fetch, so they overlap.
+        let all = std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in set.iter_mut().enumerate() {
+                if out.len() <= i {
+                    out.push(None);
+                }
+                if out[i].is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => out[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        });
+        all.await;
+        out.into_iter().map(Option::unwrap).collect()
+    }
+}

@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod authorize;
+pub mod client_keys;
 pub mod device;
 pub mod http;
 pub mod keys;
@@ -38,6 +39,7 @@ use url::Url;
 
 pub use admin::AdminConfig;
 pub use authorize::AuthorizeConfig;
+pub use client_keys::ClientKeysConfig;
 pub use device::DeviceConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
@@ -104,6 +106,8 @@ pub struct Config {
     pub client_metadata_documents: MetadataDocumentsConfig,
     /// `[device]`: the device authorization grant (RFC 8628).
     pub device: DeviceConfig,
+    /// `[client_keys]`: `private_key_jwt` assertions and clients' `jwks_uri` keys.
+    pub client_keys: ClientKeysConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -143,6 +147,7 @@ struct RawConfig {
     client_metadata_documents: metadata_documents::RawMetadataDocuments,
     #[serde(default)]
     device: device::RawDevice,
+    client_keys: client_keys::RawClientKeys,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -357,6 +362,7 @@ impl RawConfig {
             registration: self.registration.validate()?,
             client_metadata_documents: self.client_metadata_documents.validate()?,
             device: self.device.validate()?,
+            client_keys: self.client_keys.validate()?,
         })
     }
 }

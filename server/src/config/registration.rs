@@ -64,6 +64,7 @@ impl RawRegistration {
                 AuthMethod::None,
                 AuthMethod::ClientSecretBasic,
                 AuthMethod::ClientSecretPost,
+                AuthMethod::PrivateKeyJwt,
             ],
             Some(names) => names
                 .iter()
@@ -76,7 +77,7 @@ impl RawRegistration {
                             bad(
                                 "registration.auth_methods",
                                 format!(
-                                    "{n:?} is not supported; use none, client_secret_basic or client_secret_post"
+                                    "{n:?} is not supported; use none, client_secret_basic, client_secret_post or private_key_jwt"
                                 ),
                             )
                         })

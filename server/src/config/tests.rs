@@ -426,3 +426,44 @@ fn the_security_profile_and_the_algorithms_it_allows() {
     let unknown = load("security_profile = \"FAPI 2\"\n", &[]).unwrap_err();
     assert_eq!(unknown.field, "security_profile");
 }
+
+#[test]
+fn client_keys_defaults_and_settings() {
+    use gatehouse_token::Algorithm;
+    let d = Config::load_from(None, Vec::new()).unwrap().client_keys;
+    assert_eq!(d, ClientKeysConfig::default());
+    assert_eq!((d.max_assertion_lifetime, d.issuer_only), (300, false));
+    assert_eq!(d.algorithms, Algorithm::ALL.to_vec());
+    let c = load(
+        "[client_keys]\nmax_assertion_lifetime = \"60s\"\naudience = \"issuer_only\"\n\
+         algorithms = [\"ES256\", \"PS256\"]\nrefresh_interval = \"1m\"",
+        &[],
+    )
+    .unwrap()
+    .client_keys;
+    assert_eq!(c.max_assertion_lifetime, 60);
+    assert!(c.issuer_only);
+    assert_eq!(c.algorithms, [Algorithm::ES256, Algorithm::PS256]);
+    assert_eq!(c.refresh_interval, 60);
+    for (toml, field) in [
+        ("algorithms = [\"HS256\"]", "client_keys.algorithms"),
+        ("algorithms = [\"none\"]", "client_keys.algorithms"),
+        ("algorithms = []", "client_keys.algorithms"),
+        ("audience = \"anyone\"", "client_keys.audience"),
+        (
+            "max_assertion_lifetime = \"2h\"",
+            "client_keys.max_assertion_lifetime",
+        ),
+        (
+            "jwks_min_ttl = \"2h\"\njwks_max_ttl = \"1h\"",
+            "client_keys.jwks_min_ttl",
+        ),
+        (
+            "allowed_prefixes = [\"ftp://x\"]",
+            "client_keys.allowed_prefixes",
+        ),
+    ] {
+        let err = load(&format!("[client_keys]\n{toml}"), &[]).unwrap_err();
+        assert_eq!(err.field, field, "{toml}");
+    }
+}

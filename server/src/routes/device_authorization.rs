@@ -46,7 +46,12 @@ pub async fn handle(
             .take(&address_key(peer), now)
             .map_err(too_many)?;
     }
-    let client = crate::authenticate::client(&app.auth, &req).await?;
+    let client = crate::authenticate::client(
+        &app.auth,
+        &req,
+        gatehouse_core::discovery::paths::DEVICE_AUTHORIZATION,
+    )
+    .await?;
     app.per_client
         .take(client.id.as_str(), now)
         .map_err(too_many)?;

@@ -44,7 +44,12 @@ pub async fn handle(
     headers: HeaderMap,
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let (caller, token) = authenticated_token(&app.auth, &req).await?;
+    let (caller, token) = authenticated_token(
+        &app.auth,
+        &req,
+        gatehouse_core::discovery::paths::INTROSPECT,
+    )
+    .await?;
     introspection::authorize(&caller)?;
     let valid = match validate::token(&app, &token.token, app.auth.clock.now()).await? {
         Ok(valid) => Some(valid),

@@ -23,7 +23,8 @@ pub async fn handle(
     State(app): State<Part<Issuance>>,
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let client = crate::authenticate::client(&app.auth, &req).await?;
+    let client =
+        crate::authenticate::client(&app.auth, &req, gatehouse_core::discovery::paths::PAR).await?;
     let registry = app.resources.current();
     let checks = gatehouse_core::authorize::Checks {
         clients: app.auth.clients.as_ref(),

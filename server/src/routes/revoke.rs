@@ -22,7 +22,8 @@ pub async fn handle(
     State(app): State<Part<Inspection>>,
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let (client, token) = authenticated_token(&app.auth, &req).await?;
+    let (client, token) =
+        authenticated_token(&app.auth, &req, gatehouse_core::discovery::paths::REVOKE).await?;
     if let Ok(refresh) = RefreshTokenText::parse(&token.token) {
         let refresh_tokens = &app.changes.refresh_tokens;
         match refresh_tokens

@@ -33,7 +33,9 @@ pub async fn handle(
     State(app): State<Part<Issuance>>,
     req: OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let client = crate::authenticate::client(&app.auth, &req).await?;
+    let client =
+        crate::authenticate::client(&app.auth, &req, gatehouse_core::discovery::paths::TOKEN)
+            .await?;
     let request = TokenRequest::parse(&req.form)?;
     let registry = app.resources.current();
     let issued = grant::exchange(&app.grant_context(&registry), &client, &request).await?;

@@ -85,7 +85,7 @@ fn is_plain_jwt(typ: Option<&str>) -> bool {
 }
 
 /// The refusal for a validator rejection.
-fn refusal(r: Rejection, typ: &'static str) -> Refusal {
+pub(crate) fn refusal(r: Rejection, typ: &'static str) -> Refusal {
     match r {
         Rejection::TooLarge => Refusal::TooLarge,
         Rejection::Malformed => {

@@ -43,7 +43,12 @@ fn metadata_documents_agree_and_advertise_only_what_exists() {
     );
     assert_eq!(
         oauth["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
     assert_eq!(
         oauth["response_types_supported"],

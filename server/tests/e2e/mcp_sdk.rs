@@ -391,8 +391,9 @@ fn admin_post(server: &Server, path: &str, body: &Value) -> Value {
     r.json().unwrap()
 }
 
-/// The venv's interpreter: `GATEHOUSE_MCP_PYTHON`, else `<target dir>/mcp-python/bin/python`.
-fn python() -> PathBuf {
+/// The venv's interpreter: `GATEHOUSE_MCP_PYTHON`, else `<target dir>/mcp-python/bin/python`
+/// (the private_key_jwt example runs with it too: the SDK brings `cryptography`).
+pub fn python() -> PathBuf {
     let python = std::env::var_os("GATEHOUSE_MCP_PYTHON")
         .map_or_else(|| target_dir().join("mcp-python/bin/python"), PathBuf::from);
     assert!(

@@ -37,17 +37,17 @@ type Routes = Arc<Mutex<HashMap<String, Reply>>>;
 type Hits = Arc<Mutex<HashMap<String, usize>>>;
 
 /// An https server on 127.0.0.1 (its own thread and runtime) answering from a table and
-/// counting requests per path.
-struct DocServer {
+/// counting requests per path (the private_key_jwt tests serve `jwks_uri`s from it too).
+pub struct DocServer {
     addr: SocketAddr,
     name: String,
-    ca_file: tempfile::NamedTempFile,
+    pub ca_file: tempfile::NamedTempFile,
     routes: Routes,
     hits: Hits,
 }
 
 impl DocServer {
-    fn start() -> Self {
+    pub fn start() -> Self {
         Self::start_on("127.0.0.1", "127.0.0.1")
     }
 
@@ -126,15 +126,15 @@ impl DocServer {
     }
 
     /// `https://name:port/path`.
-    fn origin(&self) -> String {
+    pub fn origin(&self) -> String {
         format!("https://{}:{}", self.name, self.addr.port())
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin())
     }
 
-    fn set(&self, path: &str, status: u16, headers: &str, body: &str) {
+    pub fn set(&self, path: &str, status: u16, headers: &str, body: &str) {
         self.routes.lock().unwrap().insert(
             path.to_owned(),
             Reply {
@@ -158,7 +158,7 @@ impl DocServer {
         id
     }
 
-    fn hits(&self, path: &str) -> usize {
+    pub fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 

@@ -1,18 +1,21 @@
 //! Client authentication (RFC 6749 §2.3, OAuth 2.1 §2.4) at every endpoint that authenticates
-//! clients (token, introspection, revocation). The edge fills [`Credentials`] with what the
+//! clients (token, introspection, revocation, PAR). The edge fills [`Credentials`] with what the
 //! request carried; this module picks the one method used and judges it, one module per method:
 //! - [`secret`]: `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1);
-//! - [`none`]: public clients, identified by `client_id` alone (RFC 7591 §2).
+//! - [`none`]: public clients, identified by `client_id` alone (RFC 7591 §2);
+//! - [`private_key_jwt`]: a JWT signed with the client's private key (RFC 7523 §2.2).
 //!
-//! Methods still to come each get their module here and a field in [`Credentials`]:
-//! `private_key_jwt` (RFC 7523 §2.2, a client assertion in the body) and mutual TLS (RFC 8705,
-//! the TLS peer certificate).
+//! Mutual TLS (RFC 8705, the TLS peer certificate) is still to come, with its module here and a
+//! field in [`Credentials`].
 
 pub mod none;
+pub mod private_key_jwt;
 pub mod secret;
 
 use std::borrow::Cow;
 use std::sync::Arc;
+
+pub use private_key_jwt::{AssertionContext, JWT_BEARER_ASSERTION};
 
 use super::Client;
 use crate::error::TokenError;
@@ -28,6 +31,8 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// The secret in the body.
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2, OIDC Core §9).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -37,11 +42,31 @@ impl AuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
     /// The methods a registered client can use, as discovery advertises them.
-    pub const SUPPORTED: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+    pub const SUPPORTED: [Self; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
+    /// Parses a registered method name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::SUPPORTED.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+/// A client assertion as the body carried it (RFC 7521 §4.2): either parameter may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssertionCredential {
+    /// `client_assertion_type`.
+    pub assertion_type: Option<String>,
+    /// `client_assertion`.
+    pub assertion: Option<String>,
 }
 
 /// The credentials a request carried, as the edge found them, not yet judged.
@@ -54,6 +79,8 @@ pub struct Credentials {
     pub client_id: Option<String>,
     /// `client_secret` in the body.
     pub client_secret: Option<String>,
+    /// `client_assertion_type` and `client_assertion` in the body, when either is there.
+    pub assertion: Option<AssertionCredential>,
 }
 
 /// The one method a request used, with what it presented.
@@ -78,6 +105,57 @@ pub enum Presented<'a> {
         /// `client_id`.
         id: &'a str,
     },
+    /// `private_key_jwt`: a JWT client assertion, and perhaps a `client_id`.
+    Assertion {
+        /// `client_id`, when sent (RFC 7521 §4.2: optional).
+        id: Option<&'a str>,
+        /// `client_assertion`.
+        assertion: &'a str,
+    },
+}
+
+/// Why a client was not authenticated: the error the client is told, and, for the log only,
+/// why (never a credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error answered.
+    pub error: TokenError,
+    /// Why, for a debug log line.
+    pub reason: String,
+}
+
+impl Failure {
+    /// `invalid_client`, for `reason`.
+    pub fn client(reason: impl Into<String>) -> Self {
+        Self {
+            error: TokenError::InvalidClient,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<TokenError> for Failure {
+    fn from(error: TokenError) -> Self {
+        Self {
+            reason: error.to_string(),
+            error,
+        }
+    }
+}
+
+impl From<Failure> for TokenError {
+    fn from(f: Failure) -> Self {
+        f.error
+    }
+}
+
+/// What authenticating a client may consult besides the client store.
+#[expect(missing_debug_implementations, reason = "trait objects have no Debug")]
+pub struct AuthContext<'a> {
+    /// Registered clients.
+    pub clients: &'a dyn ClientStore,
+    /// `private_key_jwt`: keys, rules, replay cache, the endpoint, now.
+    pub assertions: AssertionContext<'a>,
 }
 
 impl Credentials {
@@ -89,15 +167,49 @@ impl Credentials {
             basic: authorization.map(|h| secret::parse_basic(h).ok_or(())),
             client_id: form.single("client_id")?.map(str::to_owned),
             client_secret: form.single("client_secret")?.map(str::to_owned),
+            assertion: match (
+                form.single("client_assertion_type")?,
+                form.single("client_assertion")?,
+            ) {
+                (None, None) => None,
+                (assertion_type, assertion) => Some(AssertionCredential {
+                    assertion_type: assertion_type.map(str::to_owned),
+                    assertion: assertion.map(str::to_owned),
+                }),
+            },
         })
     }
 
     /// The one method used. Two at once is `invalid_request` (OAuth 2.1 §2.4: a client must
     /// not use more than one); nothing at all, a secret without an id, malformed Basic
     /// credentials or a `client_id` contradicting them are `invalid_client`.
+    ///
+    /// A client assertion (RFC 7521 §4.2) needs both of its parameters (one alone is
+    /// `invalid_request`, a parameter missing); an assertion type other than the JWT one is
+    /// `invalid_client` (RFC 7521 §4.2.1: any problem with the client assertion is).
     pub fn presented(&self) -> Result<Presented<'_>, TokenError> {
         let body_id = self.client_id.as_deref();
         let body_secret = self.client_secret.as_deref();
+        if let Some(assertion) = &self.assertion {
+            if self.basic.is_some() || body_secret.is_some() {
+                return Err(TokenError::InvalidRequest(
+                    "use one client authentication method, not a client assertion and a secret"
+                        .into(),
+                ));
+            }
+            let (Some(kind), Some(jwt)) = (&assertion.assertion_type, &assertion.assertion) else {
+                return Err(TokenError::InvalidRequest(
+                    "client_assertion_type and client_assertion go together (RFC 7521 §4.2)".into(),
+                ));
+            };
+            if kind != JWT_BEARER_ASSERTION {
+                return Err(TokenError::InvalidClient);
+            }
+            return Ok(Presented::Assertion {
+                id: body_id,
+                assertion: jwt,
+            });
+        }
         match &self.basic {
             Some(_) if body_secret.is_some() => Err(TokenError::InvalidRequest(
                 "use one client authentication method, not both Basic and client_secret".into(),
@@ -126,22 +238,43 @@ impl Credentials {
                 Some(form::decode_str(id).unwrap_or(Cow::Borrowed(id)))
             }
             Presented::SecretPost { id, .. } | Presented::None { id } => Some(Cow::Borrowed(id)),
+            Presented::Assertion { id: Some(id), .. } => Some(Cow::Borrowed(id)),
+            Presented::Assertion {
+                id: None,
+                assertion,
+            } => private_key_jwt::claimed_subject(assertion).map(Cow::Owned),
         }
     }
 }
 
 /// Authenticates the client of `credentials` against the registered clients.
 ///
-/// Every failure is [`TokenError::InvalidClient`]: an unknown client, a wrong secret and the
-/// wrong kind of client look the same to the caller (RFC 6749 §5.2).
+/// Every failure is [`TokenError::InvalidClient`]: an unknown client, a wrong secret or
+/// assertion and the wrong kind of client look the same to the caller (RFC 6749 §5.2); the
+/// [`Failure`] says why, for the log.
 pub async fn authenticate(
     credentials: &Credentials,
-    clients: &dyn ClientStore,
-) -> Result<Arc<Client>, TokenError> {
-    match credentials.presented()? {
-        Presented::SecretBasic { id, secret } => secret::basic(id, secret, clients).await,
-        Presented::SecretPost { id, secret } => secret::post(id, secret, clients).await,
-        Presented::None { id } => none::public(id, clients).await,
+    ctx: &AuthContext<'_>,
+) -> Result<Arc<Client>, Failure> {
+    let clients = ctx.clients;
+    let refused = |e: TokenError| Failure {
+        reason: match &e {
+            TokenError::InvalidClient => "unknown client or wrong credentials".into(),
+            other => other.to_string(),
+        },
+        error: e,
+    };
+    match credentials.presented().map_err(Failure::from)? {
+        Presented::SecretBasic { id, secret } => {
+            secret::basic(id, secret, clients).await.map_err(refused)
+        }
+        Presented::SecretPost { id, secret } => {
+            secret::post(id, secret, clients).await.map_err(refused)
+        }
+        Presented::None { id } => none::public(id, clients).await.map_err(refused),
+        Presented::Assertion { id, assertion } => {
+            private_key_jwt::authenticate(id, assertion, clients, &ctx.assertions).await
+        }
     }
 }
 

@@ -28,7 +28,18 @@ async fn authenticated(
     body: &str,
     store: &MemoryStore,
 ) -> Result<Arc<Client>, TokenError> {
-    authenticate(&credentials(header, body)?, store).await
+    let rules = private_key_jwt::tests::rules(false);
+    let ctx = AuthContext {
+        clients: store,
+        assertions: AssertionContext {
+            verifier: &private_key_jwt::tests::Unsigned,
+            replay: store,
+            rules: &rules,
+            endpoint: "https://as.example/token",
+            now: gatehouse_token::UnixTime(private_key_jwt::tests::NOW),
+        },
+    };
+    Ok(authenticate(&credentials(header, body)?, &ctx).await?)
 }
 
 #[tokio::test]
@@ -139,6 +150,54 @@ async fn two_methods_or_repeated_parameters_are_invalid_request() {
     ));
     assert!(matches!(
         credentials(None, "client_id=a&client_id=b&client_secret=s"),
+        Err(TokenError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn an_assertion_is_one_method_and_needs_both_parameters() {
+    let t = JWT_BEARER_ASSERTION;
+    let c = credentials(
+        None,
+        &format!("client_assertion_type={t}&client_assertion=a.b.c"),
+    )
+    .unwrap();
+    assert!(matches!(
+        c.presented(),
+        Ok(Presented::Assertion {
+            id: None,
+            assertion: "a.b.c"
+        })
+    ));
+    for body in [
+        format!("client_assertion_type={t}&client_assertion=a.b.c&client_secret=s&client_id=x"),
+        "client_assertion=a.b.c".to_owned(),
+        format!("client_assertion_type={t}"),
+    ] {
+        let c = credentials(None, &body).unwrap();
+        assert!(
+            matches!(c.presented(), Err(TokenError::InvalidRequest(_))),
+            "{body}"
+        );
+    }
+    let c = credentials(
+        Some(&basic("x", "s")),
+        &format!("client_assertion_type={t}&client_assertion=a.b.c"),
+    )
+    .unwrap();
+    assert!(matches!(c.presented(), Err(TokenError::InvalidRequest(_))));
+    // RFC 7521 §4.2.1: an assertion of a type we do not take is a failed client authentication.
+    let c = credentials(
+        None,
+        "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:saml2-bearer&client_assertion=x",
+    )
+    .unwrap();
+    assert_eq!(c.presented(), Err(TokenError::InvalidClient));
+    assert!(matches!(
+        credentials(
+            None,
+            &format!("client_assertion_type={t}&client_assertion=a&client_assertion=b")
+        ),
         Err(TokenError::InvalidRequest(_))
     ));
 }

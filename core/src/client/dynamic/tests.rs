@@ -227,3 +227,68 @@ fn an_idle_registration_expires() {
     assert!(r.client.origin.expired(50, UnixTime(150)));
     assert!(!ClientOrigin::Operator.expired(0, UnixTime(u64::MAX)));
 }
+
+#[test]
+fn private_key_jwt_clients_register_keys_and_keep_their_kind() {
+    let mut policy = policy();
+    policy.auth_methods.push(AuthMethod::PrivateKeyJwt);
+    let key = json!({"kty": "EC", "crv": "P-256", "kid": "k1",
+        "x": b64::encode([1u8; 32]), "y": b64::encode([2u8; 32])});
+    let body = json!({
+        "client_name": "svc", "redirect_uris": ["https://svc.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key]},
+    });
+    let meta = |v: &serde_json::Value| serde_json::from_value::<ClientMetadata>(v.clone()).unwrap();
+    // Refused where policy does not allow the method.
+    assert!(
+        meta(&body)
+            .register(
+                &super::tests::policy(),
+                &CountingRandom::default(),
+                UnixTime(1)
+            )
+            .is_err()
+    );
+    let registered = meta(&body)
+        .register(&policy, &CountingRandom::default(), UnixTime(1))
+        .unwrap();
+    assert_eq!(registered.client.kind, ClientKind::PrivateKeyJwt);
+    assert!(registered.secret.is_none());
+    let shown = describe(&registered.client, None, None, "https://as/register/x");
+    assert_eq!(shown["jwks"]["keys"][0]["kid"], "k1");
+    assert_eq!(shown["jwks"]["keys"][0]["alg"], "ES256");
+    assert_eq!(shown["token_endpoint_auth_method"], "private_key_jwt");
+    // An update replaces the keys, and may not turn the client into a public or secret one.
+    let id = registered.client.id.as_str();
+    let mut update = body;
+    update["client_id"] = json!(id);
+    update["jwks"] = serde_json::Value::Null;
+    update["jwks_uri"] = json!("https://svc.example/jwks");
+    let updated = meta(&update).update(&registered.client, &policy).unwrap();
+    assert_eq!(
+        updated.keys,
+        Some(ClientKeys::Uri("https://svc.example/jwks".into()))
+    );
+    for method in ["none", "client_secret_basic"] {
+        let mut other = json!({"client_id": id, "redirect_uris": ["https://svc.example/cb"]});
+        other["token_endpoint_auth_method"] = json!(method);
+        assert!(
+            meta(&other).update(&registered.client, &policy).is_err(),
+            "{method}"
+        );
+    }
+    // Keys with another method, both kinds of keys, a non-string jwks_uri: refused.
+    for bad in [
+        json!({"redirect_uris": ["https://svc.example/cb"], "jwks_uri": "https://svc.example/jwks"}),
+        json!({"redirect_uris": ["https://svc.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": [key]}, "jwks_uri": "https://svc.example/jwks"}),
+        json!({"redirect_uris": ["https://svc.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+               "jwks_uri": 7}),
+    ] {
+        let refused = meta(&bad).register(&policy, &CountingRandom::default(), UnixTime(1));
+        assert!(
+            matches!(refused, Err(RegistrationRefused::InvalidClientMetadata(_))),
+            "{bad}"
+        );
+    }
+}
