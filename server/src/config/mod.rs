@@ -147,6 +147,7 @@ struct RawConfig {
     client_metadata_documents: metadata_documents::RawMetadataDocuments,
     #[serde(default)]
     device: device::RawDevice,
+    #[serde(default)]
     client_keys: client_keys::RawClientKeys,
 }
 
