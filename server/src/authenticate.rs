@@ -69,7 +69,7 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
         }
     }
     let result = match &credentials {
-        Ok(c) => auth::authenticate(c, app.clients.as_ref()).await,
+        Ok(c) => auth::authenticate(c, app.clients.as_ref(), now).await,
         Err(e) => Err(e.clone()),
     };
     let result = match result {

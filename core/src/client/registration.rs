@@ -9,6 +9,8 @@ use super::{
     Client, ClientId, ClientKind, ClientSecret, GrantType, Introspection, LIFETIME_RANGE,
     MAX_RESOURCES, MAX_SCOPE_LEN, TokenFormat,
 };
+use super::auth::AuthMethod;
+use super::auth::tls::{TlsClientAuth, TlsSubject};
 use crate::ports::Random;
 use crate::resource::Resource;
 use crate::scope::Scope;
@@ -51,6 +53,35 @@ pub struct ClientRegistration {
     /// Whether its authorization requests must be pushed first (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// `tls_client_auth`: the expected subject DN (RFC 8705 §2.1.2, an RFC 4514 string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth`: an expected dNSName SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `tls_client_auth`: an expected URI SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// `tls_client_auth`: an expected iPAddress SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// `tls_client_auth`: an expected rfc822Name SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+}
+
+impl ClientRegistration {
+    /// The `tls_client_auth` subject members as given, in RFC 8705 §2.1.2 order.
+    fn tls_subject_members(&self) -> [(&'static str, Option<&str>); 5] {
+        let m = TlsSubject::MEMBERS;
+        [
+            (m[0], self.tls_client_auth_subject_dn.as_deref()),
+            (m[1], self.tls_client_auth_san_dns.as_deref()),
+            (m[2], self.tls_client_auth_san_uri.as_deref()),
+            (m[3], self.tls_client_auth_san_ip.as_deref()),
+            (m[4], self.tls_client_auth_san_email.as_deref()),
+        ]
+    }
 }
 
 /// Why a registration was refused; each message names the field and what to do.
@@ -88,15 +119,37 @@ impl ClientRegistration {
                 "name at least one grant type (authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:jwt-bearer, urn:ietf:params:oauth:grant-type:token-exchange)",
             ));
         }
-        let public = match self.token_endpoint_auth_method.as_deref() {
-            None | Some("client_secret_basic" | "client_secret_post") => false,
-            Some("none") => true,
-            Some(other) => {
-                return Err(refuse(
+        let method = match self.token_endpoint_auth_method.as_deref() {
+            None => AuthMethod::ClientSecretBasic,
+            Some(name) => AuthMethod::parse(name).ok_or_else(|| {
+                refuse(
                     "token_endpoint_auth_method",
-                    format!("{other:?} is not supported; use client_secret_basic or none"),
+                    format!(
+                        "{name:?} is not supported; use client_secret_basic, none, tls_client_auth or self_signed_tls_client_auth"
+                    ),
+                )
+            })?,
+        };
+        let public = method == AuthMethod::None;
+        let subject = TlsSubject::from_members(self.tls_subject_members())
+            .map_err(|(member, message)| refuse(member, message))?;
+        // RFC 8705 §2.1.2: `tls_client_auth` needs exactly one subject, the other methods none.
+        let tls = match (method, subject) {
+            (AuthMethod::TlsClientAuth, Some(subject)) => Some(TlsClientAuth::Pki(subject)),
+            (AuthMethod::TlsClientAuth, None) => {
+                return Err(refuse(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs the certificate's subject: one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email (RFC 8705 §2.1.2)",
                 ));
             }
+            (AuthMethod::SelfSignedTlsClientAuth, None) => Some(TlsClientAuth::SelfSigned),
+            (_, Some(subject)) => {
+                return Err(refuse(
+                    subject.member(),
+                    "only a tls_client_auth client registers a certificate subject",
+                ));
+            }
+            (_, None) => None,
         };
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
@@ -208,15 +261,16 @@ impl ClientRegistration {
                 ));
             }
         }
-        let secret = (!public).then(|| ClientSecret::generate(random));
+        let secret = (!public && tls.is_none()).then(|| ClientSecret::generate(random));
         let client = Client {
             id: ClientId::generate(random),
             name: name.to_owned(),
-            kind: match &secret {
-                Some(secret) => ClientKind::Confidential {
+            kind: match (&secret, tls) {
+                (_, Some(tls)) => ClientKind::Tls(tls),
+                (Some(secret), None) => ClientKind::Confidential {
                     secret_digest: secret.digest(),
                 },
-                None => ClientKind::Public,
+                (None, None) => ClientKind::Public,
             },
             grant_types,
             scope,
@@ -252,6 +306,11 @@ mod tests {
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             require_pushed_authorization_requests: false,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
         }
     }
 

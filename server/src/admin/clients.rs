@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::client::{Client, ClientId, ClientOrigin, ClientRegistration};
+use gatehouse_core::client::auth::tls::TlsClientAuth;
+use gatehouse_core::client::{Client, ClientId, ClientKind, ClientOrigin, ClientRegistration};
 use serde::Serialize;
 use serde_json::json;
 
@@ -28,6 +29,9 @@ pub struct ClientView {
     access_token_lifetime: Option<u64>,
     token_format: &'static str,
     token_endpoint_auth_method: &'static str,
+    /// A `tls_client_auth` client's subject, under its RFC 8705 §2.1.2 member.
+    #[serde(flatten)]
+    tls_subject: Option<serde_json::Map<String, serde_json::Value>>,
     introspection: &'static str,
     created_at: u64,
     /// `operator` or `dynamic` (RFC 7591).
@@ -57,6 +61,14 @@ impl ClientView {
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
             token_endpoint_auth_method: c.auth_method().as_str(),
+            tls_subject: match &c.kind {
+                ClientKind::Tls(TlsClientAuth::Pki(subject)) => {
+                    let mut member = serde_json::Map::new();
+                    member.insert(subject.member().to_owned(), json!(subject.value()));
+                    Some(member)
+                }
+                _ => None,
+            },
             introspection: c.introspection.as_str(),
             created_at: c.created_at.0,
             registered_by: match c.origin {

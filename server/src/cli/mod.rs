@@ -83,8 +83,30 @@ struct CreateArgs {
     grant_types: Vec<String>,
     /// A public client (a browser or native app, an MCP client): no secret; it proves each
     /// code flow with PKCE instead (`token_endpoint_auth_method` `none`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "auth_method")]
     public: bool,
+    /// How the client authenticates (`token_endpoint_auth_method`): client_secret_basic (the
+    /// default: a generated secret), none (as --public), tls_client_auth (a CA-issued
+    /// certificate with the subject given by one --tls-* option, RFC 8705 §2.1) or
+    /// self_signed_tls_client_auth (a self-signed certificate from its JWK set, RFC 8705 §2.2).
+    #[arg(long, value_name = "METHOD")]
+    auth_method: Option<String>,
+    /// tls_client_auth: the certificate's subject DN, as an RFC 4514 string
+    /// ("CN=payments,O=Example,C=SE").
+    #[arg(long, value_name = "DN", group = "tls_subject")]
+    tls_subject_dn: Option<String>,
+    /// tls_client_auth: a dNSName SAN of the certificate.
+    #[arg(long, value_name = "NAME", group = "tls_subject")]
+    tls_san_dns: Option<String>,
+    /// tls_client_auth: a URI SAN of the certificate.
+    #[arg(long, value_name = "URI", group = "tls_subject")]
+    tls_san_uri: Option<String>,
+    /// tls_client_auth: an IP address SAN of the certificate.
+    #[arg(long, value_name = "IP", group = "tls_subject")]
+    tls_san_ip: Option<String>,
+    /// tls_client_auth: an email (rfc822Name) SAN of the certificate.
+    #[arg(long, value_name = "EMAIL", group = "tls_subject")]
+    tls_san_email: Option<String>,
     /// Where authorization responses may be sent (repeatable; required with
     /// authorization_code); matched exactly, except the port of a loopback URI.
     #[arg(long = "redirect-uri", value_name = "URI")]
@@ -217,6 +239,20 @@ fn client(
             // Only what was asked for: a server that predates these members refuses them.
             if args.public {
                 body["token_endpoint_auth_method"] = json!("none");
+            }
+            if let Some(method) = &args.auth_method {
+                body["token_endpoint_auth_method"] = json!(method);
+            }
+            for (member, value) in [
+                ("tls_client_auth_subject_dn", &args.tls_subject_dn),
+                ("tls_client_auth_san_dns", &args.tls_san_dns),
+                ("tls_client_auth_san_uri", &args.tls_san_uri),
+                ("tls_client_auth_san_ip", &args.tls_san_ip),
+                ("tls_client_auth_san_email", &args.tls_san_email),
+            ] {
+                if let Some(value) = value {
+                    body[member] = json!(value);
+                }
             }
             if !args.redirect_uris.is_empty() {
                 body["redirect_uris"] = json!(args.redirect_uris);

@@ -38,6 +38,13 @@ pub(super) fn created_client(c: &Value) -> String {
             let _ = writeln!(out, "  client_secret: {}", s(secret));
             out.push_str("  (the secret is shown only now: store it safely)\n");
         }
+        _ if s(&c["token_endpoint_auth_method"]).contains("tls_client_auth") => {
+            let _ = writeln!(
+                out,
+                "  authenticates with its TLS client certificate ({})",
+                s(&c["token_endpoint_auth_method"])
+            );
+        }
         _ => out.push_str("  (a public client: no secret; it proves each code flow with PKCE)\n"),
     }
     out
@@ -56,6 +63,11 @@ pub(super) fn client_details(c: &Value) -> String {
         "token_format",
         "introspection",
         "token_endpoint_auth_method",
+        "tls_client_auth_subject_dn",
+        "tls_client_auth_san_dns",
+        "tls_client_auth_san_uri",
+        "tls_client_auth_san_ip",
+        "tls_client_auth_san_email",
         "redirect_uris",
     ] {
         // A member the server does not send (an older server) is left out, not shown as `-`.

@@ -2,17 +2,21 @@
 //! clients (token, introspection, revocation). The edge fills [`Credentials`] with what the
 //! request carried; this module picks the one method used and judges it, one module per method:
 //! - [`secret`]: `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1);
-//! - [`none`]: public clients, identified by `client_id` alone (RFC 7591 §2).
+//! - [`none`]: public clients, identified by `client_id` alone (RFC 7591 §2);
+//! - [`tls`]: `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2), the TLS
+//!   client certificate.
 //!
 //! Methods still to come each get their module here and a field in [`Credentials`]:
-//! `private_key_jwt` (RFC 7523 §2.2, a client assertion in the body) and mutual TLS (RFC 8705,
-//! the TLS peer certificate).
+//! `private_key_jwt` (RFC 7523 §2.2, a client assertion in the body).
 
 pub mod none;
 pub mod secret;
+pub mod tls;
 
 use std::borrow::Cow;
 use std::sync::Arc;
+
+use gatehouse_token::UnixTime;
 
 use super::Client;
 use crate::error::TokenError;
@@ -28,6 +32,10 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// The secret in the body.
     ClientSecretPost,
+    /// A certificate chaining to a trusted CA with the registered subject (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// A self-signed certificate from the client's JWK set (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -37,11 +45,30 @@ impl AuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
-    /// The methods a registered client can use, as discovery advertises them.
-    pub const SUPPORTED: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+    /// The methods a registered client can use, as discovery advertises them (the mutual-TLS
+    /// ones only where the server receives client certificates, [`Self::needs_certificate`]).
+    pub const SUPPORTED: [Self; 5] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::None,
+        Self::TlsClientAuth,
+        Self::SelfSignedTlsClientAuth,
+    ];
+
+    /// Whether the method needs a TLS client certificate (RFC 8705 §2).
+    pub const fn needs_certificate(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
+    }
+
+    /// Parses a registered method name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::SUPPORTED.into_iter().find(|m| m.as_str() == text)
+    }
 }
 
 /// The credentials a request carried, as the edge found them, not yet judged.
@@ -54,6 +81,10 @@ pub struct Credentials {
     pub client_id: Option<String>,
     /// `client_secret` in the body.
     pub client_secret: Option<String>,
+    /// The TLS client certificate of the connection (or from a trusted proxy), with the
+    /// edge's verdict on its chain. Not a method by itself: a client of any method may present
+    /// one (RFC 8705 §3); it authenticates only a client registered for a mutual-TLS method.
+    pub certificate: Option<tls::PresentedCertificate>,
 }
 
 /// The one method a request used, with what it presented.
@@ -89,6 +120,7 @@ impl Credentials {
             basic: authorization.map(|h| secret::parse_basic(h).ok_or(())),
             client_id: form.single("client_id")?.map(str::to_owned),
             client_secret: form.single("client_secret")?.map(str::to_owned),
+            certificate: None,
         })
     }
 
@@ -130,18 +162,25 @@ impl Credentials {
     }
 }
 
-/// Authenticates the client of `credentials` against the registered clients.
+/// Authenticates the client of `credentials` against the registered clients at `now` (a
+/// certificate's validity period is checked against it).
 ///
 /// Every failure is [`TokenError::InvalidClient`]: an unknown client, a wrong secret and the
 /// wrong kind of client look the same to the caller (RFC 6749 §5.2).
 pub async fn authenticate(
     credentials: &Credentials,
     clients: &dyn ClientStore,
+    now: UnixTime,
 ) -> Result<Arc<Client>, TokenError> {
     match credentials.presented()? {
         Presented::SecretBasic { id, secret } => secret::basic(id, secret, clients).await,
         Presented::SecretPost { id, secret } => secret::post(id, secret, clients).await,
-        Presented::None { id } => none::public(id, clients).await,
+        // A `client_id` alone: a public client, or a mutual-TLS client whose certificate is
+        // the credential (RFC 8705 §2: `client_id` is in the request, the certificate in TLS).
+        Presented::None { id } => match &credentials.certificate {
+            Some(certificate) => tls::mutual_tls_or_public(id, certificate, clients, now).await,
+            None => none::public(id, clients).await,
+        },
     }
 }
 

@@ -28,7 +28,7 @@ async fn authenticated(
     body: &str,
     store: &MemoryStore,
 ) -> Result<Arc<Client>, TokenError> {
-    authenticate(&credentials(header, body)?, store).await
+    authenticate(&credentials(header, body)?, store, gatehouse_token::UnixTime(1_700_000_000)).await
 }
 
 #[tokio::test]
