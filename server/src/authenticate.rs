@@ -1,10 +1,12 @@
 //! Client authentication at the token, introspection and revocation endpoints: `core` judges
-//! the credentials; this module holds every attempt to the credential-guessing limit first
+//! the credentials (a client certificate's chain is judged here first, against
+//! `tls.client_ca_file`); this module holds every attempt to the credential-guessing limit first
 //! ([`crate::throttle`]) and counts the failures.
 
 use std::sync::Arc;
 
 use gatehouse_core::TokenError;
+use gatehouse_core::client::auth::tls::PresentedCertificate;
 use gatehouse_core::client::auth::{self, Credentials};
 use gatehouse_core::client::{Client, ClientOrigin, MAX_CLIENT_ID_LEN};
 use gatehouse_token::UnixTime;
@@ -52,7 +54,21 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
             .check(address, now)
             .map_err(too_many)?;
     }
-    let credentials = Credentials::from_request(req.authorization.as_deref(), &req.form);
+    let credentials =
+        Credentials::from_request(req.authorization.as_deref(), &req.form).map(|mut c| {
+            // RFC 8705 §2.1: the chain is judged here, where the CAs and the clock are.
+            c.certificate = req.client_certificate.clone().map(|certificate| {
+                let chain_trusted = app
+                    .client_cas
+                    .as_ref()
+                    .is_some_and(|cas| cas.trusted(&certificate, now.0));
+                PresentedCertificate {
+                    certificate,
+                    chain_trusted,
+                }
+            });
+            c
+        });
     // Ids longer than any real one are not tracked by id (the address still is).
     let id = credentials
         .as_ref()

@@ -28,6 +28,7 @@ pub mod app;
 pub mod authenticate;
 pub mod catch_panic;
 pub mod changes;
+pub mod client_certificate;
 pub mod cli;
 pub mod clients;
 pub mod config;

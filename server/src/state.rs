@@ -35,6 +35,8 @@ pub struct ClientAuth {
     pub clock: Arc<dyn Clock>,
     /// How long a dynamically registered client may go unused before it expires, seconds.
     pub dynamic_idle_expiry: u64,
+    /// The CAs of `tls_client_auth` certificates (RFC 8705 §2.1), if configured.
+    pub client_cas: Option<Arc<crate::runtime::tls::ChainCheck>>,
 }
 
 /// The token endpoint's state: what issuing a token may touch.
@@ -207,6 +209,10 @@ pub struct Discovery {
     pub metadata_documents: bool,
     /// The registered resources (their scopes are listed).
     pub resources: Arc<Resources>,
+    /// Whether client certificates reach the server (the mutual-TLS methods are offered).
+    pub client_certificates: bool,
+    /// The mTLS listener's base URL, for `mtls_endpoint_aliases` (RFC 8705 §5).
+    pub mtls_base: Option<String>,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only

@@ -12,7 +12,7 @@
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
 //!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
-//!   [`trust`], [`metadata_documents`].
+//!   [`trust`], [`metadata_documents`], [`tls`].
 
 pub mod admin;
 pub mod authorize;
@@ -24,6 +24,7 @@ pub mod pages;
 pub mod registration;
 pub mod resources;
 pub mod signing;
+pub mod tls;
 pub mod tokens;
 pub mod trust;
 pub mod validation;
@@ -44,6 +45,7 @@ pub use pages::PagesConfig;
 pub use registration::RegistrationConfig;
 pub use resources::ResourcesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
+pub use tls::TlsConfig;
 pub use tokens::TokensConfig;
 pub use trust::TrustConfig;
 pub use validation::ValidationConfig;
@@ -96,6 +98,8 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// `[client_metadata_documents]`: clients identified by a metadata document URL.
     pub client_metadata_documents: MetadataDocumentsConfig,
+    /// `[tls]`: TLS termination and client certificates (RFC 8705).
+    pub tls: TlsConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -132,6 +136,8 @@ struct RawConfig {
     registration: registration::RawRegistration,
     #[serde(default)]
     client_metadata_documents: metadata_documents::RawMetadataDocuments,
+    #[serde(default)]
+    tls: tls::RawTls,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -310,7 +316,10 @@ impl RawConfig {
         let admin = self.admin.validate(listen)?;
         let issuer = match self.issuer {
             Some(issuer) => validate_issuer(&issuer)?,
-            None if listen.ip().is_loopback() => format!("http://{listen}"),
+            None if listen.ip().is_loopback() => {
+                let scheme = if self.tls.listen_tls() { "https" } else { "http" };
+                format!("{scheme}://{listen}")
+            }
             None => {
                 return Err(bad(
                     "issuer",
@@ -338,6 +347,7 @@ impl RawConfig {
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
             trust: self.trust.validate(&issuer)?,
+            tls: self.tls.validate(&issuer)?,
             issuer,
             resources: self.resources.validate()?,
             registration: self.registration.validate()?,
