@@ -288,7 +288,12 @@ mod tests {
 
     #[test]
     fn mutual_tls_is_offered_only_where_certificates_arrive() {
-        let doc = serde_json::to_value(Metadata::new("https://as.example/t", "ES256", &Offered::default())).unwrap();
+        let doc = serde_json::to_value(Metadata::new(
+            "https://as.example/t",
+            "ES256",
+            &Offered::default(),
+        ))
+        .unwrap();
         assert!(doc.get("mtls_endpoint_aliases").is_none());
         let offered = Offered {
             client_certificates: true,
@@ -316,7 +321,10 @@ mod tests {
         ] {
             let methods = doc[member].as_array().unwrap();
             assert!(methods.contains(&"tls_client_auth".into()), "{member}");
-            assert!(methods.contains(&"self_signed_tls_client_auth".into()), "{member}");
+            assert!(
+                methods.contains(&"self_signed_tls_client_auth".into()),
+                "{member}"
+            );
         }
     }
 

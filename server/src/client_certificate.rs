@@ -64,7 +64,10 @@ pub fn of_request(
         return Ok(None);
     }
     if values.next().is_some() {
-        return Err(format!("the {} header is sent more than once", proxy.header));
+        return Err(format!(
+            "the {} header is sent more than once",
+            proxy.header
+        ));
     }
     parse(value.as_bytes(), proxy.format)
         .map(Some)
@@ -149,7 +152,10 @@ mod tests {
         let mut huge = vec![b':'];
         huge.extend(std::iter::repeat_n(b'A', MAX_HEADER_LEN));
         huge.push(b':');
-        assert_eq!(parse(&huge, HeaderFormat::Rfc9440).unwrap_err(), "too large");
+        assert_eq!(
+            parse(&huge, HeaderFormat::Rfc9440).unwrap_err(),
+            "too large"
+        );
         // Within the header limit but decoding past the certificate limit.
         let big = format!(
             ":{}:",
@@ -173,16 +179,32 @@ mod tests {
         let trusted = Some("10.1.2.3".parse().unwrap());
         let untrusted = Some("192.0.2.1".parse().unwrap());
         assert!(of_request(&headers, trusted, &source()).unwrap().is_some());
-        assert!(of_request(&headers, untrusted, &source()).unwrap().is_none());
+        assert!(
+            of_request(&headers, untrusted, &source())
+                .unwrap()
+                .is_none()
+        );
         assert!(of_request(&headers, None, &source()).unwrap().is_none());
-        assert!(of_request(&headers, trusted, &CertificateSource::default()).unwrap().is_none());
+        assert!(
+            of_request(&headers, trusted, &CertificateSource::default())
+                .unwrap()
+                .is_none()
+        );
         // Malformed or repeated: refused from a trusted proxy, ignored from anyone else.
         headers.append("client-cert", ":MAMCAQE=:".parse().unwrap());
         assert!(of_request(&headers, trusted, &source()).is_err());
-        assert!(of_request(&headers, untrusted, &source()).unwrap().is_none());
+        assert!(
+            of_request(&headers, untrusted, &source())
+                .unwrap()
+                .is_none()
+        );
         let mut headers = HeaderMap::new();
         headers.insert("client-cert", "garbage".parse().unwrap());
         assert!(of_request(&headers, trusted, &source()).is_err());
-        assert!(of_request(&headers, untrusted, &source()).unwrap().is_none());
+        assert!(
+            of_request(&headers, untrusted, &source())
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -554,7 +554,9 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback over plain HTTP (admin.allow_remote): terminate TLS in front of it");
     }
     if app.config.tls.client_certificates() && app.config.tls.client_ca_file.is_none() {
-        tracing::warn!("client certificates are accepted but tls.client_ca_file is not set: no tls_client_auth certificate can be trusted (self_signed_tls_client_auth still works)");
+        tracing::warn!(
+            "client certificates are accepted but tls.client_ca_file is not set: no tls_client_auth certificate can be trusted (self_signed_tls_client_auth still works)"
+        );
     }
     let limits = app.config.http;
     // The admin API serves an operator and their automation, not the world: a few dozen
@@ -564,9 +566,17 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
         max_connections_per_address: 0,
         ..limits
     };
-    let mtls_connections = if mtls.is_some() { limits.max_connections } else { 0 };
+    let mtls_connections = if mtls.is_some() {
+        limits.max_connections
+    } else {
+        0
+    };
     file_descriptor_budget(limits.max_connections + mtls_connections + ADMIN_MAX_CONNECTIONS);
-    let scheme = if tls.public.is_some() { "https" } else { "http" };
+    let scheme = if tls.public.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if json {
         let mut line = serde_json::json!({
             "issuer": app.config.issuer,

@@ -424,11 +424,17 @@ impl ClientRecord {
     fn kind(&mut self) -> ClientKind {
         use auth::tls::{TlsClientAuth, TlsSubject};
         let subject = None
-            .or(self.tls_client_auth_subject_dn.take().map(TlsSubject::SubjectDn))
+            .or(self
+                .tls_client_auth_subject_dn
+                .take()
+                .map(TlsSubject::SubjectDn))
             .or(self.tls_client_auth_san_dns.take().map(TlsSubject::SanDns))
             .or(self.tls_client_auth_san_uri.take().map(TlsSubject::SanUri))
             .or(self.tls_client_auth_san_ip.take().map(TlsSubject::SanIp))
-            .or(self.tls_client_auth_san_email.take().map(TlsSubject::SanEmail));
+            .or(self
+                .tls_client_auth_san_email
+                .take()
+                .map(TlsSubject::SanEmail));
         let method = self.token_endpoint_auth_method.as_deref();
         match (subject, method, self.secret_digest.take()) {
             (Some(subject), _, _) => ClientKind::Tls(TlsClientAuth::Pki(subject)),

@@ -4,13 +4,13 @@
 use gatehouse_token::UnixTime;
 use serde::{Deserialize, Serialize};
 
+use super::auth::AuthMethod;
+use super::auth::tls::{TlsClientAuth, TlsSubject};
 use super::redirect::{MAX_REDIRECT_URIS, RedirectUri};
 use super::{
     Client, ClientId, ClientKind, ClientSecret, GrantType, Introspection, LIFETIME_RANGE,
     MAX_RESOURCES, MAX_SCOPE_LEN, TokenFormat,
 };
-use super::auth::AuthMethod;
-use super::auth::tls::{TlsClientAuth, TlsSubject};
 use crate::ports::Random;
 use crate::resource::Resource;
 use crate::scope::Scope;

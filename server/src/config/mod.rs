@@ -317,7 +317,11 @@ impl RawConfig {
         let issuer = match self.issuer {
             Some(issuer) => validate_issuer(&issuer)?,
             None if listen.ip().is_loopback() => {
-                let scheme = if self.tls.listen_tls() { "https" } else { "http" };
+                let scheme = if self.tls.listen_tls() {
+                    "https"
+                } else {
+                    "http"
+                };
                 format!("{scheme}://{listen}")
             }
             None => {

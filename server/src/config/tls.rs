@@ -197,10 +197,7 @@ impl RawTls {
                 ));
             }
         };
-        let proxy = match (
-            &self.proxy_certificate_header,
-            &self.trusted_proxies,
-        ) {
+        let proxy = match (&self.proxy_certificate_header, &self.trusted_proxies) {
             (None, None) => None,
             (Some(_), None) | (None, Some(_)) => {
                 return Err(bad(
@@ -247,7 +244,9 @@ impl RawTls {
                     Some(other) => {
                         return Err(bad(
                             "tls.proxy_certificate_format",
-                            format!("{other:?}: use \"rfc9440\" (:base64-DER:) or \"pem\" (URL-encoded PEM)"),
+                            format!(
+                                "{other:?}: use \"rfc9440\" (:base64-DER:) or \"pem\" (URL-encoded PEM)"
+                            ),
                         ));
                     }
                 };
@@ -301,11 +300,10 @@ mod tests {
 
     #[test]
     fn mtls_listener_url() {
-        let tls = raw(
-            "certificate_file = \"c\"\nkey_file = \"k\"\nmtls_listen = \"127.0.0.1:8443\"",
-        )
-        .validate("https://127.0.0.1:8080/t")
-        .unwrap();
+        let tls =
+            raw("certificate_file = \"c\"\nkey_file = \"k\"\nmtls_listen = \"127.0.0.1:8443\"")
+                .validate("https://127.0.0.1:8080/t")
+                .unwrap();
         assert!(tls.listen_tls);
         assert_eq!(tls.mtls_base.as_deref(), Some("https://127.0.0.1:8443/t"));
         let err = raw("certificate_file = \"c\"\nkey_file = \"k\"\nmtls_listen = \"0.0.0.0:8443\"")
@@ -315,10 +313,18 @@ mod tests {
         let tls = raw("certificate_file = \"c\"\nkey_file = \"k\"\nmtls_listen = \"0.0.0.0:8443\"\nmtls_url = \"https://mtls.as.example:8443\"")
             .validate("https://as.example")
             .unwrap();
-        assert_eq!(tls.mtls_base.as_deref(), Some("https://mtls.as.example:8443"));
+        assert_eq!(
+            tls.mtls_base.as_deref(),
+            Some("https://mtls.as.example:8443")
+        );
         for bad_url in ["http://x", "https://x/path", "https://x?q"] {
-            let text = format!("certificate_file = \"c\"\nkey_file = \"k\"\nmtls_listen = \"0.0.0.0:8443\"\nmtls_url = \"{bad_url}\"");
-            assert!(raw(&text).validate("https://as.example").is_err(), "{bad_url}");
+            let text = format!(
+                "certificate_file = \"c\"\nkey_file = \"k\"\nmtls_listen = \"0.0.0.0:8443\"\nmtls_url = \"{bad_url}\""
+            );
+            assert!(
+                raw(&text).validate("https://as.example").is_err(),
+                "{bad_url}"
+            );
         }
     }
 
@@ -327,14 +333,32 @@ mod tests {
         for (text, field) in [
             ("certificate_file = \"c\"", "tls.certificate_file"),
             ("listen_tls = true", "tls.listen_tls"),
-            ("request_client_certificates = true", "tls.request_client_certificates"),
+            (
+                "request_client_certificates = true",
+                "tls.request_client_certificates",
+            ),
             ("mtls_listen = \"127.0.0.1:1\"", "tls.mtls_listen"),
-            ("proxy_certificate_header = \"Client-Cert\"", "tls.trusted_proxies"),
+            (
+                "proxy_certificate_header = \"Client-Cert\"",
+                "tls.trusted_proxies",
+            ),
             ("trusted_proxies = [\"10.0.0.1\"]", "tls.trusted_proxies"),
-            ("proxy_certificate_header = \"Client Cert\"\ntrusted_proxies = [\"10.0.0.1\"]", "tls.proxy_certificate_header"),
-            ("proxy_certificate_header = \"X\"\ntrusted_proxies = [\"10.0.0.300\"]", "tls.trusted_proxies"),
-            ("proxy_certificate_header = \"X\"\ntrusted_proxies = []", "tls.trusted_proxies"),
-            ("proxy_certificate_header = \"X\"\ntrusted_proxies = [\"::1\"]\nproxy_certificate_format = \"der\"", "tls.proxy_certificate_format"),
+            (
+                "proxy_certificate_header = \"Client Cert\"\ntrusted_proxies = [\"10.0.0.1\"]",
+                "tls.proxy_certificate_header",
+            ),
+            (
+                "proxy_certificate_header = \"X\"\ntrusted_proxies = [\"10.0.0.300\"]",
+                "tls.trusted_proxies",
+            ),
+            (
+                "proxy_certificate_header = \"X\"\ntrusted_proxies = []",
+                "tls.trusted_proxies",
+            ),
+            (
+                "proxy_certificate_header = \"X\"\ntrusted_proxies = [\"::1\"]\nproxy_certificate_format = \"der\"",
+                "tls.proxy_certificate_format",
+            ),
             ("reload_interval = 0", "tls.reload_interval"),
         ] {
             let err = raw(text).validate("http://127.0.0.1:8080").unwrap_err();

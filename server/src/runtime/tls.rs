@@ -288,10 +288,16 @@ impl ChainCheck {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(&bytes) {
             let cert = cert.map_err(|e| {
-                tls_error(field, format!("{} is not PEM certificates: {e}", path.display()))
+                tls_error(
+                    field,
+                    format!("{} is not PEM certificates: {e}", path.display()),
+                )
             })?;
             roots.add(cert).map_err(|e| {
-                tls_error(field, format!("{}: a CA certificate is unusable: {e}", path.display()))
+                tls_error(
+                    field,
+                    format!("{}: a CA certificate is unusable: {e}", path.display()),
+                )
             })?;
         }
         if roots.is_empty() {

@@ -25,6 +25,7 @@ mod lifetimes;
 mod limits;
 mod mcp_sdk;
 mod metadata_documents;
+mod mtls;
 mod relying_party;
 mod restart;
 mod revocation;

@@ -28,7 +28,12 @@ async fn authenticated(
     body: &str,
     store: &MemoryStore,
 ) -> Result<Arc<Client>, TokenError> {
-    authenticate(&credentials(header, body)?, store, gatehouse_token::UnixTime(1_700_000_000)).await
+    authenticate(
+        &credentials(header, body)?,
+        store,
+        gatehouse_token::UnixTime(1_700_000_000),
+    )
+    .await
 }
 
 #[tokio::test]

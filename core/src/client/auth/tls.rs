@@ -75,7 +75,10 @@ impl std::fmt::Debug for ClientCertificate {
 /// The certificate's SHA-256 thumbprint, base64url without padding: the `x5t#S256` of a
 /// certificate-bound token's `cnf` (RFC 8705 §3.1).
 pub fn thumbprint_s256(certificate: &ClientCertificate) -> String {
-    b64::encode(ring::digest::digest(&ring::digest::SHA256, certificate.der()))
+    b64::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        certificate.der(),
+    ))
 }
 
 /// A certificate with what the edge found about it.
@@ -249,7 +252,9 @@ pub fn valid_at(der: &[u8], now: UnixTime) -> bool {
 /// the `x5c` certificates of the client's registered JWK set (`registered`, each a DER
 /// certificate: the first of each key's `x5c`, RFC 7517 §4.7), compared byte for byte.
 pub fn self_signed_matches(presented: &ClientCertificate, registered: &[Vec<u8>]) -> bool {
-    registered.iter().any(|der| der.as_slice() == presented.der())
+    registered
+        .iter()
+        .any(|der| der.as_slice() == presented.der())
 }
 
 /// A distinguished name in a normalised form, for `distinguishedNameMatch` (RFC 4517 §4.2.15):
@@ -307,7 +312,9 @@ impl DistinguishedName {
                 chars.next();
             }
             if chars.next() != Some('=') {
-                return Err(format!("{text:?} is not an RFC 4514 DN: an attribute has no `=`"));
+                return Err(format!(
+                    "{text:?} is not an RFC 4514 DN: an attribute has no `=`"
+                ));
             }
             let name = name.trim().to_ascii_lowercase();
             let oid = if !name.is_empty() && name.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -323,29 +330,36 @@ impl DistinguishedName {
             };
             // attributeValue
             if chars.peek() == Some(&'#') {
-                return Err("hex-encoded (#) values are not supported: write the value as a string".into());
+                return Err(
+                    "hex-encoded (#) values are not supported: write the value as a string".into(),
+                );
             }
             let mut value = Vec::<u8>::new();
             let mut end = None;
             while let Some(c) = chars.next() {
                 match c {
-                    '\\' => match chars.next() {
-                        Some(h) if h.is_ascii_hexdigit() => {
-                            let l = chars
-                                .next()
-                                .filter(char::is_ascii_hexdigit)
-                                .ok_or("a `\\` escape must be followed by two hex digits")?;
-                            let byte = u8::from_str_radix(&format!("{h}{l}"), 16)
-                                .map_err(|_| "a bad hex escape")?;
-                            value.push(byte);
+                    '\\' => {
+                        match chars.next() {
+                            Some(h) if h.is_ascii_hexdigit() => {
+                                let l = chars
+                                    .next()
+                                    .filter(char::is_ascii_hexdigit)
+                                    .ok_or("a `\\` escape must be followed by two hex digits")?;
+                                let byte = u8::from_str_radix(&format!("{h}{l}"), 16)
+                                    .map_err(|_| "a bad hex escape")?;
+                                value.push(byte);
+                            }
+                            // RFC 4514 §3: `escaped = DQUOTE / PLUS / COMMA / SEMI / LANGLE /
+                            // RANGLE`, and `\`, space, `#`, `=`.
+                            Some(special) if "\"+,;<>\\ #=".contains(special) => {
+                                value.push(special as u8);
+                            }
+                            _ => return Err(
+                                "`\\` must be followed by a special character or two hex digits"
+                                    .into(),
+                            ),
                         }
-                        // RFC 4514 §3: `escaped = DQUOTE / PLUS / COMMA / SEMI / LANGLE /
-                        // RANGLE`, and `\`, space, `#`, `=`.
-                        Some(special) if "\"+,;<>\\ #=".contains(special) => {
-                            value.push(special as u8);
-                        }
-                        _ => return Err("`\\` must be followed by a special character or two hex digits".into()),
-                    },
+                    }
                     ',' | '+' => {
                         end = Some(c);
                         break;

@@ -58,7 +58,8 @@ fn escaped_separators_are_values() {
     let der = cert("a,b", "x+y", vec![]);
     let subject = TlsSubject::parse("tls_client_auth_subject_dn", "CN=a\\,b,O=x\\+y,C=SE").unwrap();
     assert!(subject.matches(&der));
-    let subject = TlsSubject::parse("tls_client_auth_subject_dn", "CN=a\\2cb,O=x\\2By,C=SE").unwrap();
+    let subject =
+        TlsSubject::parse("tls_client_auth_subject_dn", "CN=a\\2cb,O=x\\2By,C=SE").unwrap();
     assert!(subject.matches(&der));
 }
 
@@ -77,7 +78,10 @@ fn malformed_subjects_are_refused() {
         ("tls_client_auth_san_uri", &"u".repeat(MAX_SUBJECT_LEN + 1)),
         ("tls_client_auth_san_other", "x"),
     ] {
-        assert!(TlsSubject::parse(member, value).is_err(), "{member} {value:?}");
+        assert!(
+            TlsSubject::parse(member, value).is_err(),
+            "{member} {value:?}"
+        );
     }
 }
 
@@ -101,7 +105,10 @@ fn sans_match_exactly_and_by_type() {
         ("tls_client_auth_san_email", "ops@example.com"),
     ];
     for (member, value) in yes {
-        assert!(TlsSubject::parse(member, value).unwrap().matches(&der), "{member} {value}");
+        assert!(
+            TlsSubject::parse(member, value).unwrap().matches(&der),
+            "{member} {value}"
+        );
     }
     let no = [
         ("tls_client_auth_san_dns", "svc.example.co"),
@@ -114,7 +121,10 @@ fn sans_match_exactly_and_by_type() {
         ("tls_client_auth_subject_dn", "CN=svc.example.com"),
     ];
     for (member, value) in no {
-        assert!(!TlsSubject::parse(member, value).unwrap().matches(&der), "{member} {value}");
+        assert!(
+            !TlsSubject::parse(member, value).unwrap().matches(&der),
+            "{member} {value}"
+        );
     }
 }
 
@@ -147,11 +157,24 @@ fn tls_client(method: TlsClientAuth) -> Client {
 #[test]
 fn pki_needs_a_trusted_chain_the_subject_and_validity() {
     let der = cert("payments", "Example AB", vec![]);
-    let subject = TlsSubject::parse("tls_client_auth_subject_dn", "CN=payments,O=Example AB,C=SE")
-        .unwrap();
+    let subject = TlsSubject::parse(
+        "tls_client_auth_subject_dn",
+        "CN=payments,O=Example AB,C=SE",
+    )
+    .unwrap();
     let client = tls_client(TlsClientAuth::Pki(subject));
-    assert!(certificate_matches(&client, &presented(der.clone(), true), &[], NOW));
-    assert!(!certificate_matches(&client, &presented(der.clone(), false), &[], NOW));
+    assert!(certificate_matches(
+        &client,
+        &presented(der.clone(), true),
+        &[],
+        NOW
+    ));
+    assert!(!certificate_matches(
+        &client,
+        &presented(der.clone(), false),
+        &[],
+        NOW
+    ));
     assert!(!certificate_matches(
         &client,
         &presented(der.clone(), true),
@@ -159,7 +182,12 @@ fn pki_needs_a_trusted_chain_the_subject_and_validity() {
         UnixTime(1_900_000_000)
     ));
     let other = cert("payment", "Example AB", vec![]);
-    assert!(!certificate_matches(&client, &presented(other, true), &[], NOW));
+    assert!(!certificate_matches(
+        &client,
+        &presented(other, true),
+        &[],
+        NOW
+    ));
 }
 
 #[test]
@@ -168,10 +196,28 @@ fn self_signed_is_the_registered_certificate_byte_for_byte() {
     let other = cert("device", "o", vec![]);
     let client = tls_client(TlsClientAuth::SelfSigned);
     let registered = vec![other.clone(), der.clone()];
-    assert!(self_signed_matches(&ClientCertificate::new(der.clone(), vec![]), &registered));
-    assert!(certificate_matches(&client, &presented(der.clone(), false), &registered, NOW));
-    assert!(!certificate_matches(&client, &presented(der.clone(), false), &[other], NOW));
-    assert!(!certificate_matches(&client, &presented(der.clone(), false), &[], NOW));
+    assert!(self_signed_matches(
+        &ClientCertificate::new(der.clone(), vec![]),
+        &registered
+    ));
+    assert!(certificate_matches(
+        &client,
+        &presented(der.clone(), false),
+        &registered,
+        NOW
+    ));
+    assert!(!certificate_matches(
+        &client,
+        &presented(der.clone(), false),
+        &[other],
+        NOW
+    ));
+    assert!(!certificate_matches(
+        &client,
+        &presented(der.clone(), false),
+        &[],
+        NOW
+    ));
     assert!(!certificate_matches(
         &client,
         &presented(der, false),
@@ -184,7 +230,12 @@ fn self_signed_is_the_registered_certificate_byte_for_byte() {
 fn other_kinds_never_authenticate_by_certificate() {
     let der = cert("c", "o", vec![]);
     let (secret_client, _) = crate::testing::ClientBuilder::new().build();
-    assert!(!certificate_matches(&secret_client, &presented(der, true), &[], NOW));
+    assert!(!certificate_matches(
+        &secret_client,
+        &presented(der, true),
+        &[],
+        NOW
+    ));
 }
 
 #[test]
