@@ -54,7 +54,7 @@ enum Command {
 enum ClientCommand {
     /// Register a client and print its id and secret (the secret is shown only this once; a
     /// public client has none).
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List clients.
     List,
     /// Show one client.

@@ -232,7 +232,7 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
         return None;
     }
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Some(cert),
+        Ok(([], cert)) => Some(cert),
         _ => None,
     }
 }

@@ -177,7 +177,7 @@ fn pki_needs_a_trusted_chain_the_subject_and_validity() {
     ));
     assert!(!certificate_matches(
         &client,
-        &presented(der.clone(), true),
+        &presented(der, true),
         &[],
         UnixTime(1_900_000_000)
     ));
