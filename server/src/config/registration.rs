@@ -76,7 +76,7 @@ impl RawRegistration {
                             bad(
                                 "registration.auth_methods",
                                 format!(
-                                    "{n:?} is not supported; use none, client_secret_basic or client_secret_post"
+                                    "{n:?} is not supported; use none, client_secret_basic, client_secret_post or tls_client_auth"
                                 ),
                             )
                         })

@@ -481,3 +481,150 @@ fn a_forwarded_certificate_is_believed_from_trusted_proxies_only() {
         }
     }
 }
+
+/// A certificate issued by an intermediate CA, sent with the intermediate, chains to the root
+/// in `client_ca_file`; the token it gets is introspected and revoked over the mTLS listener.
+#[test]
+fn an_intermediate_ca_and_the_other_endpoints() {
+    let root = Ca::new("Test Root CA");
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Test Issuing CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let intermediate = Ca {
+        issuer: CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), &root.issuer)
+            .unwrap(),
+    };
+    let m = mtls_server(&root, &[]);
+    let id = tls_client_auth(
+        &m.server,
+        &["--tls-san-uri", "spiffe://example.com/payments"],
+    );
+    let leaf = intermediate.sign(&params_with_uri("spiffe://example.com/payments"));
+    let with_chain = Leaf {
+        cert_pem: format!("{}{}", leaf.cert_pem, intermediate.pem()),
+        key_pem: leaf.key_pem.clone(),
+        der: leaf.der.clone(),
+    };
+    // Without the intermediate the chain cannot be built.
+    let (status, _) = token(&tls_client(&m.server_cert, Some(&leaf)), &m.url, &id);
+    assert_eq!(status, 401);
+    let client = tls_client(&m.server_cert, Some(&with_chain));
+    let (status, body) = token(&client, &m.url, &id);
+    assert_eq!(status, 200, "{body}");
+    let access_token = body["access_token"].as_str().unwrap();
+    // Revocation authenticates the same way (and a certificate-less call does not).
+    let revoke = |client: &Client| {
+        client
+            .post(format!("{}/revoke", m.url))
+            .form(&[("token", access_token), ("client_id", id.as_str())])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(revoke(&tls_client(&m.server_cert, None)), 401);
+    assert_eq!(revoke(&client), 200);
+    assert!(!m.server.is_active(access_token));
+}
+
+fn params_with_uri(uri: &str) -> CertificateParams {
+    params("payments", vec![SanType::URI(uri.try_into().unwrap())])
+}
+
+/// Dynamic registration (RFC 7591) of a tls_client_auth client, where the policy allows it.
+#[test]
+fn dynamic_registration_of_a_tls_client_auth_client() {
+    let ca = Ca::new("Test Client CA");
+    let m = mtls_server(
+        &ca,
+        &[
+            (
+                "GATEHOUSE_REGISTRATION__AUTH_METHODS",
+                "[\"tls_client_auth\"]",
+            ),
+            (
+                "GATEHOUSE_REGISTRATION__GRANT_TYPES",
+                "[\"client_credentials\"]",
+            ),
+        ],
+    );
+    let register = |body: Value| {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/register", m.server.base))
+            .json(&body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let (status, created) = register(serde_json::json!({
+        "client_name": "sensor",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "tls_client_auth",
+        "tls_client_auth_san_dns": "sensor-7.devices.example",
+    }));
+    assert_eq!(status, 201, "{created}");
+    assert!(created.get("client_secret").is_none(), "{created}");
+    assert_eq!(
+        created["tls_client_auth_san_dns"],
+        "sensor-7.devices.example"
+    );
+    assert_eq!(created["token_endpoint_auth_method"], "tls_client_auth");
+    let id = created["client_id"].as_str().unwrap();
+    let leaf = ca.sign(&params(
+        "sensor",
+        vec![SanType::DnsName(
+            "sensor-7.devices.example".try_into().unwrap(),
+        )],
+    ));
+    // A self-registered client names a registered resource.
+    m.server
+        .cli_json(&["resource", "create", "--uri", "https://sensors.example/api"]);
+    let r = tls_client(&m.server_cert, Some(&leaf))
+        .post(format!("{}/token", m.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("resource", "https://sensors.example/api"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    // Without its certificate: invalid_client.
+    let (status, body) = token(&tls_client(&m.server_cert, None), &m.url, id);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Two subjects, none, or a subject with another method: invalid_client_metadata.
+    for body in [
+        serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "tls_client_auth"}),
+        serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "a.example", "tls_client_auth_san_ip": "10.0.0.1"}),
+        serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_ip": "not an ip"}),
+        serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": "x".repeat(5000)}),
+        serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic",
+            "tls_client_auth_san_dns": "a.example"}),
+    ] {
+        let (status, answer) = register(body.clone());
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["error"], "invalid_client_metadata", "{body}");
+    }
+    // Where the policy does not allow it, refused.
+    let plain = Server::start();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/register", plain.base))
+        .json(&serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "a.example",
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

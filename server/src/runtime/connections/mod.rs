@@ -18,9 +18,10 @@
 //!   `shutdown_timeout` to finish, and whatever is left is closed.
 //!
 //! On a TLS listener ([`super::tls`]) the handshake runs on the watched socket under the same
-//! rules: its first byte starts the header timeout, which covers the handshake and the first
-//! request's headers together, so a client that stalls mid-handshake is closed like one that
-//! trickles its headers, and one that never speaks by the idle timeout. The client certificate
+//! rules: its first byte starts the header timeout, so a client that stalls mid-handshake is
+//! closed like one that trickles its headers, and one that never speaks by the idle timeout.
+//! Once the handshake is done the connection waits for its first request like a fresh one
+//! (a browser's preconnect is not cut at the header timeout). The client certificate
 //! of the handshake, if any, is in a task-local beside the peer's address ([`client_certificate`]).
 //!
 //! Each connection has a watchdog task beside it. The request path only stores a few atomics
@@ -141,6 +142,13 @@ impl Activity {
                 self.head_started
                     .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
         }
+    }
+
+    /// The TLS handshake is done: what follows is the first request, timed from its own first
+    /// byte (bytes already read with the handshake are handled at once, or timed from the next
+    /// read).
+    fn handshake_done(&self) {
+        self.head_started.store(0, Ordering::Relaxed);
     }
 
     /// A request was handed to the router; returns its start stamp. The headers were complete
@@ -431,6 +439,7 @@ async fn connection(
     };
     match acceptor.accept(watched).await {
         Ok(stream) => {
+            activity.handshake_done();
             let certificate = super::tls::peer_certificate(stream.get_ref().1);
             drive(
                 TokioIo::new(stream),

@@ -79,3 +79,85 @@ fn chains_to_the_configured_ca_within_validity() {
     fs::write(&path, "").unwrap();
     assert!(ChainCheck::load(&path).is_err());
 }
+
+/// In process, over a real socket: a listener that asks for client certificates hands the
+/// handshake's certificate to handlers, and serves a client without one as well.
+#[tokio::test]
+async fn handlers_see_the_handshake_certificate() {
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed();
+    let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    fs::write(&c, &cert).unwrap();
+    fs::write(&k, &key).unwrap();
+    let identity = ServerIdentity::load(&c, &k).unwrap();
+    let router = Router::new().route(
+        "/who",
+        get(|| async {
+            crate::runtime::connections::client_certificate().map_or_else(
+                || "none".to_owned(),
+                |c| gatehouse_core::client::auth::tls::thumbprint_s256(&c),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    // `serve` is not `Send` (its shutdown watch): driven beside the client, not spawned.
+    let server = crate::runtime::connections::serve(
+        "test",
+        listener,
+        router,
+        crate::config::HttpLimits::default(),
+        shutdown,
+        Some(acceptor(identity, true).unwrap()),
+    );
+    let clients = async move {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(cert.as_bytes()).unwrap())
+            .unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let client_cert = CertificateParams::new(vec!["client".into()])
+            .unwrap()
+            .self_signed(&client_key)
+            .unwrap();
+        let expected = gatehouse_core::client::auth::tls::thumbprint_s256(&ClientCertificate::new(
+            client_cert.der().to_vec(),
+            vec![],
+        ));
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let with_cert = builder
+            .clone()
+            .with_client_auth_cert(
+                vec![client_cert.der().clone()],
+                PrivateKeyDer::from_pem_slice(client_key.serialize_pem().as_bytes()).unwrap(),
+            )
+            .unwrap();
+        let without = builder.with_no_client_auth();
+        for (config, want) in [(with_cert, expected.as_str()), (without, "none")] {
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = connector.connect(name, tcp).await.unwrap();
+            assert_eq!(
+                tls.get_ref().1.protocol_version(),
+                Some(rustls::ProtocolVersion::TLSv1_3)
+            );
+            tls.write_all(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = String::new();
+            tls.read_to_string(&mut answer).await.unwrap_or_default();
+            assert!(answer.ends_with(want), "{answer}");
+        }
+        stop.send(true).unwrap();
+    };
+    tokio::join!(server, clients);
+}
