@@ -286,8 +286,17 @@ fn tls_client_auth_end_to_end() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    // A tls_client_auth client cannot fall back to a secret it was never given.
+    // A tls_client_auth client sending a secret as well uses two methods (OAuth 2.1 §2.4);
+    // without its certificate, a secret it was never given is just wrong.
     let r = client
+        .post(format!("{}/token", m.url))
+        .basic_auth(&by_dn, Some("guess"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().unwrap()["error"], "invalid_request");
+    let r = tls_client(&m.server_cert, None)
         .post(format!("{}/token", m.url))
         .basic_auth(&by_dn, Some("guess"))
         .form(&[("grant_type", "client_credentials")])

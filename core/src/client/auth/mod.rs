@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use gatehouse_token::UnixTime;
 
-use super::Client;
+use super::{Client, ClientId, ClientKind};
 use crate::error::TokenError;
 use crate::form::{self, Form};
 use crate::store::ClientStore;
@@ -172,16 +172,34 @@ pub async fn authenticate(
     clients: &dyn ClientStore,
     now: UnixTime,
 ) -> Result<Arc<Client>, TokenError> {
-    match credentials.presented()? {
+    let by_secret = match credentials.presented()? {
         Presented::SecretBasic { id, secret } => secret::basic(id, secret, clients).await,
         Presented::SecretPost { id, secret } => secret::post(id, secret, clients).await,
         // A `client_id` alone: a public client, or a mutual-TLS client whose certificate is
         // the credential (RFC 8705 §2: `client_id` is in the request, the certificate in TLS).
-        Presented::None { id } => match &credentials.certificate {
-            Some(certificate) => tls::mutual_tls_or_public(id, certificate, clients, now).await,
-            None => none::public(id, clients).await,
-        },
+        Presented::None { id } => {
+            return match &credentials.certificate {
+                Some(certificate) => tls::mutual_tls_or_public(id, certificate, clients, now).await,
+                None => none::public(id, clients).await,
+            };
+        }
+    };
+    // A secret and the certificate of a client that authenticates with its certificate: two
+    // methods in one request (OAuth 2.1 §2.4), not a wrong secret.
+    if matches!(by_secret, Err(TokenError::InvalidClient)) && credentials.certificate.is_some() {
+        if let Some(id) = credentials.client_id().and_then(|id| ClientId::new(&id)) {
+            if clients
+                .get(&id)
+                .await?
+                .is_some_and(|c| matches!(c.kind, ClientKind::Tls(_)))
+            {
+                return Err(TokenError::InvalidRequest(
+                    "use one client authentication method: this client authenticates with its TLS certificate, not a secret".into(),
+                ));
+            }
+        }
     }
+    by_secret
 }
 
 #[cfg(test)]

@@ -262,3 +262,73 @@ fn records_keep_the_method_and_subject() {
         assert!(!json.contains("secret_digest"), "{json}");
     }
 }
+
+#[test]
+fn non_ascii_values_fold_case() {
+    let der = cert("Åsa Öberg", "Exempel AB", vec![]);
+    let subject = TlsSubject::parse(
+        "tls_client_auth_subject_dn",
+        "CN=åsa öberg,O=EXEMPEL AB,C=se",
+    )
+    .unwrap();
+    assert!(subject.matches(&der));
+    let subject = TlsSubject::parse(
+        "tls_client_auth_subject_dn",
+        "CN=asa oberg,O=Exempel AB,C=SE",
+    )
+    .unwrap();
+    assert!(!subject.matches(&der));
+}
+
+#[tokio::test]
+async fn a_secret_with_a_tls_clients_certificate_is_two_methods() {
+    use crate::memory::MemoryStore;
+    use crate::store::ClientStore as _;
+    let store = MemoryStore::default();
+    let der = cert("payments", "Example AB", vec![]);
+    let subject = TlsSubject::parse(
+        "tls_client_auth_subject_dn",
+        "CN=payments,O=Example AB,C=SE",
+    )
+    .unwrap();
+    let client = tls_client(TlsClientAuth::Pki(subject));
+    store.insert(client.clone()).await.unwrap();
+    let form =
+        crate::form::Form::parse(format!("client_id={}&client_secret=x", client.id).as_bytes())
+            .unwrap();
+    let mut credentials = crate::client::auth::Credentials::from_request(None, &form).unwrap();
+    credentials.certificate = Some(presented(der.clone(), true));
+    let err = crate::client::auth::authenticate(&credentials, &store, NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TokenError::InvalidRequest(_)), "{err:?}");
+    // The certificate alone authenticates it.
+    credentials.client_secret = None;
+    let ok = crate::client::auth::authenticate(&credentials, &store, NOW)
+        .await
+        .unwrap();
+    assert_eq!(ok.id, client.id);
+    // Not trusted by the edge: invalid_client.
+    credentials.certificate = Some(presented(der, false));
+    let err = crate::client::auth::authenticate(&credentials, &store, NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err, TokenError::InvalidClient);
+}
+
+#[tokio::test]
+async fn a_public_client_may_present_a_certificate() {
+    use crate::memory::MemoryStore;
+    use crate::store::ClientStore as _;
+    let store = MemoryStore::default();
+    let (mut client, _) = crate::testing::ClientBuilder::new().build();
+    client.kind = ClientKind::Public;
+    store.insert(client.clone()).await.unwrap();
+    let form = crate::form::Form::parse(format!("client_id={}", client.id).as_bytes()).unwrap();
+    let mut credentials = crate::client::auth::Credentials::from_request(None, &form).unwrap();
+    credentials.certificate = Some(presented(cert("x", "y", vec![]), false));
+    let ok = crate::client::auth::authenticate(&credentials, &store, NOW)
+        .await
+        .unwrap();
+    assert_eq!(ok.id, client.id);
+}
