@@ -637,3 +637,73 @@ fn dynamic_registration_of_a_tls_client_auth_client() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+/// TLS on the main listener, asking for client certificates there: the default issuer is
+/// https, and a tls_client_auth client gets its token on the main port.
+#[test]
+fn tls_and_client_certificates_on_the_main_listener() {
+    let ca = Ca::new("Test Client CA");
+    let dir = tempfile::tempdir().unwrap();
+    let server_cert = server_leaf("gatehouse main");
+    let cert = write(dir.path(), "server.pem", &server_cert.cert_pem);
+    let key = write(dir.path(), "server.key", &server_cert.key_pem);
+    let cas = write(dir.path(), "client-ca.pem", &ca.pem());
+    let (cert, key, cas) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        cas.display().to_string(),
+    );
+    let server = Server::start_with(&[
+        ("GATEHOUSE_TLS__CERTIFICATE_FILE", &cert),
+        ("GATEHOUSE_TLS__KEY_FILE", &key),
+        ("GATEHOUSE_TLS__REQUEST_CLIENT_CERTIFICATES", "true"),
+        ("GATEHOUSE_TLS__CLIENT_CA_FILE", &cas),
+    ]);
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let doc = tls_client(&server_cert, None)
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert_eq!(doc["issuer"], server.base);
+    assert_eq!(doc["token_endpoint"], format!("{}/token", server.base));
+    assert!(
+        doc.get("mtls_endpoint_aliases").is_none(),
+        "no separate listener"
+    );
+    let methods = doc["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(methods.contains(&"tls_client_auth".into()));
+    let id = tls_client_auth(&server, &["--tls-san-email", "payments@example.com"]);
+    let leaf = ca.sign(&params(
+        "payments",
+        vec![SanType::Rfc822Name(
+            "payments@example.com".try_into().unwrap(),
+        )],
+    ));
+    let (status, body) = token(&tls_client(&server_cert, Some(&leaf)), &server.base, &id);
+    assert_eq!(status, 200, "{body}");
+    // A browser-like client without a certificate is still served (requested, not required).
+    let (status, body) = token(&tls_client(&server_cert, None), &server.base, &id);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Plain HTTP on the TLS port is not served.
+    let plain = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/health",
+            server.base.replace("https://", "http://")
+        ))
+        .send();
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+}
