@@ -56,12 +56,16 @@ pub async fn client(app: &ClientAuth, req: &OAuthForm) -> Result<Arc<Client>, To
     }
     let credentials =
         Credentials::from_request(req.authorization.as_deref(), &req.form).map(|mut c| {
-            // RFC 8705 §2.1: the chain is judged here, where the CAs and the clock are.
+            // RFC 8705 §2.1: the chain is judged here, where the CAs and the clock are; only
+            // when the certificate may be the credential (no secret was sent), as checking it
+            // costs a signature verification.
+            let by_certificate = matches!(c.presented(), Ok(auth::Presented::None { .. }));
             c.certificate = req.client_certificate.clone().map(|certificate| {
-                let chain_trusted = app
-                    .client_cas
-                    .as_ref()
-                    .is_some_and(|cas| cas.trusted(&certificate, now.0));
+                let chain_trusted = by_certificate
+                    && app
+                        .client_cas
+                        .as_ref()
+                        .is_some_and(|cas| cas.trusted(&certificate, now.0));
                 PresentedCertificate {
                     certificate,
                     chain_trusted,

@@ -141,15 +141,29 @@ async fn handlers_see_the_handshake_certificate() {
             )
             .unwrap();
         let without = builder.with_no_client_auth();
-        for (config, want) in [(with_cert, expected.as_str()), (without, "none")] {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(cert.as_bytes()).unwrap())
+            .unwrap();
+        let tls12 = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        for (config, want, version) in [
+            (
+                with_cert,
+                expected.as_str(),
+                rustls::ProtocolVersion::TLSv1_3,
+            ),
+            (without, "none", rustls::ProtocolVersion::TLSv1_3),
+            (tls12, "none", rustls::ProtocolVersion::TLSv1_2),
+        ] {
             let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
             let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
             let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
             let mut tls = connector.connect(name, tcp).await.unwrap();
-            assert_eq!(
-                tls.get_ref().1.protocol_version(),
-                Some(rustls::ProtocolVersion::TLSv1_3)
-            );
+            assert_eq!(tls.get_ref().1.protocol_version(), Some(version));
             tls.write_all(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 .await
                 .unwrap();
