@@ -166,7 +166,9 @@ impl Credentials {
 /// certificate's validity period is checked against it).
 ///
 /// Every failure is [`TokenError::InvalidClient`]: an unknown client, a wrong secret and the
-/// wrong kind of client look the same to the caller (RFC 6749 §5.2).
+/// wrong kind of client look the same to the caller (RFC 6749 §5.2); but two methods in one
+/// request (Basic and `client_secret`, or a secret with the certificate of a client that
+/// authenticates by certificate) are `invalid_request` (OAuth 2.1 §2.4).
 pub async fn authenticate(
     credentials: &Credentials,
     clients: &dyn ClientStore,

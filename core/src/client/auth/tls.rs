@@ -417,11 +417,11 @@ pub enum TlsClientAuth {
     SelfSigned,
 }
 
-/// Authenticates the client `id` that presented `certificate` and no secret: a client
-/// registered for `tls_client_auth` whose certificate chains to a trusted CA and carries its
-/// subject, or for `self_signed_tls_client_auth` whose certificate is among `registered`
-/// (the `x5c` certificates of its JWK set, looked up by the caller); in both cases within its
-/// validity period. Every failure is `invalid_client`.
+/// Whether `certificate` authenticates `client`: a client registered for `tls_client_auth`
+/// whose certificate chains to a trusted CA (the edge's verdict) and carries its subject
+/// (RFC 8705 §2.1), or for `self_signed_tls_client_auth` whose certificate is among
+/// `self_signed` (the `x5c` certificates of its JWK set, §2.2); in both cases within the
+/// certificate's validity period at `now`. A client of any other kind, never.
 pub fn certificate_matches(
     client: &Client,
     certificate: &PresentedCertificate,
