@@ -59,12 +59,14 @@ enum ClientCommand {
     List,
     /// Show one client.
     Show {
-        /// The client id.
+        /// The client id (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Delete a client.
     Delete {
-        /// The client id.
+        /// The client id (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
