@@ -60,6 +60,38 @@ pub struct Offered {
     /// empty: every one Gatehouse verifies
     /// ([`crate::client::auth::private_key_jwt::SIGNING_ALGS`]).
     pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
+    /// Client certificates reach the server (TLS with client certificates requested, or a
+    /// trusted proxy's header): the mutual-TLS methods are offered (RFC 8705 §2).
+    pub client_certificates: bool,
+    /// The base URL (with the issuer's path) of a separate listener that requests client
+    /// certificates, advertised as `mtls_endpoint_aliases` (RFC 8705 §5).
+    pub mtls_base: Option<String>,
+}
+
+/// RFC 8705 §5: the endpoints a client using mutual TLS must call instead of the main ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MtlsEndpointAliases {
+    token_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    pushed_authorization_request_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_endpoint: Option<String>,
+}
+
+impl MtlsEndpointAliases {
+    /// The aliases at `base` (the mTLS listener's URL with the issuer's path); the device
+    /// authorization endpoint's when `device` (the grant is served).
+    pub fn at(base: &str, device: bool) -> Self {
+        Self {
+            token_endpoint: format!("{base}{}", paths::TOKEN),
+            introspection_endpoint: format!("{base}{}", paths::INTROSPECT),
+            revocation_endpoint: format!("{base}{}", paths::REVOKE),
+            pushed_authorization_request_endpoint: format!("{base}{}", paths::PAR),
+            device_authorization_endpoint: device
+                .then(|| format!("{base}{}", paths::DEVICE_AUTHORIZATION)),
+        }
+    }
 }
 
 /// The metadata document.
@@ -107,13 +139,20 @@ pub struct Metadata {
     claims_supported: Vec<&'static str>,
     subject_types_supported: Vec<&'static str>,
     id_token_signing_alg_values_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
 }
 
 impl Metadata {
     /// The document for `issuer`, whose RFC 9701 introspection answers and ID tokens are
     /// signed with `signing_alg` (the active key's algorithm), offering `offered`.
     pub fn new(issuer: &str, signing_alg: &'static str, offered: &Offered) -> Self {
-        let auth_methods: Vec<&str> = AuthMethod::SUPPORTED.iter().map(|m| m.as_str()).collect();
+        // The mutual-TLS methods only where certificates can reach the server.
+        let auth_methods: Vec<&str> = AuthMethod::SUPPORTED
+            .iter()
+            .filter(|m| offered.client_certificates || !m.needs_certificate())
+            .map(|m| m.as_str())
+            .collect();
         // Introspection is for resource servers, which hold a secret (RFC 7662 §2.1).
         let secret_methods: Vec<&str> = auth_methods
             .iter()
@@ -185,6 +224,10 @@ impl Metadata {
             // OIDC Core §8: every client sees a user's same `sub`.
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec![signing_alg],
+            mtls_endpoint_aliases: offered
+                .mtls_base
+                .as_deref()
+                .map(|base| MtlsEndpointAliases::at(base, offered.device)),
         }
     }
 }
@@ -310,6 +353,48 @@ mod tests {
             doc["introspection_signing_alg_values_supported"],
             serde_json::json!(["ES256"])
         );
+    }
+
+    #[test]
+    fn mutual_tls_is_offered_only_where_certificates_arrive() {
+        let doc = serde_json::to_value(Metadata::new(
+            "https://as.example/t",
+            "ES256",
+            &Offered::default(),
+        ))
+        .unwrap();
+        assert!(doc.get("mtls_endpoint_aliases").is_none());
+        let offered = Offered {
+            client_certificates: true,
+            mtls_base: Some("https://mtls.as.example:8443/t".into()),
+            ..Offered::default()
+        };
+        let doc =
+            serde_json::to_value(Metadata::new("https://as.example/t", "ES256", &offered)).unwrap();
+        // RFC 8705 §5: the issuer stays the one; only the aliases point elsewhere.
+        assert_eq!(doc["issuer"], "https://as.example/t");
+        assert_eq!(doc["token_endpoint"], "https://as.example/t/token");
+        assert_eq!(
+            doc["mtls_endpoint_aliases"],
+            serde_json::json!({
+                "token_endpoint": "https://mtls.as.example:8443/t/token",
+                "introspection_endpoint": "https://mtls.as.example:8443/t/introspect",
+                "revocation_endpoint": "https://mtls.as.example:8443/t/revoke",
+                "pushed_authorization_request_endpoint": "https://mtls.as.example:8443/t/par",
+            })
+        );
+        for member in [
+            "token_endpoint_auth_methods_supported",
+            "introspection_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+        ] {
+            let methods = doc[member].as_array().unwrap();
+            assert!(methods.contains(&"tls_client_auth".into()), "{member}");
+            assert!(
+                methods.contains(&"self_signed_tls_client_auth".into()),
+                "{member}"
+            );
+        }
     }
 
     #[test]

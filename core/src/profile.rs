@@ -62,7 +62,9 @@ impl SecurityProfile {
                 AuthMethod::None | AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
                     false
                 }
-                AuthMethod::PrivateKeyJwt => true,
+                AuthMethod::PrivateKeyJwt
+                | AuthMethod::TlsClientAuth
+                | AuthMethod::SelfSignedTlsClientAuth => true,
             },
         }
     }

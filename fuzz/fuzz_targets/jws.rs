@@ -12,6 +12,7 @@ use libfuzzer_sys::fuzz_target;
 
 static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
     let jwk = Jwk {
+        x5c: Vec::new(),
         kid: "rfc7515-a3".into(),
         alg: Algorithm::ES256,
         use_: None,

@@ -1,12 +1,14 @@
-//! Client authentication at the token, introspection, revocation and PAR endpoints: `core`
-//! judges the credentials (a `private_key_jwt` assertion's signature through
-//! [`crate::clients::AssertionKeys`]); this module holds every attempt to the
-//! credential-guessing limit first ([`crate::throttle`]), counts the failures and logs why each
-//! failed (at debug level; never a credential).
+//! Client authentication at the token, introspection, revocation, PAR and device authorization
+//! endpoints: `core` judges the credentials (a `private_key_jwt` assertion's signature through
+//! [`crate::clients::AssertionKeys`]; a client certificate's chain is judged here first, against
+//! `tls.client_ca_file`); this module holds every attempt to the credential-guessing limit first
+//! ([`crate::throttle`]), counts the failures and logs why each failed (at debug level; never a
+//! credential).
 
 use std::sync::Arc;
 
 use gatehouse_core::TokenError;
+use gatehouse_core::client::auth::tls::PresentedCertificate;
 use gatehouse_core::client::auth::{self, AssertionContext, AuthContext, Credentials};
 use gatehouse_core::client::{Client, ClientOrigin, MAX_CLIENT_ID_LEN};
 use gatehouse_token::UnixTime;
@@ -60,7 +62,25 @@ pub async fn client(
             .check(address, now)
             .map_err(too_many)?;
     }
-    let credentials = Credentials::from_request(req.authorization.as_deref(), &req.form);
+    let credentials =
+        Credentials::from_request(req.authorization.as_deref(), &req.form).map(|mut c| {
+            // RFC 8705 §2.1: the chain is judged here, where the CAs and the clock are; only
+            // when the certificate may be the credential (no secret was sent), as checking it
+            // costs a signature verification.
+            let by_certificate = matches!(c.presented(), Ok(auth::Presented::None { .. }));
+            c.certificate = req.client_certificate.clone().map(|certificate| {
+                let chain_trusted = by_certificate
+                    && app
+                        .client_cas
+                        .as_ref()
+                        .is_some_and(|cas| cas.trusted(&certificate, now.0));
+                PresentedCertificate {
+                    certificate,
+                    chain_trusted,
+                }
+            });
+            c
+        });
     // Ids longer than any real one are not tracked by id (the address still is).
     let id = credentials
         .as_ref()

@@ -3,15 +3,19 @@
 //! It enforces what the RFCs ask of the request as a whole, before any parameter is read:
 //! `Content-Type: application/x-www-form-urlencoded` (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009
 //! §2.1), a body size limit, a strictly parsed body, and no client secret in the URL
-//! (OAuth 2.1 §2.4.1). Every refusal is an RFC-shaped `invalid_request`.
+//! (OAuth 2.1 §2.4.1). Every refusal is an RFC-shaped `invalid_request`. It also takes the
+//! client certificate of the request (RFC 8705), from TLS or a trusted proxy
+//! ([`crate::client_certificate`]).
 
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::TokenError;
+use gatehouse_core::client::auth::tls::ClientCertificate;
 use gatehouse_core::form::Form;
 
+use crate::client_certificate::CertificateSource;
 use crate::error::OAuthError;
 
 /// The largest body a form endpoint accepts, from the configuration.
@@ -28,6 +32,10 @@ pub struct OAuthForm {
     /// The address of the TCP peer (absent when the router runs without a listener, as in
     /// benchmarks).
     pub peer: Option<std::net::IpAddr>,
+    /// The client certificate: of the connection's TLS handshake, or forwarded by a trusted
+    /// proxy (RFC 8705). Possession of its key is proven by the handshake; its chain is not
+    /// judged yet.
+    pub client_certificate: Option<ClientCertificate>,
 }
 
 /// Whether a query string carries `client_secret`, however it is written. Each parameter
@@ -93,6 +101,7 @@ impl<S> FromRequest<S> for OAuthForm
 where
     S: Send + Sync,
     BodyLimit: FromRef<S>,
+    CertificateSource: FromRef<S>,
 {
     type Rejection = FormRejection;
 
@@ -126,6 +135,12 @@ where
             ));
         }
         let peer = crate::runtime::connections::peer().map(|addr| addr.ip());
+        let client_certificate = crate::client_certificate::of_request(
+            req.headers(),
+            peer,
+            &CertificateSource::from_ref(state),
+        )
+        .map_err(|e| invalid(StatusCode::BAD_REQUEST, &e))?;
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -156,6 +171,7 @@ where
             form,
             authorization,
             peer,
+            client_certificate,
         })
     }
 }

@@ -29,6 +29,7 @@ pub mod authenticate;
 pub mod catch_panic;
 pub mod changes;
 pub mod cli;
+pub mod client_certificate;
 pub mod clients;
 pub mod config;
 pub mod error;

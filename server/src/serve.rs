@@ -88,6 +88,9 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// A TLS file is unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::runtime::tls::TlsError),
 }
 
 /// The admin token file of a data directory.
@@ -365,6 +368,13 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
             ..AssertionSettings::default()
         },
     });
+    let client_cas = config
+        .tls
+        .client_ca_file
+        .as_deref()
+        .map(crate::runtime::tls::ChainCheck::load)
+        .transpose()?
+        .map(Arc::new);
     let auth = || ClientAuth {
         clients: clients.clone(),
         throttle: throttle.clone(),
@@ -374,6 +384,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         assertion_rules: assertion_rules.clone(),
         replay: replay.clone(),
         issuer: config.issuer.clone(),
+        client_cas: client_cas.clone(),
     };
     let changes = Arc::new(Changes {
         clients: clients.clone(),
@@ -452,6 +463,8 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         device: config.device.enabled,
         assertion_algorithms: config.client_keys.algorithms.clone(),
         resources: resources.clone(),
+        client_certificates: config.tls.client_certificates(),
+        mtls_base: config.tls.mtls_base.clone(),
     });
     let base = config.issuer_path();
     let sign_in = Arc::new(SignIn {
@@ -545,14 +558,58 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     Ok(app)
 }
 
+/// The TLS side of the listeners: the acceptor of `listen` (if it speaks TLS) and of the mTLS
+/// listener, and the server identity both share (reloaded in the background).
+struct Tls {
+    public: Option<tokio_rustls::TlsAcceptor>,
+    mtls: Option<tokio_rustls::TlsAcceptor>,
+    identity: Option<Arc<crate::runtime::tls::ServerIdentity>>,
+}
+
+fn tls(config: &crate::config::TlsConfig) -> Result<Tls, ServeError> {
+    use crate::runtime::tls::{ServerIdentity, acceptor};
+    let (Some(certificate), Some(key)) = (&config.certificate_file, &config.key_file) else {
+        return Ok(Tls {
+            public: None,
+            mtls: None,
+            identity: None,
+        });
+    };
+    let identity = ServerIdentity::load(certificate, key)?;
+    let public = config
+        .listen_tls
+        .then(|| acceptor(identity.clone(), config.request_client_certificates))
+        .transpose()?;
+    let mtls = config
+        .mtls_listen
+        .map(|_| acceptor(identity.clone(), true))
+        .transpose()?;
+    Ok(Tls {
+        public,
+        mtls,
+        identity: Some(identity),
+    })
+}
+
 /// Runs the server until a shutdown signal.
 pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
     let app = build_app(config).await?;
+    let tls = tls(&app.config.tls)?;
     let public = bind(app.config.listen, "listen").await?;
     let admin = bind(app.config.admin.listen, "admin.listen").await?;
+    let mtls = match app.config.tls.mtls_listen {
+        Some(addr) => Some(bind(addr, "tls.mtls_listen").await?),
+        None => None,
+    };
     let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
+    let mtls_addr = mtls.as_ref().map(TcpListener::local_addr).transpose()?;
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback over plain HTTP (admin.allow_remote): terminate TLS in front of it");
+    }
+    if app.config.tls.client_certificates() && app.config.tls.client_ca_file.is_none() {
+        tracing::warn!(
+            "client certificates are accepted but tls.client_ca_file is not set: no tls_client_auth certificate can be trusted (self_signed_tls_client_auth still works)"
+        );
     }
     let limits = app.config.http;
     // The admin API serves an operator and their automation, not the world: a few dozen
@@ -562,48 +619,87 @@ pub async fn run(config: Config, json: bool) -> Result<(), ServeError> {
         max_connections_per_address: 0,
         ..limits
     };
-    file_descriptor_budget(limits.max_connections + ADMIN_MAX_CONNECTIONS);
+    let mtls_connections = if mtls.is_some() {
+        limits.max_connections
+    } else {
+        0
+    };
+    file_descriptor_budget(limits.max_connections + mtls_connections + ADMIN_MAX_CONNECTIONS);
+    let scheme = if tls.public.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if json {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "issuer": app.config.issuer,
             "listen": public_addr.to_string(),
             "admin_listen": admin_addr.to_string(),
             "data_dir": app.config.data_dir.display().to_string(),
         });
+        if let Some(addr) = mtls_addr {
+            line["mtls_listen"] = serde_json::json!(addr.to_string());
+        }
         announce(&line.to_string());
     } else {
+        let mtls_note = mtls_addr
+            .map(|a| format!(", mutual TLS on https://{a}"))
+            .unwrap_or_default();
         announce(&format!(
-            "gatehouse listening on http://{public_addr} (issuer {}), admin API on http://{admin_addr}",
+            "gatehouse listening on {scheme}://{public_addr} (issuer {}){mtls_note}, admin API on http://{admin_addr}",
             app.config.issuer
         ));
     }
-    tracing::info!(%public_addr, %admin_addr, issuer = %app.config.issuer, "serving");
+    tracing::info!(%public_addr, %admin_addr, ?mtls_addr, issuer = %app.config.issuer, "serving");
 
-    let background = [
+    let mut background = vec![
         tokio::spawn(maintain::run(app.clone())),
         tokio::spawn(maintain::probe(app.clone())),
     ];
+    if let Some(identity) = tls.identity.clone() {
+        let every = std::time::Duration::from_secs(app.config.tls.reload_interval);
+        background.push(tokio::spawn(identity.watch(every)));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
+    let mtls_serving = {
+        let (app, stop_rx) = (app.clone(), stop_rx.clone());
+        async move {
+            if let Some(listener) = mtls {
+                connections::serve(
+                    "mtls",
+                    listener,
+                    app::router(app),
+                    limits,
+                    stop_rx,
+                    tls.mtls,
+                )
+                .await;
+            }
+        }
+    };
     tokio::join!(
         connections::serve(
             "public",
             public,
             app::router(app.clone()),
             limits,
-            stop_rx.clone()
+            stop_rx.clone(),
+            tls.public,
         ),
         connections::serve(
             "admin",
             admin,
             crate::admin::router(app.clone()),
             admin_limits,
-            stop_rx
+            stop_rx,
+            None,
         ),
+        mtls_serving,
     );
     for task in background {
         task.abort();

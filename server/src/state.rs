@@ -44,6 +44,8 @@ pub struct ClientAuth {
     pub replay: Arc<dyn ReplayStore>,
     /// The issuer, which endpoint URLs (an assertion's accepted audiences) start with.
     pub issuer: String,
+    /// The CAs of `tls_client_auth` certificates (RFC 8705 §2.1), if configured.
+    pub client_cas: Option<Arc<crate::runtime::tls::ChainCheck>>,
 }
 
 /// The token endpoint's state: what issuing a token may touch.
@@ -247,6 +249,10 @@ pub struct Discovery {
     pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
     /// The registered resources (their scopes are listed).
     pub resources: Arc<Resources>,
+    /// Whether client certificates reach the server (the mutual-TLS methods are offered).
+    pub client_certificates: bool,
+    /// The mTLS listener's base URL, for `mtls_endpoint_aliases` (RFC 8705 §5).
+    pub mtls_base: Option<String>,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only

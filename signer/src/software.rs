@@ -89,6 +89,7 @@ impl SoftwareKey {
             }
         };
         let jwk = Jwk {
+            x5c: Vec::new(),
             kid: params.thumbprint(),
             alg,
             use_: Some("sig".into()),

@@ -20,6 +20,11 @@ pub struct Jwk {
     /// The key type and its public parameters.
     #[serde(flatten)]
     pub params: KeyParams,
+    /// The X.509 certificate chain of the key (RFC 7517 §4.7): base64 (not base64url) DER,
+    /// the key's own certificate first. Gatehouse's keys have none; a client registered for
+    /// `self_signed_tls_client_auth` puts its certificates here (RFC 8705 §2.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub x5c: Vec<String>,
 }
 
 /// Public key parameters by key type (RFC 7518 §6, RFC 8037 §2).
@@ -112,6 +117,7 @@ mod tests {
     #[test]
     fn jwk_serialises_with_kty_and_use() {
         let jwk = Jwk {
+            x5c: Vec::new(),
             kid: "k1".into(),
             alg: Algorithm::EdDSA,
             use_: Some("sig".into()),

@@ -94,6 +94,7 @@ fn rfc7515_a3_es256_example() {
 #[test]
 fn rfc8037_a4_ed25519_example() {
     let jwk = Jwk {
+        x5c: Vec::new(),
         kid: "rfc8037-a4".into(),
         alg: Algorithm::EdDSA,
         use_: None,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::auth::AuthMethod;
+use super::auth::tls::{TlsClientAuth, TlsSubject};
 use super::keys::ClientKeys;
 use super::redirect::{ApplicationType, RedirectUri};
 use super::{Client, ClientId, ClientKind, ClientOrigin, ClientSecret, GrantType, Introspection};
@@ -72,6 +73,17 @@ pub struct ClientMetadata {
     jwks_uri: Option<Value>,
     #[serde(default)]
     jwks: Option<Value>,
+    /// RFC 8705 §2.1.2: a `tls_client_auth` client's subject (one of the five).
+    #[serde(default)]
+    tls_client_auth_subject_dn: Option<String>,
+    #[serde(default)]
+    tls_client_auth_san_dns: Option<String>,
+    #[serde(default)]
+    tls_client_auth_san_uri: Option<String>,
+    #[serde(default)]
+    tls_client_auth_san_ip: Option<String>,
+    #[serde(default)]
+    tls_client_auth_san_email: Option<String>,
     /// RFC 7592 §2.2: an update names the client it updates.
     #[serde(default)]
     client_id: Option<String>,
@@ -179,6 +191,8 @@ struct Checked {
     name: String,
     public: bool,
     keys: Option<ClientKeys>,
+    /// A mutual-TLS client's method and subject (RFC 8705 §2).
+    tls: Option<TlsClientAuth>,
     grant_types: Vec<GrantType>,
     redirect_uris: Vec<RedirectUri>,
     post_logout_redirect_uris: Vec<RedirectUri>,
@@ -266,6 +280,38 @@ impl ClientMetadata {
             ));
         } else {
             None
+        };
+        let m = TlsSubject::MEMBERS;
+        let subject = TlsSubject::from_members([
+            (m[0], self.tls_client_auth_subject_dn.as_deref()),
+            (m[1], self.tls_client_auth_san_dns.as_deref()),
+            (m[2], self.tls_client_auth_san_uri.as_deref()),
+            (m[3], self.tls_client_auth_san_ip.as_deref()),
+            (m[4], self.tls_client_auth_san_email.as_deref()),
+        ])
+        .map_err(|(member, message)| metadata(format!("{member}: {message}")))?;
+        // RFC 8705 §2.1.2: exactly one subject with tls_client_auth, none with another method.
+        let tls = match (method, subject) {
+            (AuthMethod::TlsClientAuth, Some(subject)) => Some(TlsClientAuth::Pki(subject)),
+            (AuthMethod::TlsClientAuth, None) => {
+                return Err(metadata(
+                    "tls_client_auth needs one of tls_client_auth_subject_dn, tls_client_auth_san_dns, \
+                     tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email",
+                ));
+            }
+            (AuthMethod::SelfSignedTlsClientAuth, _) => {
+                return Err(metadata(
+                    "self_signed_tls_client_auth needs the client's jwks (RFC 8705 §2.2), which \
+                     registration does not take yet",
+                ));
+            }
+            (_, Some(subject)) => {
+                return Err(metadata(format!(
+                    "{}: only a tls_client_auth client registers a certificate subject",
+                    subject.member()
+                )));
+            }
+            (_, None) => None,
         };
         // RFC 7591 §2: the default grant type is authorization_code.
         let names = self
@@ -362,6 +408,7 @@ impl ClientMetadata {
             name,
             public,
             keys,
+            tls,
             grant_types,
             redirect_uris,
             post_logout_redirect_uris,
@@ -394,18 +441,19 @@ impl ClientMetadata {
             ));
         }
         let checked = self.check(policy)?;
-        let secret =
-            (!checked.public && checked.keys.is_none()).then(|| ClientSecret::generate(random));
+        let secret = (!checked.public && checked.keys.is_none() && checked.tls.is_none())
+            .then(|| ClientSecret::generate(random));
         let token = RegistrationToken::generate(random);
         let client = Client {
             id: ClientId::generate(random),
             name: checked.name,
-            kind: match (&secret, &checked.keys) {
-                (Some(s), _) => ClientKind::Confidential {
+            kind: match (&secret, checked.tls, &checked.keys) {
+                (_, Some(tls), _) => ClientKind::Tls(tls),
+                (Some(s), None, _) => ClientKind::Confidential {
                     secret_digest: s.digest(),
                 },
-                (None, Some(_)) => ClientKind::PrivateKeyJwt,
-                (None, None) => ClientKind::Public,
+                (None, None, Some(_)) => ClientKind::PrivateKeyJwt,
+                (None, None, None) => ClientKind::Public,
             },
             grant_types: checked.grant_types,
             scope: Scope::empty(),
@@ -469,15 +517,23 @@ impl ClientMetadata {
         let same_kind = match current.kind {
             ClientKind::Public => checked.public,
             ClientKind::PrivateKeyJwt => checked.keys.is_some(),
-            ClientKind::Confidential { .. } => !checked.public && checked.keys.is_none(),
+            ClientKind::Tls(_) => checked.tls.is_some(),
+            ClientKind::Confidential { .. } => {
+                !checked.public && checked.keys.is_none() && checked.tls.is_none()
+            }
         };
         if !same_kind {
             return Err(metadata(
-                "token_endpoint_auth_method cannot change between none, private_key_jwt and a \
-                 secret method; register a new client",
+                "token_endpoint_auth_method cannot change between none, private_key_jwt, mutual \
+                 TLS and a secret method; register a new client",
             ));
         }
         let mut client = current.clone();
+        // RFC 8705 §2.1.2: a tls_client_auth client may change its registered subject (a new
+        // certificate).
+        if let Some(tls) = checked.tls {
+            client.kind = ClientKind::Tls(tls);
+        }
         client.name = checked.name;
         client.grant_types = checked.grant_types;
         client.redirect_uris = checked.redirect_uris;
@@ -552,6 +608,9 @@ pub fn describe(
             out.insert("jwks_uri".into(), json!(uri));
         }
         None => {}
+    }
+    if let ClientKind::Tls(TlsClientAuth::Pki(subject)) = &client.kind {
+        out.insert(subject.member().into(), json!(subject.value()));
     }
     Value::Object(out)
 }

@@ -11,6 +11,8 @@
 
 use std::collections::HashSet;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use gatehouse_token::{Algorithm, Jwk, JwkSet, KeyParams, b64};
 use serde_json::{Map, Value};
 
@@ -20,6 +22,10 @@ pub const MAX_KEYS: usize = 16;
 pub const MAX_KID_LEN: usize = 256;
 /// The longest `jwks_uri` accepted.
 pub const MAX_URI_LEN: usize = 2048;
+/// The longest certificate chain kept in a key's `x5c`.
+const MAX_CHAIN: usize = 10;
+/// The longest certificate in `x5c`, base64: 16 KiB.
+const MAX_CERTIFICATE_B64: usize = 16 * 1024;
 /// JWK members only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
@@ -61,6 +67,20 @@ impl ClientKeys {
             Self::Uri(uri) => Some(uri),
             Self::Jwks(_) => None,
         }
+    }
+
+    /// The DER certificates of the keys registered by value (each key's own, the first of its
+    /// `x5c`), which a `self_signed_tls_client_auth` client presents (RFC 8705 §2.2).
+    pub fn certificates(&self) -> Vec<Vec<u8>> {
+        self.jwks()
+            .map(|set| {
+                set.keys
+                    .iter()
+                    .filter_map(|k| k.x5c.first())
+                    .filter_map(|text| STANDARD.decode(text).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The key set, when registered by value.
@@ -216,7 +236,31 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
             )));
         }
     };
+    // RFC 7517 §4.7: base64 (not base64url) DER certificates, the key's own first; kept for
+    // self_signed_tls_client_auth (RFC 8705 §2.2), which compares the TLS certificate with it.
+    let x5c = match object.get("x5c") {
+        None => Vec::new(),
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_CHAIN => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text)
+                    if text.len() <= MAX_CERTIFICATE_B64 && STANDARD.decode(text).is_ok() =>
+                {
+                    Ok(text.clone())
+                }
+                _ => Err(at(
+                    "x5c: each entry must be a base64 (not base64url) DER certificate of at most 16 KiB",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(at(&format!(
+                "x5c must be an array of 1 to {MAX_CHAIN} base64 certificates"
+            )));
+        }
+    };
     Ok(Some(Jwk {
+        x5c,
         kid,
         alg,
         use_: Some("sig".into()),

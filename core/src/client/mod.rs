@@ -217,6 +217,10 @@ pub enum ClientKind {
     /// Holds a private key and authenticates with a JWT signed by it (`private_key_jwt`, RFC
     /// 7523 §2.2, OIDC Core §9); its public keys are [`Client::keys`]. Confidential, no secret.
     PrivateKeyJwt,
+    /// Authenticates with a certificate in the TLS handshake (RFC 8705 §2): `tls_client_auth`
+    /// with its registered subject, or `self_signed_tls_client_auth` (its certificates are in
+    /// [`Client::keys`]). Holds no secret.
+    Tls(auth::tls::TlsClientAuth),
 }
 
 /// How a client came to be known, which decides the policy it is held to.
@@ -319,6 +323,10 @@ impl Client {
             ClientKind::Confidential { .. } => auth::AuthMethod::ClientSecretBasic,
             ClientKind::Public => auth::AuthMethod::None,
             ClientKind::PrivateKeyJwt => auth::AuthMethod::PrivateKeyJwt,
+            ClientKind::Tls(auth::tls::TlsClientAuth::Pki(_)) => auth::AuthMethod::TlsClientAuth,
+            ClientKind::Tls(auth::tls::TlsClientAuth::SelfSigned) => {
+                auth::AuthMethod::SelfSignedTlsClientAuth
+            }
         }
     }
 
@@ -329,7 +337,7 @@ impl Client {
             ClientKind::Confidential { secret_digest } => {
                 SecretDigest::of(secret).0.ct_eq(&secret_digest.0).into()
             }
-            ClientKind::Public | ClientKind::PrivateKeyJwt => false,
+            ClientKind::Public | ClientKind::PrivateKeyJwt | ClientKind::Tls(_) => false,
         }
     }
 
@@ -352,7 +360,9 @@ impl Client {
             return false;
         }
         match self.kind {
-            ClientKind::Confidential { .. } | ClientKind::PrivateKeyJwt => true,
+            ClientKind::Confidential { .. } | ClientKind::PrivateKeyJwt | ClientKind::Tls(_) => {
+                true
+            }
             ClientKind::Public => redirect_uri.starts_with("https://"),
         }
     }
@@ -385,6 +395,21 @@ struct ClientRecord {
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     secret_digest: Option<SecretDigest>,
+    /// Set for the mutual-TLS methods only (RFC 8705 §2): `tls_client_auth` or
+    /// `self_signed_tls_client_auth`; the others follow from `secret_digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_endpoint_auth_method: Option<String>,
+    /// The `tls_client_auth` subject, under its RFC 8705 §2.1.2 member (one of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_subject_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_ip: Option<std::net::IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_email: Option<String>,
     grant_types: Vec<GrantType>,
     scope: Scope,
     resources: Vec<Resource>,
@@ -411,16 +436,43 @@ fn is_operator(origin: &ClientOrigin) -> bool {
     *origin == ClientOrigin::Operator
 }
 
+impl ClientRecord {
+    /// The kind the record describes: a `tls_client_auth` subject or the self-signed method
+    /// first, then a secret digest, then keys (`private_key_jwt`), else a public client.
+    fn kind(&mut self) -> ClientKind {
+        use auth::tls::{TlsClientAuth, TlsSubject};
+        let subject = None
+            .or(self
+                .tls_client_auth_subject_dn
+                .take()
+                .map(TlsSubject::SubjectDn))
+            .or(self.tls_client_auth_san_dns.take().map(TlsSubject::SanDns))
+            .or(self.tls_client_auth_san_uri.take().map(TlsSubject::SanUri))
+            .or(self.tls_client_auth_san_ip.take().map(TlsSubject::SanIp))
+            .or(self
+                .tls_client_auth_san_email
+                .take()
+                .map(TlsSubject::SanEmail));
+        let method = self.token_endpoint_auth_method.as_deref();
+        let has_keys = self.jwks.is_some() || self.jwks_uri.is_some();
+        match (subject, method, self.secret_digest.take()) {
+            (Some(subject), _, _) => ClientKind::Tls(TlsClientAuth::Pki(subject)),
+            (None, Some("self_signed_tls_client_auth"), _) => {
+                ClientKind::Tls(TlsClientAuth::SelfSigned)
+            }
+            (None, _, Some(secret_digest)) => ClientKind::Confidential { secret_digest },
+            (None, _, None) if has_keys => ClientKind::PrivateKeyJwt,
+            (None, _, None) => ClientKind::Public,
+        }
+    }
+}
+
 impl From<ClientRecord> for Client {
-    fn from(r: ClientRecord) -> Self {
+    fn from(mut r: ClientRecord) -> Self {
         Self {
+            kind: r.kind(),
             id: r.id,
             name: r.name,
-            kind: match (r.secret_digest, r.jwks.is_some() || r.jwks_uri.is_some()) {
-                (Some(secret_digest), _) => ClientKind::Confidential { secret_digest },
-                (None, true) => ClientKind::PrivateKeyJwt,
-                (None, false) => ClientKind::Public,
-            },
             grant_types: r.grant_types,
             scope: r.scope,
             resources: r.resources,
@@ -443,13 +495,29 @@ impl From<ClientRecord> for Client {
 
 impl From<Client> for ClientRecord {
     fn from(c: Client) -> Self {
-        Self {
+        use auth::tls::{TlsClientAuth, TlsSubject};
+        let method = c.auth_method();
+        let (secret_digest, subject) = match c.kind {
+            ClientKind::Confidential { secret_digest } => (Some(secret_digest), None),
+            ClientKind::Public
+            | ClientKind::PrivateKeyJwt
+            | ClientKind::Tls(TlsClientAuth::SelfSigned) => (None, None),
+            ClientKind::Tls(TlsClientAuth::Pki(subject)) => (None, Some(subject)),
+        };
+        let mut record = Self {
             id: c.id,
             name: c.name,
-            secret_digest: match c.kind {
-                ClientKind::Confidential { secret_digest } => Some(secret_digest),
-                ClientKind::Public | ClientKind::PrivateKeyJwt => None,
-            },
+            secret_digest,
+            token_endpoint_auth_method: matches!(
+                method,
+                auth::AuthMethod::TlsClientAuth | auth::AuthMethod::SelfSignedTlsClientAuth
+            )
+            .then(|| method.as_str().to_owned()),
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
             grant_types: c.grant_types,
             scope: c.scope,
             resources: c.resources,
@@ -463,7 +531,16 @@ impl From<Client> for ClientRecord {
             origin: c.origin,
             jwks: c.keys.as_ref().and_then(|k| k.jwks().cloned()),
             jwks_uri: c.keys.as_ref().and_then(|k| k.uri().map(str::to_owned)),
+        };
+        match subject {
+            Some(TlsSubject::SubjectDn(v)) => record.tls_client_auth_subject_dn = Some(v),
+            Some(TlsSubject::SanDns(v)) => record.tls_client_auth_san_dns = Some(v),
+            Some(TlsSubject::SanUri(v)) => record.tls_client_auth_san_uri = Some(v),
+            Some(TlsSubject::SanIp(v)) => record.tls_client_auth_san_ip = Some(v),
+            Some(TlsSubject::SanEmail(v)) => record.tls_client_auth_san_email = Some(v),
+            None => {}
         }
+        record
     }
 }
 

@@ -5,6 +5,7 @@ use gatehouse_token::UnixTime;
 use serde::{Deserialize, Serialize};
 
 use super::auth::AuthMethod;
+use super::auth::tls::{TlsClientAuth, TlsSubject};
 use super::keys::ClientKeys;
 use super::redirect::{MAX_REDIRECT_URIS, RedirectUri};
 use super::{
@@ -60,6 +61,35 @@ pub struct ClientRegistration {
     /// Whether its authorization requests must be pushed first (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// `tls_client_auth`: the expected subject DN (RFC 8705 §2.1.2, an RFC 4514 string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth`: an expected dNSName SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `tls_client_auth`: an expected URI SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// `tls_client_auth`: an expected iPAddress SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// `tls_client_auth`: an expected rfc822Name SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+}
+
+impl ClientRegistration {
+    /// The `tls_client_auth` subject members as given, in RFC 8705 §2.1.2 order.
+    fn tls_subject_members(&self) -> [(&'static str, Option<&str>); 5] {
+        let m = TlsSubject::MEMBERS;
+        [
+            (m[0], self.tls_client_auth_subject_dn.as_deref()),
+            (m[1], self.tls_client_auth_san_dns.as_deref()),
+            (m[2], self.tls_client_auth_san_uri.as_deref()),
+            (m[3], self.tls_client_auth_san_ip.as_deref()),
+            (m[4], self.tls_client_auth_san_email.as_deref()),
+        ]
+    }
 }
 
 /// Why a registration was refused; each message names the field and what to do.
@@ -103,13 +133,18 @@ impl ClientRegistration {
                 refuse(
                     "token_endpoint_auth_method",
                     format!(
-                        "{name:?} is not supported; use client_secret_basic, private_key_jwt or none"
+                        "{name:?} is not supported; use client_secret_basic, private_key_jwt, none, tls_client_auth or self_signed_tls_client_auth"
                     ),
                 )
             })?,
         };
         let public = method == AuthMethod::None;
-        let keys = if method == AuthMethod::PrivateKeyJwt {
+        // RFC 7591 §2: the keys of a private_key_jwt client; RFC 8705 §2.2: the certificates of a
+        // self-signed one, in its JWK set (`x5c`).
+        let keys = if matches!(
+            method,
+            AuthMethod::PrivateKeyJwt | AuthMethod::SelfSignedTlsClientAuth
+        ) {
             let field = if self.jwks.is_none() && self.jwks_uri.is_some() {
                 "jwks_uri"
             } else {
@@ -121,15 +156,41 @@ impl ClientRegistration {
                     refuse(field, message)
                 },
             )?;
+            if method == AuthMethod::SelfSignedTlsClientAuth && keys.certificates().is_empty() {
+                return Err(refuse(
+                    "jwks",
+                    "self_signed_tls_client_auth needs jwks (by value) whose keys carry the client's certificates in x5c (RFC 8705 §2.2)",
+                ));
+            }
             Some(keys)
         } else {
             if self.jwks.is_some() || self.jwks_uri.is_some() {
                 return Err(refuse(
                     "jwks",
-                    "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt",
+                    "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt or self_signed_tls_client_auth",
                 ));
             }
             None
+        };
+        let subject = TlsSubject::from_members(self.tls_subject_members())
+            .map_err(|(member, message)| refuse(member, message))?;
+        // RFC 8705 §2.1.2: `tls_client_auth` needs exactly one subject, the other methods none.
+        let tls = match (method, subject) {
+            (AuthMethod::TlsClientAuth, Some(subject)) => Some(TlsClientAuth::Pki(subject)),
+            (AuthMethod::TlsClientAuth, None) => {
+                return Err(refuse(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs the certificate's subject: one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email (RFC 8705 §2.1.2)",
+                ));
+            }
+            (AuthMethod::SelfSignedTlsClientAuth, None) => Some(TlsClientAuth::SelfSigned),
+            (_, Some(subject)) => {
+                return Err(refuse(
+                    subject.member(),
+                    "only a tls_client_auth client registers a certificate subject",
+                ));
+            }
+            (_, None) => None,
         };
         let mut grant_types = Vec::new();
         for g in &self.grant_types {
@@ -242,16 +303,18 @@ impl ClientRegistration {
                 ));
             }
         }
-        let secret = (!public && keys.is_none()).then(|| ClientSecret::generate(random));
+        let secret =
+            (!public && keys.is_none() && tls.is_none()).then(|| ClientSecret::generate(random));
         let client = Client {
             id: ClientId::generate(random),
             name: name.to_owned(),
-            kind: match (&secret, &keys) {
-                (Some(secret), _) => ClientKind::Confidential {
+            kind: match (&secret, tls, &keys) {
+                (_, Some(tls), _) => ClientKind::Tls(tls),
+                (Some(secret), None, _) => ClientKind::Confidential {
                     secret_digest: secret.digest(),
                 },
-                (None, Some(_)) => ClientKind::PrivateKeyJwt,
-                (None, None) => ClientKind::Public,
+                (None, None, Some(_)) => ClientKind::PrivateKeyJwt,
+                (None, None, None) => ClientKind::Public,
             },
             grant_types,
             scope,
@@ -290,6 +353,11 @@ mod tests {
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             require_pushed_authorization_requests: false,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
         }
     }
 

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::client::{Client, ClientId, ClientOrigin, ClientRegistration};
+use gatehouse_core::client::auth::tls::TlsClientAuth;
+use gatehouse_core::client::{Client, ClientId, ClientKind, ClientOrigin, ClientRegistration};
 use serde::Serialize;
 use serde_json::json;
 
@@ -34,6 +35,9 @@ pub struct ClientView {
     /// `private_key_jwt`: where the client publishes its public keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     jwks_uri: Option<String>,
+    /// A `tls_client_auth` client's subject, under its RFC 8705 §2.1.2 member.
+    #[serde(flatten)]
+    tls_subject: Option<serde_json::Map<String, serde_json::Value>>,
     introspection: &'static str,
     created_at: u64,
     /// `operator` or `dynamic` (RFC 7591).
@@ -65,6 +69,14 @@ impl ClientView {
             token_endpoint_auth_method: c.auth_method().as_str(),
             jwks: c.keys.as_ref().and_then(|k| k.jwks().cloned()),
             jwks_uri: c.keys.as_ref().and_then(|k| k.uri().map(str::to_owned)),
+            tls_subject: match &c.kind {
+                ClientKind::Tls(TlsClientAuth::Pki(subject)) => {
+                    let mut member = serde_json::Map::new();
+                    member.insert(subject.member().to_owned(), json!(subject.value()));
+                    Some(member)
+                }
+                _ => None,
+            },
             introspection: c.introspection.as_str(),
             created_at: c.created_at.0,
             registered_by: match c.origin {

@@ -63,12 +63,14 @@ enum ClientCommand {
     List,
     /// Show one client.
     Show {
-        /// The client id.
+        /// The client id (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Delete a client.
     Delete {
-        /// The client id.
+        /// The client id (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -90,17 +92,37 @@ struct CreateArgs {
     /// code flow with PKCE instead (`token_endpoint_auth_method` `none`).
     #[arg(long, conflicts_with = "auth_method")]
     public: bool,
-    /// How the client authenticates: client_secret_basic (the default: a secret is issued),
-    /// private_key_jwt (a JWT signed with its private key, RFC 7523; give --jwks-file or
-    /// --jwks-uri) or none (the same as --public).
+    /// How the client authenticates (`token_endpoint_auth_method`): client_secret_basic (the
+    /// default: a generated secret), private_key_jwt (a JWT signed with its private key, RFC
+    /// 7523; give --jwks-file or --jwks-uri), none (as --public), tls_client_auth (a CA-issued
+    /// certificate with the subject given by one --tls-* option, RFC 8705 §2.1) or
+    /// self_signed_tls_client_auth (a self-signed certificate in its JWK set's x5c, given by
+    /// --jwks-file, RFC 8705 §2.2).
     #[arg(long, value_name = "METHOD")]
     auth_method: Option<String>,
-    /// private_key_jwt: a file holding the client's public keys, a JWK set (`{"keys": [...]}`).
+    /// private_key_jwt, self_signed_tls_client_auth: a file holding the client's public keys, a
+    /// JWK set (`{"keys": [...]}`).
     #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks_file: Option<std::path::PathBuf>,
     /// private_key_jwt: the https URL where the client publishes its public keys.
     #[arg(long, value_name = "URL")]
     jwks_uri: Option<String>,
+    /// tls_client_auth: the certificate's subject DN, as an RFC 4514 string
+    /// ("CN=payments,O=Example,C=SE").
+    #[arg(long, value_name = "DN", group = "tls_subject")]
+    tls_subject_dn: Option<String>,
+    /// tls_client_auth: a dNSName SAN of the certificate.
+    #[arg(long, value_name = "NAME", group = "tls_subject")]
+    tls_san_dns: Option<String>,
+    /// tls_client_auth: a URI SAN of the certificate.
+    #[arg(long, value_name = "URI", group = "tls_subject")]
+    tls_san_uri: Option<String>,
+    /// tls_client_auth: an IP address SAN of the certificate.
+    #[arg(long, value_name = "IP", group = "tls_subject")]
+    tls_san_ip: Option<String>,
+    /// tls_client_auth: an email (rfc822Name) SAN of the certificate.
+    #[arg(long, value_name = "EMAIL", group = "tls_subject")]
+    tls_san_email: Option<String>,
     /// Where authorization responses may be sent (repeatable; required with
     /// authorization_code); matched exactly, except the port of a loopback URI.
     #[arg(long = "redirect-uri", value_name = "URI")]
@@ -249,6 +271,17 @@ fn client(
             }
             if let Some(uri) = &args.jwks_uri {
                 body["jwks_uri"] = json!(uri);
+            }
+            for (member, value) in [
+                ("tls_client_auth_subject_dn", &args.tls_subject_dn),
+                ("tls_client_auth_san_dns", &args.tls_san_dns),
+                ("tls_client_auth_san_uri", &args.tls_san_uri),
+                ("tls_client_auth_san_ip", &args.tls_san_ip),
+                ("tls_client_auth_san_email", &args.tls_san_email),
+            ] {
+                if let Some(value) = value {
+                    body[member] = json!(value);
+                }
             }
             if !args.redirect_uris.is_empty() {
                 body["redirect_uris"] = json!(args.redirect_uris);

@@ -55,6 +55,13 @@ pub(super) fn created_client(c: &Value) -> String {
                 "  (private_key_jwt: no secret; it signs client assertions with {keys})"
             );
         }
+        _ if s(&c["token_endpoint_auth_method"]).contains("tls_client_auth") => {
+            let _ = writeln!(
+                out,
+                "  authenticates with its TLS client certificate ({})",
+                s(&c["token_endpoint_auth_method"])
+            );
+        }
         _ => {
             let grants = c["grant_types"].as_array().cloned().unwrap_or_default();
             let has = |g: &str| grants.iter().any(|x| x == g);
@@ -89,6 +96,11 @@ pub(super) fn client_details(c: &Value) -> String {
         "introspection",
         "token_endpoint_auth_method",
         "jwks_uri",
+        "tls_client_auth_subject_dn",
+        "tls_client_auth_san_dns",
+        "tls_client_auth_san_uri",
+        "tls_client_auth_san_ip",
+        "tls_client_auth_san_email",
         "redirect_uris",
     ] {
         // A member the server does not send (an older server) is left out, not shown as `-`.

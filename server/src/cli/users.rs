@@ -67,7 +67,8 @@ pub(super) enum UserCommand {
     RevokeConsent {
         /// The username.
         username: String,
-        /// The client's id.
+        /// The client's id (a generated one may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }

@@ -12,7 +12,7 @@
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
 //!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
-//!   [`trust`], [`metadata_documents`], [`device`].
+//!   [`trust`], [`metadata_documents`], [`device`], [`client_keys`], [`tls`].
 
 pub mod admin;
 pub mod authorize;
@@ -26,6 +26,7 @@ pub mod pages;
 pub mod registration;
 pub mod resources;
 pub mod signing;
+pub mod tls;
 pub mod tokens;
 pub mod trust;
 pub mod validation;
@@ -49,6 +50,7 @@ pub use pages::PagesConfig;
 pub use registration::RegistrationConfig;
 pub use resources::ResourcesConfig;
 pub use signing::{Backend, PinSource, Pkcs11Config, SigningConfig};
+pub use tls::TlsConfig;
 pub use tokens::TokensConfig;
 pub use trust::TrustConfig;
 pub use validation::ValidationConfig;
@@ -108,6 +110,8 @@ pub struct Config {
     pub device: DeviceConfig,
     /// `[client_keys]`: `private_key_jwt` assertions and clients' `jwks_uri` keys.
     pub client_keys: ClientKeysConfig,
+    /// `[tls]`: TLS termination and client certificates (RFC 8705).
+    pub tls: TlsConfig,
 }
 
 /// The file's shape. Every field optional; unknown keys are errors.
@@ -149,6 +153,8 @@ struct RawConfig {
     device: device::RawDevice,
     #[serde(default)]
     client_keys: client_keys::RawClientKeys,
+    #[serde(default)]
+    tls: tls::RawTls,
 }
 
 /// A configuration error: the field, what is wrong, and how to fix it.
@@ -327,7 +333,14 @@ impl RawConfig {
         let admin = self.admin.validate(listen)?;
         let issuer = match self.issuer {
             Some(issuer) => validate_issuer(&issuer)?,
-            None if listen.ip().is_loopback() => format!("http://{listen}"),
+            None if listen.ip().is_loopback() => {
+                let scheme = if self.tls.listen_tls() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{listen}")
+            }
             None => {
                 return Err(bad(
                     "issuer",
@@ -358,6 +371,7 @@ impl RawConfig {
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
             trust: self.trust.validate(&issuer)?,
+            tls: self.tls.validate(&issuer)?,
             issuer,
             resources: self.resources.validate()?,
             registration: self.registration.validate()?,

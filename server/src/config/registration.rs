@@ -77,7 +77,7 @@ impl RawRegistration {
                             bad(
                                 "registration.auth_methods",
                                 format!(
-                                    "{n:?} is not supported; use none, client_secret_basic, client_secret_post or private_key_jwt"
+                                    "{n:?} is not supported; use none, client_secret_basic, client_secret_post, private_key_jwt or tls_client_auth"
                                 ),
                             )
                         })

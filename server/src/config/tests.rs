@@ -467,3 +467,38 @@ fn client_keys_defaults_and_settings() {
         assert_eq!(err.field, field, "{toml}");
     }
 }
+
+#[test]
+fn tls_on_listen_makes_the_default_issuer_https() {
+    let c = load(
+        "[tls]\ncertificate_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.issuer, "https://127.0.0.1:8080");
+    assert!(c.tls.listen_tls);
+    let c = load(
+        "[tls]\ncertificate_file = \"c.pem\"\nkey_file = \"k.pem\"\nlisten_tls = false\nmtls_listen = \"127.0.0.1:8443\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.issuer, "http://127.0.0.1:8080");
+    assert_eq!(c.tls.mtls_base.as_deref(), Some("https://127.0.0.1:8443"));
+    assert!(c.tls.client_certificates());
+    // Environment variables reach the section like any other.
+    let c = load(
+        "",
+        &[
+            (
+                "GATEHOUSE_TLS__PROXY_CERTIFICATE_HEADER",
+                "X-SSL-Client-Cert",
+            ),
+            ("GATEHOUSE_TLS__PROXY_CERTIFICATE_FORMAT", "pem"),
+            ("GATEHOUSE_TLS__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]"),
+        ],
+    )
+    .unwrap();
+    let proxy = c.tls.proxy.unwrap();
+    assert_eq!(proxy.header, "x-ssl-client-cert");
+    assert_eq!(proxy.format, tls::HeaderFormat::Pem);
+}

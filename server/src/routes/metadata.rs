@@ -32,6 +32,8 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
             .iter()
             .map(str::to_owned)
             .collect(),
+        client_certificates: app.client_certificates,
+        mtls_base: app.mtls_base.clone(),
     };
     let doc = Metadata::new(&app.issuer, alg.as_str(), &offered);
     (cache, Json(doc)).into_response()

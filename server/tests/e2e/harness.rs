@@ -11,6 +11,19 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
+/// `https` when the environment makes `listen` speak TLS (`[tls]` certificate files without
+/// `listen_tls = false`), else `http`.
+fn scheme_of(env: &[(String, String)]) -> &'static str {
+    let set = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    match (
+        set("GATEHOUSE_TLS__CERTIFICATE_FILE"),
+        set("GATEHOUSE_TLS__LISTEN_TLS"),
+    ) {
+        (Some(_), None | Some("true")) => "https",
+        _ => "http",
+    }
+}
+
 /// A free loopback port (bound, then released for the server to take).
 ///
 /// The kernel may hand the same ephemeral port out twice in a row once the first listener is
@@ -64,10 +77,11 @@ impl Server {
             env.retain(|(k, _)| k != key);
             env.push((key.to_string(), value.to_string()));
         }
+        let scheme = scheme_of(&env);
         let issuer = env
             .iter()
             .find(|(k, _)| k == "GATEHOUSE_ISSUER")
-            .map_or(format!("http://127.0.0.1:{port}"), |(_, v)| v.clone());
+            .map_or(format!("{scheme}://127.0.0.1:{port}"), |(_, v)| v.clone());
         let mut server = Self {
             dir,
             base: issuer,
@@ -79,6 +93,9 @@ impl Server {
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(0)
+                // A TLS listener (tests of `[tls]`) has a test certificate; the harness only
+                // probes and drives it, the tests check what the certificate is.
+                .danger_accept_invalid_certs(scheme == "https")
                 .build()
                 .unwrap(),
         };
@@ -98,7 +115,7 @@ impl Server {
             .find(|(k, _)| k == "GATEHOUSE_LISTEN")
             .unwrap()
             .1;
-        format!("http://{listen}")
+        format!("{}://{listen}", scheme_of(&self.env))
     }
 
     /// The admin API's root URL.
@@ -229,7 +246,9 @@ impl Server {
 
     /// The public listener's address.
     pub fn addr(&self) -> String {
-        self.root().trim_start_matches("http://").to_owned()
+        let root = self.root();
+        root.split_once("://")
+            .map_or(root.clone(), |(_, a)| a.to_owned())
     }
 
     /// Sets (or replaces) environment settings for the next start.

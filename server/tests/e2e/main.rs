@@ -26,6 +26,7 @@ mod lifetimes;
 mod limits;
 mod mcp_sdk;
 mod metadata_documents;
+mod mtls;
 mod private_key_jwt;
 mod relying_party;
 mod restart;

@@ -217,6 +217,7 @@ impl HsmKey {
             Ok(public_params(s, *public, alg, &name).map(|p| (id, label, p)))
         })??;
         let jwk = Jwk {
+            x5c: Vec::new(),
             kid: params.thumbprint(),
             alg,
             use_: Some("sig".into()),

@@ -27,6 +27,7 @@ pub(crate) fn claims(jti: &str) -> AccessTokenClaims {
 /// The public key of RFC 7515 Appendix A.3 (ES256), as a JWK with the given `kid`.
 pub(crate) fn rfc7515_a3_jwk(kid: &str) -> Jwk {
     Jwk {
+        x5c: Vec::new(),
         kid: kid.into(),
         alg: Algorithm::ES256,
         use_: None,

@@ -3,21 +3,21 @@
 //! request carried; this module picks the one method used and judges it, one module per method:
 //! - [`secret`]: `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1);
 //! - [`none`]: public clients, identified by `client_id` alone (RFC 7591 §2);
-//! - [`private_key_jwt`]: a JWT signed with the client's private key (RFC 7523 §2.2).
-//!
-//! Mutual TLS (RFC 8705, the TLS peer certificate) is still to come, with its module here and a
-//! field in [`Credentials`].
+//! - [`private_key_jwt`]: a JWT signed with the client's private key (RFC 7523 §2.2);
+//! - [`tls`]: `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2), the TLS
+//!   client certificate.
 
 pub mod none;
 pub mod private_key_jwt;
 pub mod secret;
+pub mod tls;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use private_key_jwt::{AssertionContext, JWT_BEARER_ASSERTION};
 
-use super::Client;
+use super::{Client, ClientId, ClientKind};
 use crate::error::TokenError;
 use crate::form::{self, Form};
 use crate::store::ClientStore;
@@ -33,6 +33,10 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A JWT signed with the client's private key (RFC 7523 §2.2, OIDC Core §9).
     PrivateKeyJwt,
+    /// A certificate chaining to a trusted CA with the registered subject (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// A self-signed certificate from the client's JWK set (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -43,16 +47,26 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
-    /// The methods a registered client can use, as discovery advertises them.
-    pub const SUPPORTED: [Self; 4] = [
+    /// The methods a registered client can use, as discovery advertises them (the mutual-TLS
+    /// ones only where the server receives client certificates, [`Self::needs_certificate`]).
+    pub const SUPPORTED: [Self; 6] = [
         Self::ClientSecretBasic,
         Self::ClientSecretPost,
         Self::PrivateKeyJwt,
         Self::None,
+        Self::TlsClientAuth,
+        Self::SelfSignedTlsClientAuth,
     ];
+
+    /// Whether the method needs a TLS client certificate (RFC 8705 §2).
+    pub const fn needs_certificate(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
+    }
 
     /// Parses a registered method name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -81,6 +95,10 @@ pub struct Credentials {
     pub client_secret: Option<String>,
     /// `client_assertion_type` and `client_assertion` in the body, when either is there.
     pub assertion: Option<AssertionCredential>,
+    /// The TLS client certificate of the connection (or from a trusted proxy), with the
+    /// edge's verdict on its chain. Not a method by itself: a client of any method may present
+    /// one (RFC 8705 §3); it authenticates only a client registered for a mutual-TLS method.
+    pub certificate: Option<tls::PresentedCertificate>,
 }
 
 /// The one method a request used, with what it presented.
@@ -177,6 +195,7 @@ impl Credentials {
                     assertion: assertion.map(str::to_owned),
                 }),
             },
+            certificate: None,
         })
     }
 
@@ -247,11 +266,14 @@ impl Credentials {
     }
 }
 
-/// Authenticates the client of `credentials` against the registered clients.
+/// Authenticates the client of `credentials` against the registered clients at `now` (a
+/// certificate's validity period is checked against it).
 ///
 /// Every failure is [`TokenError::InvalidClient`]: an unknown client, a wrong secret or
 /// assertion and the wrong kind of client look the same to the caller (RFC 6749 §5.2); the
-/// [`Failure`] says why, for the log.
+/// [`Failure`] says why, for the log. Two methods in one request (Basic and `client_secret`,
+/// an assertion and a secret, or a secret with the certificate of a client that authenticates
+/// by certificate) are `invalid_request` (OAuth 2.1 §2.4).
 pub async fn authenticate(
     credentials: &Credentials,
     ctx: &AuthContext<'_>,
@@ -264,18 +286,41 @@ pub async fn authenticate(
         },
         error: e,
     };
-    match credentials.presented().map_err(Failure::from)? {
-        Presented::SecretBasic { id, secret } => {
-            secret::basic(id, secret, clients).await.map_err(refused)
+    let by_secret = match credentials.presented().map_err(Failure::from)? {
+        Presented::SecretBasic { id, secret } => secret::basic(id, secret, clients).await,
+        Presented::SecretPost { id, secret } => secret::post(id, secret, clients).await,
+        // A `client_id` alone: a public client, or a mutual-TLS client whose certificate is
+        // the credential (RFC 8705 §2: `client_id` is in the request, the certificate in TLS).
+        Presented::None { id } => {
+            let result = match &credentials.certificate {
+                Some(certificate) => {
+                    tls::mutual_tls_or_public(id, certificate, clients, ctx.assertions.now).await
+                }
+                None => none::public(id, clients).await,
+            };
+            return result.map_err(refused);
         }
-        Presented::SecretPost { id, secret } => {
-            secret::post(id, secret, clients).await.map_err(refused)
-        }
-        Presented::None { id } => none::public(id, clients).await.map_err(refused),
         Presented::Assertion { id, assertion } => {
-            private_key_jwt::authenticate(id, assertion, clients, &ctx.assertions).await
+            return private_key_jwt::authenticate(id, assertion, clients, &ctx.assertions).await;
+        }
+    };
+    // A secret and the certificate of a client that authenticates with its certificate: two
+    // methods in one request (OAuth 2.1 §2.4), not a wrong secret.
+    if matches!(by_secret, Err(TokenError::InvalidClient)) && credentials.certificate.is_some() {
+        if let Some(id) = credentials.client_id().and_then(|id| ClientId::new(&id)) {
+            if clients
+                .get(&id)
+                .await
+                .map_err(|e| refused(e.into()))?
+                .is_some_and(|c| matches!(c.kind, ClientKind::Tls(_)))
+            {
+                return Err(Failure::from(TokenError::InvalidRequest(
+                    "use one client authentication method: this client authenticates with its TLS certificate, not a secret".into(),
+                )));
+            }
         }
     }
+    by_secret.map_err(refused)
 }
 
 #[cfg(test)]

@@ -292,3 +292,58 @@ fn private_key_jwt_clients_register_keys_and_keep_their_kind() {
         );
     }
 }
+
+#[test]
+fn a_tls_client_auth_client_registers_and_updates_its_subject() {
+    let mut policy = policy();
+    policy.auth_methods.push(AuthMethod::TlsClientAuth);
+    policy.grant_types.push(GrantType::ClientCredentials);
+    let meta: ClientMetadata = serde_json::from_value(json!({
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "tls_client_auth",
+        "tls_client_auth_subject_dn": "CN=sensor,O=Example",
+    }))
+    .unwrap();
+    let r = meta
+        .register(&policy, &CountingRandom::default(), UnixTime(100))
+        .unwrap();
+    assert!(r.secret.is_none());
+    assert_eq!(r.client.auth_method(), AuthMethod::TlsClientAuth);
+    let shown = describe(&r.client, None, None, "https://as.example/register/x");
+    assert_eq!(shown["tls_client_auth_subject_dn"], "CN=sensor,O=Example");
+    assert_eq!(shown["token_endpoint_auth_method"], "tls_client_auth");
+    // RFC 7592: a new certificate subject replaces the old; the method cannot change.
+    let update = |body: serde_json::Value| {
+        let mut body = body;
+        body["client_id"] = json!(r.client.id.as_str());
+        let meta: ClientMetadata = serde_json::from_value(body).unwrap();
+        meta.update(&r.client, &policy)
+    };
+    let updated = update(json!({
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "tls_client_auth",
+        "tls_client_auth_san_dns": "sensor.example",
+    }))
+    .unwrap();
+    assert_eq!(
+        updated.kind,
+        ClientKind::Tls(TlsClientAuth::Pki(TlsSubject::SanDns(
+            "sensor.example".into()
+        )))
+    );
+    for body in [
+        json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"}),
+        json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "none"}),
+    ] {
+        assert!(update(body.clone()).is_err(), "{body}");
+    }
+    // Not in the default policy.
+    assert!(
+        register(json!({
+            "redirect_uris": ["https://a.example/cb"],
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "a.example",
+        }))
+        .is_err()
+    );
+}

@@ -17,6 +17,13 @@
 //! - **shutdown**: listeners stop accepting, idle connections close, requests in flight get
 //!   `shutdown_timeout` to finish, and whatever is left is closed.
 //!
+//! On a TLS listener ([`super::tls`]) the handshake runs on the watched socket under the same
+//! rules: its first byte starts the header timeout, so a client that stalls mid-handshake is
+//! closed like one that trickles its headers, and one that never speaks by the idle timeout.
+//! Once the handshake is done the connection waits for its first request like a fresh one
+//! (a browser's preconnect is not cut at the header timeout). The client certificate
+//! of the handshake, if any, is in a task-local beside the peer's address ([`client_certificate`]).
+//!
 //! Each connection has a watchdog task beside it. The request path only stores a few atomics
 //! (no lock, no timer, no wake-up): the watchdog wakes at the next deadline, or at least every
 //! `header_timeout`, and acts on the socket itself: it shuts the socket down (both ways to close
@@ -41,6 +48,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::response::IntoResponse as _;
 use gatehouse_core::TokenError;
+use gatehouse_core::client::auth::tls::ClientCertificate;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -48,6 +56,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::catch_panic::CatchPanic;
@@ -61,6 +70,16 @@ tokio::task_local! {
     /// every request two allocations, and only the endpoints that count authentication
     /// failures per address read it (through [`peer`]).
     static PEER: SocketAddr;
+
+    /// The client certificate of the connection's TLS handshake (RFC 8705), as [`PEER`]:
+    /// only the endpoints that authenticate clients read it (through [`client_certificate`]).
+    static CLIENT_CERTIFICATE: Option<ClientCertificate>;
+}
+
+/// The certificate the client of the current request's connection presented in its TLS
+/// handshake; `None` without one, on a plain listener, or outside a listener.
+pub fn client_certificate() -> Option<ClientCertificate> {
+    CLIENT_CERTIFICATE.try_with(Clone::clone).ok().flatten()
 }
 
 /// The peer address of the connection serving the current request; `None` outside a
@@ -123,6 +142,13 @@ impl Activity {
                 self.head_started
                     .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
         }
+    }
+
+    /// The TLS handshake is done: what follows is the first request, timed from its own first
+    /// byte (bytes already read with the handshake are handled at once, or timed from the next
+    /// read).
+    fn handshake_done(&self) {
+        self.head_started.store(0, Ordering::Relaxed);
     }
 
     /// A request was handed to the router; returns its start stamp. The headers were complete
@@ -380,13 +406,15 @@ async fn watchdog(
     }
 }
 
-/// Drives one connection until it ends, is closed by its watchdog, or the shutdown closes it.
+/// Drives one connection until it ends, is closed by its watchdog, or the shutdown closes it;
+/// on a TLS listener, after the handshake (which the watchdog times like request headers).
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     limits: HttpLimits,
     shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
     _slots: (OwnedSemaphorePermit, Option<AddressSlot>),
 ) {
     let activity = Arc::new(Activity::new());
@@ -399,14 +427,49 @@ async fn connection(
         }
     };
     tokio::spawn(watchdog(activity.clone(), socket, limits, shutdown, peer));
-    let io = TokioIo::new(Watched {
+    let watched = Watched {
         stream,
         activity: activity.clone(),
-    });
+    };
     // However this connection ends (closed, aborted at the shutdown deadline), its watchdog
     // hears of it and lets go of its handle on the socket.
     let _ended = Ended(activity.clone());
-    let requests = activity.clone();
+    let Some(acceptor) = tls else {
+        return drive(TokioIo::new(watched), None, peer, router, limits, activity).await;
+    };
+    match acceptor.accept(watched).await {
+        Ok(stream) => {
+            activity.handshake_done();
+            let certificate = super::tls::peer_certificate(stream.get_ref().1);
+            drive(
+                TokioIo::new(stream),
+                certificate,
+                peer,
+                router,
+                limits,
+                activity,
+            )
+            .await;
+        }
+        // A failed handshake (not TLS, no shared version or cipher suite, a bad client
+        // signature) or one the watchdog cut short.
+        Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+    }
+}
+
+/// Serves HTTP/1.1 on one connection's stream until it ends, its handlers seeing the TLS
+/// client certificate through [`client_certificate`].
+async fn drive<I>(
+    io: I,
+    certificate: Option<ClientCertificate>,
+    peer: SocketAddr,
+    router: Router,
+    limits: HttpLimits,
+    activity: Arc<Activity>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let requests = activity;
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let started = requests.request_started();
         Timed {
@@ -422,7 +485,8 @@ async fn connection(
     // request being handled (hyper's default treats it as an aborted request); its answer is
     // written, then the connection closes.
     http.half_close(true);
-    if let Err(e) = http.serve_connection(io, service).await {
+    let served = CLIENT_CERTIFICATE.scope(certificate, http.serve_connection(io, service));
+    if let Err(e) = served.await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }
@@ -436,14 +500,15 @@ impl Drop for Ended {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` turns true, then drains the connections for
-/// at most `limits.shutdown_timeout` seconds.
+/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` turns true, then
+/// drains the connections for at most `limits.shutdown_timeout` seconds.
 pub async fn serve(
     name: &'static str,
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = PerAddress::new(limits.max_connections_per_address);
@@ -501,6 +566,7 @@ pub async fn serve(
                 router.clone(),
                 limits,
                 shutdown.clone(),
+                tls.clone(),
                 (permit, slot),
             ),
         ));

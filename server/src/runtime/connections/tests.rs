@@ -55,7 +55,14 @@ async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let server = serve("test", listener, router, HttpLimits::default(), shutdown);
+    let server = serve(
+        "test",
+        listener,
+        router,
+        HttpLimits::default(),
+        shutdown,
+        None,
+    );
     let client = async {
         let mut stream = TcpStream::connect(address).await.unwrap();
         stream
@@ -96,7 +103,14 @@ async fn a_request_in_flight_at_shutdown_gets_its_answer() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let server = serve("test", listener, router, HttpLimits::default(), shutdown);
+    let server = serve(
+        "test",
+        listener,
+        router,
+        HttpLimits::default(),
+        shutdown,
+        None,
+    );
     let client = async {
         let mut stream = TcpStream::connect(address).await.unwrap();
         stream
