@@ -459,7 +459,7 @@ mod tests {
                 "redirect_uris",
             ),
             (
-                |r| r.token_endpoint_auth_method = Some("tls_client_auth".into()),
+                |r| r.token_endpoint_auth_method = Some("client_secret_jwt".into()),
                 "token_endpoint_auth_method",
             ),
             (
