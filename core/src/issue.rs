@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, SecretDigest, UnixTime, b64};
+use gatehouse_token::{
+    AccessTokenClaims, Audience, Confirmation, OpaqueToken, SecretDigest, UnixTime, b64,
+};
 
 use crate::client::{Client, TokenFormat};
 use crate::error::TokenError;
@@ -55,6 +57,9 @@ impl fmt::Debug for RotationKey {
 pub enum TokenType {
     /// A bearer token (RFC 6750): whoever holds it may use it.
     Bearer,
+    /// A DPoP-bound token (RFC 9449 §5, §7.1): presented with `Authorization: DPoP` and a proof
+    /// of the key it is bound to.
+    DPoP,
     /// Not an access token at all (RFC 8693 §2.2.1): an ID-JAG issued by a token exchange
     /// (MCP EMA §4.2), to be presented as an authorization grant, never to a resource server.
     NotApplicable,
@@ -66,7 +71,19 @@ impl TokenType {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Bearer => "Bearer",
+            Self::DPoP => "DPoP",
             Self::NotApplicable => "N_A",
+        }
+    }
+
+    /// The type of an access token bound by `cnf`: `DPoP` when bound to a DPoP key (RFC 9449
+    /// §5), else `Bearer` (a certificate-bound token is presented as a bearer token over the
+    /// mutual-TLS connection, RFC 8705 §3).
+    pub fn of(cnf: Option<&Confirmation>) -> Self {
+        if cnf.is_some_and(|c| c.jkt.is_some()) {
+            Self::DPoP
+        } else {
+            Self::Bearer
         }
     }
 }
@@ -141,6 +158,7 @@ pub async fn issue(
         exp: now.plus(lifetime),
         jti: b64::encode(random_bytes::<16>(ctx.random)),
         act: granted.act,
+        cnf: None,
     };
     let (jti, expires_at) = (claims.jti.clone(), claims.exp);
     let (access_token, opaque_digest) = match format {

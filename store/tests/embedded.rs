@@ -49,6 +49,7 @@ fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
         exp: UnixTime(exp),
         jti: "j".into(),
         act: None,
+        cnf: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
         exp: UnixTime(exp),
         jti: format!("jti-{client_id}-{exp}"),
         act: None,
+        cnf: None,
     }
 }
 
