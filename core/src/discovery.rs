@@ -50,6 +50,11 @@ pub struct Offered {
     pub metadata_documents: bool,
     /// The scopes of the registered resources (listed with the OpenID Connect ones).
     pub resource_scopes: Vec<String>,
+    /// The algorithms DPoP proofs may be signed with (RFC 9449 §5.1), from the configuration.
+    pub dpop_algorithms: Vec<&'static str>,
+    /// Whether certificate-bound access tokens are issued (RFC 8705 §3.3): the server sees
+    /// verified client certificates.
+    pub certificate_bound_tokens: bool,
 }
 
 /// The metadata document.
@@ -88,6 +93,11 @@ pub struct Metadata {
     claims_supported: Vec<&'static str>,
     subject_types_supported: Vec<&'static str>,
     id_token_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9449 §5.1: DPoP is supported, with these algorithms.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 8705 §3.3.
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl Metadata {
@@ -147,6 +157,8 @@ impl Metadata {
             // OIDC Core §8: every client sees a user's same `sub`.
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec![signing_alg],
+            dpop_signing_alg_values_supported: offered.dpop_algorithms.clone(),
+            tls_client_certificate_bound_access_tokens: offered.certificate_bound_tokens,
         }
     }
 }

@@ -36,6 +36,7 @@
 
 pub mod assertion;
 pub mod authorize;
+pub mod binding;
 pub mod client;
 pub mod discovery;
 pub mod error;

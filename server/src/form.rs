@@ -28,6 +28,8 @@ pub struct OAuthForm {
     /// The address of the TCP peer (absent when the router runs without a listener, as in
     /// benchmarks).
     pub peer: Option<std::net::IpAddr>,
+    /// The one `DPoP` header, a proof of possession (RFC 9449 §4.1), not yet checked.
+    pub dpop: Option<String>,
 }
 
 /// Whether a query string carries `client_secret`, however it is written. Each parameter
@@ -126,6 +128,21 @@ where
             ));
         }
         let peer = crate::runtime::connections::peer().map(|addr| addr.ip());
+        // RFC 9449 §4.3 item 1: exactly one DPoP header; two, or one that is not text, is an
+        // invalid proof.
+        let dpop = gatehouse_validator::dpop::single_header(
+            req.headers()
+                .get_all(gatehouse_validator::dpop::HEADER)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )
+        .map_err(|e| {
+            FormRejection(
+                StatusCode::BAD_REQUEST,
+                OAuthError(TokenError::InvalidDpopProof(e.to_string())),
+            )
+        })?
+        .map(str::to_owned);
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -156,6 +173,7 @@ where
             form,
             authorization,
             peer,
+            dpop,
         })
     }
 }

@@ -369,6 +369,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let csrf_key = secrets
         .get_or_create("csrf", random_bytes::<32>(random.as_ref()))
         .await?;
+    let dpop = crate::dpop::DpopCheck::new(&config.dpop, &rotation_key);
     let issuance = Arc::new(Issuance {
         auth: auth(),
         settings: IssuerSettings {
@@ -400,6 +401,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
             downstream: config.trust.downstream.clone(),
         },
         resources: resources.clone(),
+        dpop: dpop.clone(),
     });
     let inspection = Arc::new(Inspection {
         auth: auth(),
@@ -418,6 +420,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         registration: config.registration.enabled,
         metadata_documents: config.client_metadata_documents.enabled,
         resources: resources.clone(),
+        dpop_algorithms: dpop.algorithms(),
     });
     let base = config.issuer_path();
     let sign_in = Arc::new(SignIn {

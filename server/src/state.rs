@@ -68,6 +68,8 @@ pub struct Issuance {
     pub assertions: AssertionSettings,
     /// The registered protected resources.
     pub resources: Arc<Resources>,
+    /// DPoP proofs and nonces (RFC 9449).
+    pub dpop: crate::dpop::DpopCheck,
 }
 
 impl Issuance {
@@ -89,6 +91,7 @@ impl Issuance {
             verifier: self.verifier.as_ref(),
             replay: self.replay.as_ref(),
             assertions: &self.assertions,
+            holder: &gatehouse_core::binding::NO_HOLDER,
         }
     }
 }
@@ -207,6 +210,8 @@ pub struct Discovery {
     pub metadata_documents: bool,
     /// The registered resources (their scopes are listed).
     pub resources: Arc<Resources>,
+    /// The algorithms DPoP proofs may use (`dpop_signing_alg_values_supported`).
+    pub dpop_algorithms: Vec<&'static str>,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only

@@ -298,6 +298,8 @@ pub struct Client {
     pub created_at: UnixTime,
     /// How it came to be known.
     pub origin: ClientOrigin,
+    /// Whether its access tokens are sender-constrained (RFC 9449 §5.2, RFC 8705 §3.4).
+    pub binding: crate::binding::BindingPolicy,
 }
 
 impl Client {
@@ -390,6 +392,8 @@ struct ClientRecord {
     created_at: UnixTime,
     #[serde(default, skip_serializing_if = "is_operator")]
     origin: ClientOrigin,
+    #[serde(default, flatten)]
+    binding: crate::binding::BindingPolicy,
 }
 
 fn is_operator(origin: &ClientOrigin) -> bool {
@@ -416,6 +420,7 @@ impl From<ClientRecord> for Client {
             introspection: r.introspection,
             created_at: r.created_at,
             origin: r.origin,
+            binding: r.binding,
         }
     }
 }
@@ -440,6 +445,7 @@ impl From<Client> for ClientRecord {
             introspection: c.introspection,
             created_at: c.created_at,
             origin: c.origin,
+            binding: c.binding,
         }
     }
 }

@@ -51,6 +51,12 @@ pub struct ClientRegistration {
     /// Whether its authorization requests must be pushed first (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Whether its access tokens must be DPoP-bound (RFC 9449 §5.2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// Whether its access tokens are bound to its TLS client certificate (RFC 8705 §3.4).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// Why a registration was refused; each message names the field and what to do.
@@ -229,6 +235,11 @@ impl ClientRegistration {
             introspection: self.introspection,
             created_at: now,
             origin: super::ClientOrigin::Operator,
+            binding: crate::binding::BindingPolicy {
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: self
+                    .tls_client_certificate_bound_access_tokens,
+            },
         };
         Ok((client, secret))
     }
@@ -252,6 +263,8 @@ mod tests {
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 

@@ -97,6 +97,8 @@ impl Default for ClientBuilder {
                 redirect_uris: vec![],
                 post_logout_redirect_uris: vec![],
                 require_pushed_authorization_requests: false,
+                dpop_bound_access_tokens: false,
+                tls_client_certificate_bound_access_tokens: false,
             },
             public: false,
             created_at: UnixTime(0),
@@ -427,6 +429,7 @@ impl Harness {
             verifier: &self.verifier,
             replay: &self.store,
             assertions: &self.assertions,
+            holder: &crate::binding::NO_HOLDER,
         }
     }
 }

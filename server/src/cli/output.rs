@@ -57,6 +57,8 @@ pub(super) fn client_details(c: &Value) -> String {
         "introspection",
         "token_endpoint_auth_method",
         "redirect_uris",
+        "dpop_bound_access_tokens",
+        "tls_client_certificate_bound_access_tokens",
     ] {
         // A member the server does not send (an older server) is left out, not shown as `-`.
         if let Some(value) = c.get(field) {

@@ -30,6 +30,10 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
             .iter()
             .map(str::to_owned)
             .collect(),
+        dpop_algorithms: app.dpop_algorithms.clone(),
+        // Certificate-bound tokens need the verified client certificate of the request
+        // (mutual TLS), which `Holder::certificate_thumbprint` carries once it is wired.
+        certificate_bound_tokens: false,
     };
     let doc = Metadata::new(&app.issuer, alg.as_str(), &offered);
     (cache, Json(doc)).into_response()
