@@ -16,9 +16,12 @@
 //! - [`htu`]: the URL normalisation `htu` is compared after (RFC 9449 §4.3 item 9).
 //! - [`replay`]: [`ReplayCache`], a bounded in-memory `jti` cache for resource servers.
 //! - [`nonce`]: [`NonceKey`], stateless nonces rotating with time (RFC 9449 §8, §9).
+//! - [`presentation`]: a resource's check of how a token was presented against its `cnf`
+//!   (`Bearer` or `DPoP` scheme, proof, client certificate) and its DPoP challenges.
 
 pub mod htu;
 pub mod nonce;
+pub mod presentation;
 pub mod replay;
 
 use gatehouse_token::{Algorithm, Confirmation, Jwk, KeyParams, UnixTime, b64};
