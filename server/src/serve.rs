@@ -412,6 +412,8 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
         issuer: config.issuer.clone(),
+        dpop: config.dpop.proofs.clone(),
+        dpop_replay: gatehouse_validator::dpop::ReplayCache::default(),
     });
     let discovery = Arc::new(Discovery {
         issuer: config.issuer.clone(),

@@ -116,6 +116,10 @@ pub struct Inspection {
     pub random: Arc<dyn Random>,
     /// The issuer (`iss` of RFC 9701 answers).
     pub issuer: String,
+    /// How DPoP proofs are checked at UserInfo (RFC 9449 §7).
+    pub dpop: gatehouse_validator::dpop::DpopSettings,
+    /// The DPoP proofs UserInfo has accepted (per node, bounded).
+    pub dpop_replay: gatehouse_validator::dpop::ReplayCache,
 }
 
 /// The state of the sign-in flow: the authorization endpoint and its pages.

@@ -17,6 +17,7 @@ mod cli;
 mod client_credentials;
 mod connections;
 mod discovery;
+mod dpop;
 mod embedded;
 mod hsm;
 mod introspection;
