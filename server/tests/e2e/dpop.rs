@@ -238,7 +238,7 @@ fn every_proof_check_at_the_token_endpoint() {
     assert_eq!(first.status, 200, "{}", first.body);
     let other = DpopKey::new();
     let cases: Vec<(&str, String)> = vec![
-        ("replayed jti", replayed.clone()),
+        ("replayed jti", replayed),
         ("wrong htm", signed(&with(good(), "htm", json!("GET")))),
         ("lowercase htm", signed(&with(good(), "htm", json!("post")))),
         (

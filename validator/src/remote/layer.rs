@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use gatehouse_token::{AccessTokenClaims, UnixTime};
+use gatehouse_token::AccessTokenClaims;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use tower::{Layer, Service};
 use url::Url;
@@ -159,14 +159,6 @@ fn credentials<B>(req: &Request<B>) -> Option<(Scheme, &str)> {
     presentation::parse_authorization(value.to_str().ok()?)
 }
 
-fn now() -> UnixTime {
-    UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-}
-
 impl Shared {
     /// A challenge of the scheme the client used, with the error: `Bearer` (with the metadata
     /// URL and scopes) or `DPoP` (with the algorithms). A 401 also offers the other scheme,
@@ -251,7 +243,7 @@ impl Shared {
             proof,
             method: req.method().as_str(),
             url: &url,
-            now: now(),
+            now: super::now(),
             certificate: certificate.map(|c| c.0.as_slice()),
         };
         presentation::check(&self.dpop, &self.replay, &presented, claims.cnf.as_ref())
