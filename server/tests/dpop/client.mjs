@@ -6,7 +6,7 @@
 //
 // Input (standard input, JSON):
 //   { "issuer": "http://127.0.0.1:PORT", "client_id": "…", "client_secret": "…",
-//     "resource": "http://127.0.0.1:PORT/mcp" }
+//     "resource": "http://127.0.0.1:PORT/mcp", "scope": "tools" }   // scope optional
 // Output (standard output, JSON): the token response, the key's thumbprint, whether a nonce
 // challenge came and was answered, and what the resource said with the proof and as bearer.
 // Any step that throws fails the run (exit status 1, the error on standard error).
@@ -56,7 +56,7 @@ const keyPair = await oauth.generateKeyPair('ES256');
 const DPoP = oauth.DPoP(client, keyPair);
 const jkt = await DPoP.calculateThumbprint();
 
-const params = new URLSearchParams({ resource: input.resource, scope: 'tools' });
+const params = new URLSearchParams({ resource: input.resource, scope: input.scope ?? 'tools' });
 let nonceChallengeAnswered = false;
 const tokens = await step('client credentials', async () => {
   const request = () =>
