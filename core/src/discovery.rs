@@ -207,6 +207,7 @@ mod tests {
             registration: true,
             metadata_documents: true,
             resource_scopes: vec!["tools".into()],
+            dpop_algorithms: vec!["ES256", "EdDSA"],
             ..Offered::default()
         };
         let full =
@@ -216,6 +217,13 @@ mod tests {
             "https://as.example/t/register"
         );
         assert_eq!(full["client_id_metadata_document_supported"], true);
+        // RFC 9449 §5.1: DPoP algorithms from the configuration; none configured, none listed.
+        assert_eq!(
+            full["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "EdDSA"])
+        );
+        assert!(doc.get("dpop_signing_alg_values_supported").is_none());
+        assert_eq!(doc["tls_client_certificate_bound_access_tokens"], false);
         assert_eq!(
             full["scopes_supported"],
             serde_json::json!(["email", "offline_access", "openid", "profile", "tools"])

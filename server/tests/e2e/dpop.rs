@@ -311,6 +311,30 @@ fn every_proof_check_at_the_token_endpoint() {
         &[&key.proof("POST", &url), &key.proof("POST", &url)],
     );
     assert_dpop_error(&page, "invalid_dpop_proof", "two DPoP headers");
+    // Hostile header values: bytes that are not text, an empty value, a huge proof (a valid
+    // signature over 9 KiB of claims).
+    let huge = signed(&with(good(), "pad", json!("x".repeat(9 * 1024))));
+    for (what, value) in [
+        (
+            "non-UTF-8 bytes",
+            reqwest::header::HeaderValue::from_bytes(b"ey\xff\xfe.a.b").unwrap(),
+        ),
+        ("empty value", reqwest::header::HeaderValue::from_static("")),
+        (
+            "9 KiB proof",
+            reqwest::header::HeaderValue::from_str(&huge).unwrap(),
+        ),
+    ] {
+        let r = server
+            .http
+            .post(format!("{}/token", server.base))
+            .basic_auth(&id, Some(&secret))
+            .header("DPoP", value)
+            .form(&CC)
+            .send()
+            .unwrap();
+        assert_dpop_error(&Page::read(r), "invalid_dpop_proof", what);
+    }
     // FAPI 2.0 (matrix §2.2 item 55): ±10 s of skew; htu with query, fragment, another case
     // of scheme and host, the default port; unknown header members and claims.
     let upper = url.replacen("http://127.0.0.1", "HTTP://127.0.0.1", 1);
@@ -618,6 +642,18 @@ fn the_code_flow_with_dpop_binds_codes_tokens_and_refresh_tokens() {
         &page,
         "invalid_dpop_proof",
         "PAR dpop_jkt not the proof's key",
+    );
+    let once = key.proof("POST", &par_url);
+    assert_eq!(push(&once, None).status, 201);
+    assert_dpop_error(
+        &push(&once, None),
+        "invalid_dpop_proof",
+        "a PAR proof replayed",
+    );
+    assert_dpop_error(
+        &push(&key.proof("POST", &token_url), None),
+        "invalid_dpop_proof",
+        "a proof for /token at /par",
     );
     let code_of = |page: &Page| {
         assert_eq!(page.status, 201, "{}", page.body);
