@@ -360,3 +360,43 @@ fn resource_requests_check_ath_binding_and_replay() {
     let other = Key::es256();
     assert!(run(&other.proof(&c), Some(&Confirmation::dpop(other.jkt()))).is_ok());
 }
+
+mod arbitrary {
+    //! Arbitrary text, and a valid proof with any one character replaced: every input is
+    //! answered, none panics, and only the exact proof passes.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn fixture() -> &'static (String, String) {
+        static PROOF: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        PROOF.get_or_init(|| {
+            let key = Key::es256();
+            (key.proof(&claims()), key.jkt())
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_is_answered(text in "\\PC{0,300}") {
+            prop_assert!(check(&text).is_err());
+        }
+
+        #[test]
+        fn one_changed_character_is_refused(at in 0usize..400, c in any::<char>()) {
+            let (proof, jkt) = fixture();
+            let at = at % proof.len();
+            let mut changed: String = proof.chars().take(at).collect();
+            changed.push(c);
+            changed.extend(proof.chars().skip(at + 1));
+            match check(&changed) {
+                Ok(p) => {
+                    prop_assert_eq!(&changed, proof);
+                    prop_assert_eq!(&p.jkt, jkt);
+                }
+                Err(_) => prop_assert_ne!(&changed, proof),
+            }
+        }
+    }
+}
