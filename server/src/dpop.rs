@@ -82,7 +82,7 @@ impl DpopCheck {
                 nonce: self.nonces.current(now),
             });
         }
-        // Replay last: a proof refused for its nonce may be sent again with one.
+        // Replay last: a proof refused for its signature, claims or nonce leaves no entry.
         let id = replay_digest(&proof.jkt, &proof.jti);
         let until = self.settings.replay_until(proof.iat);
         if !replay.first_use(ReplayKind::DpopProof, id, until).await? {
