@@ -99,7 +99,10 @@ pub async fn handle(
         Err(()) => {
             return challenge(
                 StatusCode::BAD_REQUEST,
-                Some(("invalid_request", "send one Authorization: Bearer or DPoP header")),
+                Some((
+                    "invalid_request",
+                    "send one Authorization: Bearer or DPoP header",
+                )),
             );
         }
     };
