@@ -25,6 +25,7 @@ pub fn claims(n: u64) -> AccessTokenClaims {
         exp: NOW.plus(3600),
         jti: format!("jti-{n:016}"),
         act: None,
+        cnf: None,
     }
 }
 

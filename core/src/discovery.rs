@@ -54,6 +54,11 @@ pub struct Offered {
     pub metadata_documents: bool,
     /// The scopes of the registered resources (listed with the OpenID Connect ones).
     pub resource_scopes: Vec<String>,
+    /// The algorithms DPoP proofs may be signed with (RFC 9449 §5.1), from the configuration.
+    pub dpop_algorithms: Vec<&'static str>,
+    /// Whether certificate-bound access tokens are issued (RFC 8705 §3.3): the server sees
+    /// verified client certificates.
+    pub certificate_bound_tokens: bool,
     /// The device authorization grant (RFC 8628) is served.
     pub device: bool,
     /// The algorithms `private_key_jwt` assertions may use here (`[client_keys] algorithms`);
@@ -141,6 +146,11 @@ pub struct Metadata {
     id_token_signing_alg_values_supported: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
+    /// RFC 9449 §5.1: DPoP is supported, with these algorithms.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 8705 §3.3.
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl Metadata {
@@ -228,6 +238,8 @@ impl Metadata {
                 .mtls_base
                 .as_deref()
                 .map(|base| MtlsEndpointAliases::at(base, offered.device)),
+            dpop_signing_alg_values_supported: offered.dpop_algorithms.clone(),
+            tls_client_certificate_bound_access_tokens: offered.certificate_bound_tokens,
         }
     }
 }
@@ -279,6 +291,7 @@ mod tests {
             registration: true,
             metadata_documents: true,
             resource_scopes: vec!["tools".into()],
+            dpop_algorithms: vec!["ES256", "EdDSA"],
             ..Offered::default()
         };
         let full =
@@ -288,6 +301,13 @@ mod tests {
             "https://as.example/t/register"
         );
         assert_eq!(full["client_id_metadata_document_supported"], true);
+        // RFC 9449 §5.1: DPoP algorithms from the configuration; none configured, none listed.
+        assert_eq!(
+            full["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "EdDSA"])
+        );
+        assert!(doc.get("dpop_signing_alg_values_supported").is_none());
+        assert_eq!(doc["tls_client_certificate_bound_access_tokens"], false);
         assert_eq!(
             full["scopes_supported"],
             serde_json::json!(["email", "offline_access", "openid", "profile", "tools"])

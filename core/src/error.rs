@@ -44,6 +44,17 @@ pub enum TokenError {
     /// RFC 8628 §3.5 `expired_token`: the device code expired; start again.
     #[error("expired_token: {0}")]
     ExpiredToken(String),
+    /// RFC 9449 §5, §7.1 `invalid_dpop_proof`: the DPoP proof is missing where one is
+    /// required, invalid, or by another key than the binding.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8 `use_dpop_nonce`: the proof must carry the server's nonce, which is sent in
+    /// the `DPoP-Nonce` header of the answer.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce {
+        /// The nonce to use.
+        nonce: String,
+    },
     /// The client is authenticated but may not use this endpoint at all (HTTP 403 with RFC
     /// 6749 §5.2 `unauthorized_client`), e.g. introspection without the permission.
     #[error("forbidden: {0}")]

@@ -71,6 +71,12 @@ impl Form {
         }
     }
 
+    /// The form with `name=value` appended.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.pairs.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// The form written back as `application/x-www-form-urlencoded`, every pair in order.
     pub fn encode(&self) -> String {
         url::form_urlencoded::Serializer::new(String::new())

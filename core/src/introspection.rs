@@ -7,7 +7,7 @@
 //! invalid one (`{"active": false}`), so the endpoint tells a curious client nothing about other
 //! clients' tokens.
 
-use gatehouse_token::{AccessTokenClaims, Actor, Audience, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Actor, Audience, Confirmation, UnixTime};
 use serde::Serialize;
 
 use crate::client::{Client, Introspection};
@@ -48,6 +48,10 @@ pub struct ActiveToken<'a> {
     /// it as the token carries it).
     #[serde(skip_serializing_if = "Option::is_none")]
     act: Option<&'a Actor>,
+    /// The key the token is bound to (RFC 7800 §3.1), so a resource server can check the
+    /// presenter holds it (RFC 9449 §6.2, RFC 8705 §3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
 }
 
 impl<'a> From<&'a AccessTokenClaims> for ActiveToken<'a> {
@@ -62,8 +66,9 @@ impl<'a> From<&'a AccessTokenClaims> for ActiveToken<'a> {
             iat: c.iat,
             nbf: c.nbf,
             jti: &c.jti,
-            token_type: TokenType::Bearer.as_str(),
+            token_type: TokenType::of(c.cnf.as_ref()).as_str(),
             act: c.act.as_ref(),
+            cnf: c.cnf.as_ref(),
         }
     }
 }
@@ -145,6 +150,7 @@ mod tests {
             exp: UnixTime(10),
             jti: "j".into(),
             act: None,
+            cnf: None,
         }
     }
 

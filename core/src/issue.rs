@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use gatehouse_token::{AccessTokenClaims, Audience, OpaqueToken, SecretDigest, UnixTime, b64};
+use gatehouse_token::{
+    AccessTokenClaims, Audience, Confirmation, OpaqueToken, SecretDigest, UnixTime, b64,
+};
 
 use crate::client::{Client, TokenFormat};
 use crate::error::TokenError;
@@ -55,6 +57,9 @@ impl fmt::Debug for RotationKey {
 pub enum TokenType {
     /// A bearer token (RFC 6750): whoever holds it may use it.
     Bearer,
+    /// A DPoP-bound token (RFC 9449 §5, §7.1): presented with `Authorization: DPoP` and a proof
+    /// of the key it is bound to.
+    DPoP,
     /// Not an access token at all (RFC 8693 §2.2.1): an ID-JAG issued by a token exchange
     /// (MCP EMA §4.2), to be presented as an authorization grant, never to a resource server.
     NotApplicable,
@@ -66,7 +71,19 @@ impl TokenType {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Bearer => "Bearer",
+            Self::DPoP => "DPoP",
             Self::NotApplicable => "N_A",
+        }
+    }
+
+    /// The type of an access token bound by `cnf`: `DPoP` when bound to a DPoP key (RFC 9449
+    /// §5), else `Bearer` (a certificate-bound token is presented as a bearer token over the
+    /// mutual-TLS connection, RFC 8705 §3).
+    pub fn of(cnf: Option<&Confirmation>) -> Self {
+        if cnf.is_some_and(|c| c.jkt.is_some()) {
+            Self::DPoP
+        } else {
+            Self::Bearer
         }
     }
 }
@@ -127,6 +144,8 @@ pub async fn issue(
         Some(end) => lifetime.min(end.0 - now.0),
         None => lifetime,
     };
+    let requires = registered.is_some_and(|r| r.require_sender_constrained);
+    let cnf = crate::binding::confirm(client, requires, ctx.holder)?;
     let format = registered
         .and_then(|r| r.token_format)
         .unwrap_or(client.token_format);
@@ -141,8 +160,10 @@ pub async fn issue(
         exp: now.plus(lifetime),
         jti: b64::encode(random_bytes::<16>(ctx.random)),
         act: granted.act,
+        cnf,
     };
     let (jti, expires_at) = (claims.jti.clone(), claims.exp);
+    let claims_cnf = claims.cnf.clone();
     let (access_token, opaque_digest) = match format {
         TokenFormat::Jwt => (ctx.signer.sign(&claims).await?, None),
         TokenFormat::Opaque => {
@@ -159,7 +180,7 @@ pub async fn issue(
     };
     Ok(IssuedToken {
         access_token,
-        token_type: TokenType::Bearer,
+        token_type: TokenType::of(claims_cnf.as_ref()),
         expires_in: lifetime,
         scope: granted.scope,
         refresh_token: None,
@@ -314,5 +335,62 @@ mod tests {
             assert!(OpaqueToken::parse(&issued.access_token).is_ok(), "opaque");
         }
         assert!(h.signer.signed().is_empty());
+    }
+
+    /// RFC 9449 §5, §6.1: a proof binds the token (`cnf.jkt`, `token_type: DPoP`), JWT and
+    /// opaque alike; a resource requiring sender-constrained tokens refuses a bearer token,
+    /// and a DPoP client (`dpop_bound_access_tokens`) refuses a request without a proof.
+    #[tokio::test]
+    async fn dpop_proofs_bind_tokens_and_requirements_refuse_bearer_ones() {
+        use crate::binding::{BindingPolicy, Holder};
+        let mut h = Harness::at(0);
+        let rs = crate::resource::ResourceDefinition {
+            uri: "https://rs.example".into(),
+            name: None,
+            scopes: vec![crate::resource::ScopeDescription {
+                name: "read".into(),
+                description: String::new(),
+            }],
+            default_scopes: vec![],
+            token_format: None,
+            access_token_lifetime: None,
+            require_sender_constrained: true,
+        }
+        .validate()
+        .unwrap();
+        h.resources = crate::resource::ResourceRegistry::new([rs], None).unwrap();
+        let c = client(TokenFormat::Jwt, None);
+        assert!(matches!(
+            crate::grant::exchange(&h.context(), &c, &REQUEST).await,
+            Err(TokenError::InvalidRequest(_))
+        ));
+        let holder = Holder::dpop("k");
+        let mut ctx = h.context();
+        ctx.holder = &holder;
+        let issued = crate::grant::exchange(&ctx, &c, &REQUEST).await.unwrap();
+        assert_eq!(issued.token_type, TokenType::DPoP);
+        let claims = h.signer.signed().pop().unwrap();
+        assert_eq!(claims.cnf, Some(Confirmation::dpop("k")));
+        let opaque = client(TokenFormat::Opaque, None);
+        let issued = crate::grant::exchange(&ctx, &opaque, &REQUEST)
+            .await
+            .unwrap();
+        let stored = h
+            .store
+            .get(&issued.opaque_digest.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.claims.cnf, Some(Confirmation::dpop("k")));
+        let mut dpop_client = client(TokenFormat::Jwt, None);
+        dpop_client.binding = BindingPolicy {
+            dpop_bound_access_tokens: true,
+            ..BindingPolicy::default()
+        };
+        h.resources = crate::testing::Harness::at(0).resources;
+        assert!(matches!(
+            crate::grant::exchange(&h.context(), &dpop_client, &REQUEST).await,
+            Err(TokenError::InvalidDpopProof(_))
+        ));
     }
 }

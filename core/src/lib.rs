@@ -37,6 +37,7 @@
 
 pub mod assertion;
 pub mod authorize;
+pub mod binding;
 pub mod client;
 pub mod device;
 pub mod discovery;

@@ -101,6 +101,7 @@ mod tests {
             exp: UnixTime(100),
             jti: "jti-1".into(),
             act: None,
+            cnf: None,
         }
     }
 

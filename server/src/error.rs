@@ -108,6 +108,16 @@ impl IntoResponse for OAuthError {
             TokenError::ExpiredToken(d) => {
                 (StatusCode::BAD_REQUEST, "expired_token", Some(d.as_str()))
             }
+            TokenError::InvalidDpopProof(d) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                Some(d.as_str()),
+            ),
+            TokenError::UseDpopNonce { .. } => (
+                StatusCode::BAD_REQUEST,
+                "use_dpop_nonce",
+                Some("the DPoP proof must carry the nonce of the DPoP-Nonce header"),
+            ),
             TokenError::Forbidden(d) => (
                 StatusCode::FORBIDDEN,
                 "unauthorized_client",
@@ -152,6 +162,12 @@ impl IntoResponse for OAuthError {
             }
             TokenError::TooManyRequests { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            // RFC 9449 §8: the nonce to put in the next proof.
+            TokenError::UseDpopNonce { nonce } => {
+                if let Ok(value) = HeaderValue::from_str(&nonce) {
+                    headers.insert(gatehouse_validator::dpop::NONCE_HEADER, value);
+                }
             }
             _ => {}
         }

@@ -36,6 +36,8 @@ pub struct OAuthForm {
     /// proxy (RFC 8705). Possession of its key is proven by the handshake; its chain is not
     /// judged yet.
     pub client_certificate: Option<ClientCertificate>,
+    /// The one `DPoP` header, a proof of possession (RFC 9449 §4.1), not yet checked.
+    pub dpop: Option<String>,
 }
 
 /// Whether a query string carries `client_secret`, however it is written. Each parameter
@@ -141,6 +143,21 @@ where
             &CertificateSource::from_ref(state),
         )
         .map_err(|e| invalid(StatusCode::BAD_REQUEST, &e))?;
+        // RFC 9449 §4.3 item 1: exactly one DPoP header; two, or one that is not text, is an
+        // invalid proof.
+        let dpop = gatehouse_validator::dpop::single_header(
+            req.headers()
+                .get_all(gatehouse_validator::dpop::HEADER)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )
+        .map_err(|e| {
+            FormRejection(
+                StatusCode::BAD_REQUEST,
+                OAuthError(TokenError::InvalidDpopProof(e.to_string())),
+            )
+        })?
+        .map(str::to_owned);
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -172,6 +189,7 @@ where
             authorization,
             peer,
             client_certificate,
+            dpop,
         })
     }
 }

@@ -16,6 +16,7 @@
 //! - [`admin`]: the admin API; [`cli`]: the command line, which talks to it.
 //! - [`keys`]: carries out `core`'s key rotation plan; [`signing`]: `core`'s signer port;
 //!   [`trust`]: `core`'s assertion verifier (our tokens, trusted external issuers' JWTs).
+//! - [`dpop`]: DPoP proofs at the token and PAR endpoints (RFC 9449).
 //! - [`runtime`]: the listeners and their connections (timeouts, limits, shutdown), the
 //!   periodic work and the readiness probe.
 //! - [`config`]: configuration (defaults, TOML file, `GATEHOUSE_*` environment), one module per
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod client_certificate;
 pub mod clients;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod keys;

@@ -408,6 +408,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let csrf_key = secrets
         .get_or_create("csrf", random_bytes::<32>(random.as_ref()))
         .await?;
+    let dpop = crate::dpop::DpopCheck::new(&config.dpop, &rotation_key);
     let issuance = Arc::new(Issuance {
         auth: auth(),
         settings: IssuerSettings {
@@ -440,6 +441,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
             downstream: config.trust.downstream.clone(),
         },
         resources: resources.clone(),
+        dpop: dpop.clone(),
     });
     let inspection = Arc::new(Inspection {
         auth: auth(),
@@ -450,6 +452,8 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         signer: JwtSigner(keys.clone()),
         random: random.clone(),
         issuer: config.issuer.clone(),
+        dpop: config.dpop.proofs.clone(),
+        dpop_replay: gatehouse_validator::dpop::ReplayCache::default(),
     });
     // FAPI 2.0 SP §5.3.2.2 item 2: the profile pushes every authorization request.
     let require_par = config.authorize.require_pushed_authorization_requests
@@ -465,6 +469,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         resources: resources.clone(),
         client_certificates: config.tls.client_certificates(),
         mtls_base: config.tls.mtls_base.clone(),
+        dpop_algorithms: dpop.algorithms(),
     });
     let base = config.issuer_path();
     let sign_in = Arc::new(SignIn {

@@ -81,6 +81,8 @@ pub struct Issuance {
     pub assertions: AssertionSettings,
     /// The registered protected resources.
     pub resources: Arc<Resources>,
+    /// DPoP proofs and nonces (RFC 9449).
+    pub dpop: crate::dpop::DpopCheck,
 }
 
 impl Issuance {
@@ -103,6 +105,7 @@ impl Issuance {
             verifier: self.verifier.as_ref(),
             replay: self.replay.as_ref(),
             assertions: &self.assertions,
+            holder: &gatehouse_core::binding::NO_HOLDER,
         }
     }
 }
@@ -127,6 +130,10 @@ pub struct Inspection {
     pub random: Arc<dyn Random>,
     /// The issuer (`iss` of RFC 9701 answers).
     pub issuer: String,
+    /// How DPoP proofs are checked at UserInfo (RFC 9449 §7).
+    pub dpop: gatehouse_validator::dpop::DpopSettings,
+    /// The DPoP proofs UserInfo has accepted (per node, bounded).
+    pub dpop_replay: gatehouse_validator::dpop::ReplayCache,
 }
 
 /// The state of the sign-in flow: the authorization endpoint and its pages.
@@ -253,6 +260,8 @@ pub struct Discovery {
     pub client_certificates: bool,
     /// The mTLS listener's base URL, for `mtls_endpoint_aliases` (RFC 8705 §5).
     pub mtls_base: Option<String>,
+    /// The algorithms DPoP proofs may use (`dpop_signing_alg_values_supported`).
+    pub dpop_algorithms: Vec<&'static str>,
 }
 
 /// The application: the composition root, built once at start. Each endpoint group takes only

@@ -50,6 +50,7 @@ fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
         exp: UnixTime(exp),
         jti: "j".into(),
         act: None,
+        cnf: None,
     }
 }
 
@@ -160,6 +161,7 @@ async fn people_and_single_use_items_survive_a_reopen() {
         nonce: None,
         session: SecretDigest([1; 32]),
         expires_at: UnixTime(60),
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     };
     let refresh = RefreshToken {
         family: "f".into(),
@@ -172,6 +174,9 @@ async fn people_and_single_use_items_survive_a_reopen() {
         idle_expires_at: UnixTime(50),
         expires_at: UnixTime(500),
         sid: Some("s".into()),
+        cnf: Some(gatehouse_token::Confirmation::dpop(
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+        )),
     };
     let (old, new) = (SecretDigest([2; 32]), SecretDigest([3; 32]));
     {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::UnixTime;
+use crate::{Confirmation, UnixTime};
 
 /// The claims of an access token Gatehouse issues.
 ///
@@ -34,6 +34,10 @@ pub struct AccessTokenClaims {
     /// of `sub`. Absent on tokens that involve no delegation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The key the token is bound to (RFC 7800 §3.1; RFC 9449 §6.1 `jkt`, RFC 8705 §3.1
+    /// `x5t#S256`). Absent on a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 /// An `act` claim (RFC 8693 §4.1): the current actor, and inside it the chain of prior actors,

@@ -7,7 +7,7 @@ use gatehouse_token::{Algorithm, Jwk, JwkSet, KeyParams, b64};
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 
 /// JWK members only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// A public key and the one algorithm it verifies.
 #[derive(Debug)]

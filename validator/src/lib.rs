@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`keys`]: [`VerifyingKey`] (a public key bound to its one algorithm) and [`KeySnapshot`].
 //! - [`jwt`]: strict parsing and verification of compact JWS access tokens (RFC 7515, RFC 9068 §4).
+//! - [`dpop`]: DPoP proofs (RFC 9449): the proof checks, the `jti` replay cache of a
+//!   resource server, stateless server nonces.
 //! - [`json`]: the duplicate-member check every claims object passes.
 //! - [`opaque`]: the [`OpaqueTokens`] port through which opaque tokens are looked up by digest.
 //! - [`revocation`]: the node-local set of revoked token ids.
@@ -23,6 +25,7 @@
 )]
 
 pub mod cache;
+pub mod dpop;
 pub mod json;
 pub mod jwt;
 pub mod keys;

@@ -21,6 +21,7 @@ fn claims() -> AccessTokenClaims {
         exp: NOW.plus(300),
         jti: "jti-1".into(),
         act: None,
+        cnf: None,
     }
 }
 

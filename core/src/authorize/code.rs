@@ -43,6 +43,7 @@ pub async fn issue(
         nonce: request.nonce.clone(),
         session: who.session,
         expires_at: now.plus(CODE_LIFETIME),
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     codes.insert(SecretDigest::of(&text), code).await?;
     Ok(text)

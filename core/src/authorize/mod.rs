@@ -189,6 +189,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     /// The OIDC `login_hint`: a username to prefill.
     pub login_hint: Option<String>,
+    /// The DPoP key the code is to be bound to (RFC 9449 §10): the thumbprint of the key the
+    /// client will prove at the token endpoint.
+    pub dpop_jkt: Option<String>,
 }
 
 fn page(message: impl Into<String>) -> AuthorizeError {
@@ -392,6 +395,7 @@ pub async fn parse(
     let nonce = echoed(form, "nonce").map_err(|d| fail(&reply, ErrorCode::InvalidRequest, d))?;
     let login_hint =
         echoed(form, "login_hint").map_err(|d| fail(&reply, ErrorCode::InvalidRequest, d))?;
+    let dpop_jkt = parse_dpop_jkt(form).map_err(|d| fail(&reply, ErrorCode::InvalidRequest, d))?;
     Ok(AuthorizationRequest {
         client,
         redirect_given: requested.is_some(),
@@ -405,7 +409,19 @@ pub async fn parse(
         prompt,
         max_age,
         login_hint,
+        dpop_jkt,
     })
+}
+
+/// `dpop_jkt` (RFC 9449 §10): a JWK SHA-256 thumbprint, 43 characters of base64url.
+fn parse_dpop_jkt(form: &Form) -> Result<Option<String>, String> {
+    match form.single("dpop_jkt").map_err(|e| e.to_string())? {
+        None => Ok(None),
+        Some(jkt) if gatehouse_token::b64::decode(jkt).is_ok_and(|d| d.len() == 32) => {
+            Ok(Some(jkt.to_owned()))
+        }
+        Some(_) => Err("dpop_jkt must be a JWK SHA-256 thumbprint (RFC 7638), base64url".into()),
+    }
 }
 
 /// A parameter echoed or shown back: at most [`MAX_ECHOED_LEN`] bytes, no control characters.

@@ -42,8 +42,13 @@ pub struct Pushed {
 /// Checks and stores an authorization request pushed by the authenticated `client` (RFC 9126
 /// §2.1). Errors are the token endpoint's (§2.3): what the authorization endpoint would have
 /// redirected or shown is answered here as JSON.
+///
+/// A DPoP proof sent with the push (its key's thumbprint `proof_jkt`) binds the request, and
+/// so its code, to that key (RFC 9449 §10): `dpop_jkt` is set to it, and a `dpop_jkt` sent
+/// with another value is refused.
 pub async fn push(
     form: &Form,
+    proof_jkt: Option<&str>,
     client: &Client,
     checks: Checks<'_>,
     pushed: &dyn ParStore,
@@ -92,7 +97,17 @@ pub async fn push(
     }
     // What is kept is the authorization request alone: never the client's credentials, which
     // a confidential client may have sent in the same body (RFC 9126 §2.1).
-    let params = form.without(&CLIENT_AUTHENTICATION).encode();
+    let mut kept = form.without(&CLIENT_AUTHENTICATION);
+    match (form.single("dpop_jkt")?, proof_jkt) {
+        (Some(asked), Some(proved)) if asked != proved => {
+            return Err(TokenError::InvalidDpopProof(
+                "dpop_jkt is not the thumbprint of the DPoP proof's key".into(),
+            ));
+        }
+        (None, Some(proved)) => kept = kept.with("dpop_jkt", proved),
+        _ => {}
+    }
+    let params = kept.encode();
     if params.len() > MAX_PUSHED_LEN {
         return Err(TokenError::InvalidRequest(format!(
             "a pushed request is at most {MAX_PUSHED_LEN} bytes"
@@ -205,6 +220,7 @@ mod tests {
         let body = format!("{Q}&client_id={}", client.id);
         let pushed = push(
             &form(&body),
+            None,
             &client,
             checks(&store),
             &store,
@@ -253,6 +269,7 @@ mod tests {
         // Another client's, and an expired one.
         let pushed = push(
             &form(&body),
+            None,
             &client,
             checks(&store),
             &store,
@@ -275,6 +292,7 @@ mod tests {
         );
         let pushed = push(
             &form(&body),
+            None,
             &client,
             checks(&store),
             &store,
@@ -318,6 +336,7 @@ mod tests {
         );
         let pushed = push(
             &form(&body),
+            None,
             &client,
             checks(&store),
             &store,
@@ -369,6 +388,7 @@ mod tests {
         for (body, why) in cases {
             let e = push(
                 &form(&body),
+                None,
                 &client,
                 checks(&store),
                 &store,
@@ -383,6 +403,7 @@ mod tests {
         }
         let e = push(
             &form(&format!("{Q}&client_id={}&scope=admin", client.id)),
+            None,
             &client,
             checks(&store),
             &store,
@@ -399,6 +420,7 @@ mod tests {
         assert!(matches!(
             push(
                 &form(&big),
+                None,
                 &client,
                 checks(&store),
                 &store,

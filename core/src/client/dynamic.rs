@@ -84,6 +84,12 @@ pub struct ClientMetadata {
     tls_client_auth_san_ip: Option<String>,
     #[serde(default)]
     tls_client_auth_san_email: Option<String>,
+    /// RFC 9449 §5.2: the client's access tokens are always DPoP-bound.
+    #[serde(default)]
+    dpop_bound_access_tokens: Option<bool>,
+    /// RFC 8705 §3.4: the client's access tokens are bound to its TLS certificate.
+    #[serde(default)]
+    tls_client_certificate_bound_access_tokens: Option<bool>,
     /// RFC 7592 §2.2: an update names the client it updates.
     #[serde(default)]
     client_id: Option<String>,
@@ -197,6 +203,7 @@ struct Checked {
     redirect_uris: Vec<RedirectUri>,
     post_logout_redirect_uris: Vec<RedirectUri>,
     profile: ClientProfile,
+    binding: crate::binding::BindingPolicy,
 }
 
 fn text(field: &str, value: Option<String>) -> Result<Option<String>, RegistrationRefused> {
@@ -404,7 +411,14 @@ impl ClientMetadata {
             .into_iter()
             .flatten()
             .collect();
+        let binding = crate::binding::BindingPolicy {
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens
+                .unwrap_or(false),
+        };
         Ok(Checked {
+            binding,
             name,
             public,
             keys,
@@ -466,6 +480,7 @@ impl ClientMetadata {
             // Never: introspection is for resource servers an operator trusts.
             introspection: Introspection::None,
             created_at: now,
+            binding: checked.binding,
             origin: ClientOrigin::Dynamic {
                 registration_token_digest: SecretDigest::of(token.expose()),
                 last_used: now,
@@ -540,6 +555,7 @@ impl ClientMetadata {
         client.post_logout_redirect_uris = checked.post_logout_redirect_uris;
         // RFC 7592 §2.2: the keys are metadata like the rest, replaced by an update.
         client.keys = checked.keys;
+        client.binding = checked.binding;
         client.origin = ClientOrigin::Dynamic {
             registration_token_digest: *registration_token_digest,
             last_used: *last_used,
@@ -590,6 +606,9 @@ pub fn describe(
     }
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     out.insert("grant_types".into(), json!(grants));
+    if let Value::Object(fields) = json!(client.binding) {
+        out.extend(fields);
+    }
     let code = client.grant_types.contains(&GrantType::AuthorizationCode);
     out.insert(
         "response_types".into(),

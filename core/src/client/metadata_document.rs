@@ -405,6 +405,7 @@ pub fn client(url: &DocumentUrl, body: &[u8], now: UnixTime) -> Result<Client, D
         redirect_uris,
         post_logout_redirect_uris,
         require_pushed_authorization_requests: false,
+        binding: crate::binding::BindingPolicy::default(),
         access_token_lifetime: None,
         token_format: TokenFormat::Jwt,
         introspection: Introspection::None,

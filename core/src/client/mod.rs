@@ -312,6 +312,8 @@ pub struct Client {
     pub origin: ClientOrigin,
     /// Its public keys (`jwks` or `jwks_uri`, RFC 7591 §2), for `private_key_jwt`.
     pub keys: Option<keys::ClientKeys>,
+    /// Whether its access tokens are sender-constrained (RFC 9449 §5.2, RFC 8705 §3.4).
+    pub binding: crate::binding::BindingPolicy,
 }
 
 impl Client {
@@ -430,6 +432,8 @@ struct ClientRecord {
     jwks: Option<gatehouse_token::JwkSet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jwks_uri: Option<String>,
+    #[serde(default, flatten)]
+    binding: crate::binding::BindingPolicy,
 }
 
 fn is_operator(origin: &ClientOrigin) -> bool {
@@ -489,6 +493,7 @@ impl From<ClientRecord> for Client {
                 (None, Some(uri)) => Some(keys::ClientKeys::Uri(uri)),
                 (None, None) => None,
             },
+            binding: r.binding,
         }
     }
 }
@@ -531,6 +536,7 @@ impl From<Client> for ClientRecord {
             origin: c.origin,
             jwks: c.keys.as_ref().and_then(|k| k.jwks().cloned()),
             jwks_uri: c.keys.as_ref().and_then(|k| k.uri().map(str::to_owned)),
+            binding: c.binding,
         };
         match subject {
             Some(TlsSubject::SubjectDn(v)) => record.tls_client_auth_subject_dn = Some(v),

@@ -61,6 +61,12 @@ pub struct ClientRegistration {
     /// Whether its authorization requests must be pushed first (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Whether its access tokens must be DPoP-bound (RFC 9449 §5.2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// Whether its access tokens are bound to its TLS client certificate (RFC 8705 §3.4).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// `tls_client_auth`: the expected subject DN (RFC 8705 §2.1.2, an RFC 4514 string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_auth_subject_dn: Option<String>,
@@ -328,6 +334,11 @@ impl ClientRegistration {
             created_at: now,
             origin: super::ClientOrigin::Operator,
             keys,
+            binding: crate::binding::BindingPolicy {
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: self
+                    .tls_client_certificate_bound_access_tokens,
+            },
         };
         Ok((client, secret))
     }
@@ -358,6 +369,8 @@ mod tests {
             tls_client_auth_san_uri: None,
             tls_client_auth_san_ip: None,
             tls_client_auth_san_email: None,
+            dpop_bound_access_tokens: false,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 

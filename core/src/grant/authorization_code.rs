@@ -60,6 +60,7 @@ pub async fn grant(
         }
     };
     check(ctx, client, req, &code)?;
+    crate::binding::check_code(code.dpop_jkt.as_deref(), ctx.holder)?;
     let user = match ctx.users.get_by_id(&code.user).await? {
         Some(user) if !user.disabled => user,
         _ => return Err(invalid_grant("the user's account is not active")),
@@ -99,6 +100,7 @@ pub async fn grant(
             idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
             expires_at,
             sid: Some(session_id(&code.session)),
+            cnf: crate::binding::refresh_binding(client, ctx.holder),
         };
         ctx.refresh_tokens.insert(text.digest(), record).await?;
         (Some(text.as_str().to_owned()), Some(family))

@@ -81,6 +81,8 @@ pub async fn grant(
             idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
             expires_at,
             sid: None,
+            // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+            cnf: crate::binding::refresh_binding(client, ctx.holder),
         };
         ctx.refresh_tokens.insert(text.digest(), token).await?;
         Some(text.as_str().to_owned())

@@ -15,6 +15,7 @@ pub mod token_exchange;
 use gatehouse_token::{Actor, SecretDigest, UnixTime};
 
 use crate::assertion::{AssertionSettings, AssertionVerifier};
+use crate::binding::Holder;
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::id_token::IdTokenClaims;
@@ -66,6 +67,9 @@ pub struct GrantContext<'a> {
     pub replay: &'a dyn ReplayStore,
     /// Assertion lifetimes, leeway and the ID-JAG audiences.
     pub assertions: &'a AssertionSettings,
+    /// The keys the presenter proved it holds (a DPoP key, a TLS client certificate), which
+    /// the issued tokens are bound to ([`crate::binding`]).
+    pub holder: &'a Holder,
 }
 
 /// What a grant decided the client gets; [`crate::issue`] turns it into a token.

@@ -79,6 +79,7 @@ pub async fn grant(
             .cloned()
             .ok_or_else(|| invalid_grant("the refresh token grants no resource"))?,
     };
+    crate::binding::check_refresh(token.cnf.as_ref(), ctx.holder)?;
     let user = match ctx.users.get_by_id(&token.user).await? {
         Some(user) if !user.disabled => user,
         _ => return Err(invalid_grant("the user's account is not active")),

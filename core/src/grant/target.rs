@@ -60,12 +60,6 @@ pub fn decide(
 ) -> Result<Target, TokenError> {
     let resource = audience(client, registry, requested_resource)?;
     let registered = registry.get(&resource);
-    if registered.is_some_and(|r| r.require_sender_constrained) {
-        return Err(TokenError::InvalidTarget(format!(
-            "resource {resource} accepts only sender-constrained tokens (DPoP or mutual TLS), \
-             which this server does not issue yet"
-        )));
-    }
     let scope = scope(client, registered.map(AsRef::as_ref), requested_scope)?;
     Ok(Target { resource, scope })
 }
@@ -229,11 +223,9 @@ mod tests {
             decide(&c, &reg, Some(&r("https://evil.example")), None),
             Err(TokenError::InvalidTarget(_))
         ));
-        // A resource that needs sender-constrained tokens: never a bearer token.
-        assert!(matches!(
-            decide(&c, &reg, Some(&r("https://bank.example")), None),
-            Err(TokenError::InvalidTarget(_))
-        ));
+        // A resource that needs sender-constrained tokens is a target like any other: the
+        // binding is decided at issuance (`crate::binding`), where the holder's keys are known.
+        assert!(decide(&c, &reg, Some(&r("https://bank.example")), None).is_ok());
         // No default anywhere: invalid_target, never an audience-less token.
         let bare = ResourceRegistry::new([], None).unwrap();
         assert!(matches!(

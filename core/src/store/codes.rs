@@ -36,6 +36,10 @@ pub struct AuthorizationCode {
     pub session: SecretDigest,
     /// When it stops being redeemable.
     pub expires_at: UnixTime,
+    /// The DPoP key the code is bound to (`dpop_jkt`, or the key of a proof at PAR, RFC 9449
+    /// §10): it is redeemed only with a proof by that key (§10.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// What was issued for a redeemed code, so that a replay can revoke it (RFC 9700 §4.5).

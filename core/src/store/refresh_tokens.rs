@@ -36,6 +36,9 @@ pub struct RefreshToken {
     /// The `sid` of the sign-in the family came from (OIDC), for the ID tokens of refreshes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The key the token is bound to: a public client's DPoP key (RFC 9449 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<gatehouse_token::Confirmation>,
 }
 
 impl RefreshToken {
@@ -158,6 +161,7 @@ mod tests {
             idle_expires_at: UnixTime(100),
             expires_at: UnixTime(1_000),
             sid: None,
+            cnf: None,
         }
     }
 

@@ -18,6 +18,8 @@ pub enum ReplayKind {
     GrantAssertion,
     /// A client authentication assertion (RFC 7523 §3, `private_key_jwt`).
     ClientAssertion,
+    /// A DPoP proof (RFC 9449 §11.1), keyed by its key's thumbprint and its `jti`.
+    DpopProof,
 }
 
 impl ReplayKind {
@@ -26,6 +28,7 @@ impl ReplayKind {
         match self {
             Self::GrantAssertion => "grant_assertion",
             Self::ClientAssertion => "client_assertion",
+            Self::DpopProof => "dpop_proof",
         }
     }
 }

@@ -105,6 +105,8 @@ impl Default for ClientBuilder {
                 tls_client_auth_san_uri: None,
                 tls_client_auth_san_ip: None,
                 tls_client_auth_san_email: None,
+                dpop_bound_access_tokens: false,
+                tls_client_certificate_bound_access_tokens: false,
             },
             public: false,
             keys: None,
@@ -448,6 +450,7 @@ impl Harness {
             verifier: &self.verifier,
             replay: &self.store,
             assertions: &self.assertions,
+            holder: &crate::binding::NO_HOLDER,
         }
     }
 }

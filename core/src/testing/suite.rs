@@ -33,6 +33,7 @@ fn claims(client_id: &str, exp: u64) -> AccessTokenClaims {
         exp: UnixTime(exp),
         jti: format!("jti-{client_id}-{exp}"),
         act: None,
+        cnf: None,
     }
 }
 
@@ -655,6 +656,7 @@ fn code(client: &str, expires_at: u64) -> AuthorizationCode {
         nonce: Some("n-0S6_WzA2Mj".into()),
         session: digest(200),
         expires_at: UnixTime(expires_at),
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 
@@ -855,6 +857,7 @@ fn refresh(family: &str, client: &str, user: &str, idle: u64, expires_at: u64) -
         idle_expires_at: UnixTime(idle),
         expires_at: UnixTime(expires_at),
         sid: Some(format!("sid-{family}")),
+        cnf: Some(gatehouse_token::Confirmation::dpop(format!("jkt-{family}"))),
     }
 }
 
@@ -1160,6 +1163,19 @@ pub async fn replay(store: &dyn ReplayStore) {
             .unwrap(),
         "another kind is another namespace"
     );
+    assert!(
+        store
+            .first_use(ReplayKind::DpopProof, id, UnixTime(100))
+            .await
+            .unwrap(),
+        "DPoP proofs are their own namespace"
+    );
+    assert!(
+        !store
+            .first_use(ReplayKind::DpopProof, id, UnixTime(100))
+            .await
+            .unwrap()
+    );
     for n in 0..8u8 {
         let (x, y) = join(
             store.first_use(grant, digest(n), UnixTime(200)),
@@ -1174,7 +1190,7 @@ pub async fn replay(store: &dyn ReplayStore) {
         "kept through expires_at"
     );
     assert!(!store.first_use(grant, id, UnixTime(100)).await.unwrap());
-    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(UnixTime(101)).await.unwrap(), 3);
     assert!(
         store.first_use(grant, id, UnixTime(300)).await.unwrap(),
         "forgotten after the purge"

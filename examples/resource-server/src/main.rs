@@ -1,6 +1,9 @@
 //! An example resource server guarded by `gatehouse-validator`: it discovers the issuer, keeps
 //! its keys fresh, and validates every bearer token locally (no call to the authorization
 //! server per request). Unauthenticated calls get the RFC 9728 challenge MCP clients follow.
+//! DPoP-bound tokens (RFC 9449) are taken as `Authorization: DPoP <token>` with a proof for this
+//! server's URL (checked by the same layer: `ath`, `htm`, `htu`, the key in `cnf.jkt`, replay),
+//! never as bearer tokens; `server/tests/dpop/client.mjs` (oauth4webapi) is such a client.
 //!
 //! ```text
 //! cargo run -p resource-server -- --issuer http://127.0.0.1:8080 \

@@ -29,6 +29,7 @@ impl OpaqueTokens for OneToken {
                 exp: UnixTime(2_000),
                 jti: "j".into(),
                 act: None,
+                cnf: None,
             },
             revoked: false,
         }))

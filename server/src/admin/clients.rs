@@ -26,6 +26,10 @@ pub struct ClientView {
     post_logout_redirect_uris: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     require_pushed_authorization_requests: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
     access_token_lifetime: Option<u64>,
     token_format: &'static str,
     token_endpoint_auth_method: &'static str,
@@ -64,6 +68,10 @@ impl ClientView {
                 .map(ToString::to_string)
                 .collect(),
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: c.binding.dpop_bound_access_tokens,
+            tls_client_certificate_bound_access_tokens: c
+                .binding
+                .tls_client_certificate_bound_access_tokens,
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
             token_endpoint_auth_method: c.auth_method().as_str(),

@@ -66,6 +66,7 @@ fn refresh_token(family: &str, client: &ClientId, user: &UserId) -> RefreshToken
         idle_expires_at: UnixTime(NOW + 3600),
         expires_at: UnixTime(NOW + 86_400),
         sid: None,
+        cnf: None,
     }
 }
 

@@ -134,6 +134,14 @@ struct CreateArgs {
     /// The client must push its authorization requests first (PAR, RFC 9126).
     #[arg(long)]
     require_par: bool,
+    /// The client's access tokens are always DPoP-bound: token requests without a DPoP proof
+    /// are refused (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    #[arg(long)]
+    dpop: bool,
+    /// The client's access tokens are bound to its TLS client certificate (RFC 8705 §3.4
+    /// `tls_client_certificate_bound_access_tokens`).
+    #[arg(long)]
+    certificate_bound: bool,
     /// The scope the client may be granted, space-delimited.
     #[arg(long, default_value = "")]
     scope: String,
@@ -291,6 +299,12 @@ fn client(
             }
             if args.require_par {
                 body["require_pushed_authorization_requests"] = json!(true);
+            }
+            if args.dpop {
+                body["dpop_bound_access_tokens"] = json!(true);
+            }
+            if args.certificate_bound {
+                body["tls_client_certificate_bound_access_tokens"] = json!(true);
             }
             let created = admin.post("/admin/clients", &body)?;
             // The secret exists only in this answer: if it cannot be shown, say how to recover.

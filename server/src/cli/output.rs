@@ -102,6 +102,8 @@ pub(super) fn client_details(c: &Value) -> String {
         "tls_client_auth_san_ip",
         "tls_client_auth_san_email",
         "redirect_uris",
+        "dpop_bound_access_tokens",
+        "tls_client_certificate_bound_access_tokens",
     ] {
         // A member the server does not send (an older server) is left out, not shown as `-`.
         if let Some(value) = c.get(field) {

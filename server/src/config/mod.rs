@@ -12,12 +12,13 @@
 //! - one module per section, each with its raw (file) shape, its typed settings and its
 //!   defaults, declared once: [`admin`], [`tokens`], [`signing`], [`keys`], [`http`],
 //!   [`validation`], [`limits`], [`pages`], [`authorize`], [`resources`], [`registration`],
-//!   [`trust`], [`metadata_documents`], [`device`], [`client_keys`], [`tls`].
+//!   [`trust`], [`metadata_documents`], [`device`], [`client_keys`], [`tls`], [`dpop`].
 
 pub mod admin;
 pub mod authorize;
 pub mod client_keys;
 pub mod device;
+pub mod dpop;
 pub mod http;
 pub mod keys;
 pub mod limits;
@@ -42,6 +43,7 @@ pub use admin::AdminConfig;
 pub use authorize::AuthorizeConfig;
 pub use client_keys::ClientKeysConfig;
 pub use device::DeviceConfig;
+pub use dpop::DpopConfig;
 pub use http::HttpLimits;
 pub use keys::Schedule;
 pub use limits::Limits;
@@ -98,6 +100,8 @@ pub struct Config {
     pub pages: PagesConfig,
     /// `[authorize]`: the authorization endpoint's policy.
     pub authorize: AuthorizeConfig,
+    /// `[dpop]`: DPoP proofs and server nonces (RFC 9449).
+    pub dpop: DpopConfig,
     /// `[trust]`: trusted external issuers and the servers ID-JAGs are issued for.
     pub trust: TrustConfig,
     /// `[resources]`: protected resources defined in the file, and the default one.
@@ -141,6 +145,8 @@ struct RawConfig {
     pages: pages::RawPages,
     #[serde(default)]
     authorize: authorize::RawAuthorize,
+    #[serde(default)]
+    dpop: dpop::RawDpop,
     #[serde(default)]
     trust: trust::RawTrust,
     #[serde(default)]
@@ -370,6 +376,7 @@ impl RawConfig {
             limits: self.limits.validate()?,
             pages: self.pages.validate()?,
             authorize: self.authorize.validate()?,
+            dpop: self.dpop.validate()?,
             trust: self.trust.validate(&issuer)?,
             tls: self.tls.validate(&issuer)?,
             issuer,

@@ -502,3 +502,40 @@ fn tls_on_listen_makes_the_default_issuer_https() {
     assert_eq!(proxy.header, "x-ssl-client-cert");
     assert_eq!(proxy.format, tls::HeaderFormat::Pem);
 }
+
+#[test]
+fn dpop_section() {
+    let d = Config::load_from(None, Vec::new()).unwrap().dpop;
+    assert_eq!(d, DpopConfig::default());
+    assert!(!d.require_nonce);
+    assert_eq!((d.proofs.max_age, d.proofs.max_future), (60, 15));
+    let c = load(
+        "[dpop]\nsigning_algorithms = [\"ES256\", \"EdDSA\", \"ES256\"]\nmax_age = \"30s\"\nmax_future = 5\nnonce_lifetime = \"2m\"\n",
+        &[("GATEHOUSE_DPOP__REQUIRE_NONCE", "true")],
+    )
+    .unwrap()
+    .dpop;
+    assert_eq!(
+        c.proofs.algorithms,
+        vec![Algorithm::ES256, Algorithm::EdDSA],
+        "deduplicated, in order"
+    );
+    assert_eq!((c.proofs.max_age, c.proofs.max_future), (30, 5));
+    assert_eq!((c.require_nonce, c.nonce_lifetime), (true, 120));
+    for (toml, field) in [
+        ("signing_algorithms = []", "dpop.signing_algorithms"),
+        (
+            "signing_algorithms = [\"HS256\"]",
+            "dpop.signing_algorithms",
+        ),
+        ("signing_algorithms = [\"none\"]", "dpop.signing_algorithms"),
+        ("max_age = \"1h\"", "dpop.max_age"),
+        ("max_age = 1", "dpop.max_age"),
+        ("max_future = \"1h\"", "dpop.max_future"),
+        ("nonce_lifetime = 1", "dpop.nonce_lifetime"),
+        ("unknown = 1", "dpop.unknown"),
+    ] {
+        let err = load(&format!("[dpop]\n{toml}\n"), &[]).unwrap_err();
+        assert!(err.field.contains(field), "{toml}: {err}");
+    }
+}

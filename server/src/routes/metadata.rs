@@ -34,6 +34,9 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
             .collect(),
         client_certificates: app.client_certificates,
         mtls_base: app.mtls_base.clone(),
+        dpop_algorithms: app.dpop_algorithms.clone(),
+        // RFC 8705 §3: tokens are bound to certificates where certificates reach the server.
+        certificate_bound_tokens: app.client_certificates,
     };
     let doc = Metadata::new(&app.issuer, alg.as_str(), &offered);
     (cache, Json(doc)).into_response()

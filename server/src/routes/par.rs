@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::authorize::par;
+use gatehouse_core::discovery::paths;
 use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
@@ -25,6 +26,13 @@ pub async fn handle(
 ) -> Result<Response, OAuthError> {
     let client =
         crate::authenticate::client(&app.auth, &req, gatehouse_core::discovery::paths::PAR).await?;
+    let now = app.auth.clock.now();
+    // RFC 9449 §10.1: a proof at PAR binds the request (and its code) to the proof's key.
+    let url = format!("{}{}", app.settings.issuer, paths::PAR);
+    let (_, proof) = app
+        .dpop
+        .holder(req.dpop.as_deref(), &url, now, app.replay.as_ref())
+        .await?;
     let registry = app.resources.current();
     let checks = gatehouse_core::authorize::Checks {
         clients: app.auth.clients.as_ref(),
@@ -33,16 +41,26 @@ pub async fn handle(
     };
     let pushed = par::push(
         &req.form,
+        proof.as_ref().map(|p| p.jkt.as_str()),
         &client,
         checks,
         app.pushed.as_ref(),
         app.random.as_ref(),
-        app.auth.clock.now(),
+        now,
     )
     .await?;
     let body = Answer {
         request_uri: pushed.request_uri,
         expires_in: pushed.expires_in,
     };
-    Ok((StatusCode::CREATED, no_store(), Json(body)).into_response())
+    let mut response = (StatusCode::CREATED, no_store(), Json(body)).into_response();
+    // RFC 9449 §8.2: a fresh nonce with every answer.
+    if let Some(nonce) = app.dpop.nonce(now) {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&nonce) {
+            response
+                .headers_mut()
+                .insert(gatehouse_validator::dpop::NONCE_HEADER, value);
+        }
+    }
+    Ok(response)
 }

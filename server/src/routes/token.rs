@@ -3,9 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::discovery::paths;
 use gatehouse_core::grant;
 use gatehouse_core::request::TokenRequest;
+use gatehouse_validator::dpop;
 use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
@@ -37,8 +40,17 @@ pub async fn handle(
         crate::authenticate::client(&app.auth, &req, gatehouse_core::discovery::paths::TOKEN)
             .await?;
     let request = TokenRequest::parse(&req.form)?;
+    let now = app.auth.clock.now();
+    // RFC 9449 §5: a proof binds the tokens to its key; `htu` is our token endpoint's URL.
+    let url = format!("{}{}", app.settings.issuer, paths::TOKEN);
+    let (holder, _) = app
+        .dpop
+        .holder(req.dpop.as_deref(), &url, now, app.replay.as_ref())
+        .await?;
     let registry = app.resources.current();
-    let issued = grant::exchange(&app.grant_context(&registry), &client, &request).await?;
+    let mut ctx = app.grant_context(&registry);
+    ctx.holder = &holder;
+    let issued = grant::exchange(&ctx, &client, &request).await?;
     let body = TokenResponse {
         access_token: issued.access_token,
         issued_token_type: issued.issued_token_type,
@@ -48,5 +60,12 @@ pub async fn handle(
         refresh_token: issued.refresh_token,
         id_token: issued.id_token,
     };
-    Ok((no_store(), Json(body)).into_response())
+    let mut response = (no_store(), Json(body)).into_response();
+    // RFC 9449 §8.2: a fresh nonce with every answer, so the client need not fail to get one.
+    if let Some(nonce) = app.dpop.nonce(now) {
+        if let Ok(value) = HeaderValue::from_str(&nonce) {
+            response.headers_mut().insert(dpop::NONCE_HEADER, value);
+        }
+    }
+    Ok(response)
 }

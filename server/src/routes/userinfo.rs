@@ -1,16 +1,21 @@
 //! The UserInfo endpoint (OIDC Core §5.3): the claims of the signed-in user that the access
 //! token's scopes release, for a bearer access token with the `openid` scope (RFC 6750 §2.1:
-//! the `Authorization` header; GET and POST alike). Failures are RFC 6750 §3 challenges:
+//! the `Authorization` header; GET and POST alike), or a DPoP-bound one with the `DPoP` scheme
+//! and a proof (RFC 9449 §7.1; a bound token presented as bearer is refused, §7.2; the proofs'
+//! `jti`s are remembered per node). Failures are RFC 6750 §3 challenges:
 //! 401 `invalid_token` for a bad, expired or revoked token (or none), 403 `insufficient_scope`
 //! without `openid`.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::discovery::paths;
 use gatehouse_core::id_token::{OPENID, UserClaims};
 use gatehouse_core::scope::Scope;
 use gatehouse_core::user::UserId;
+use gatehouse_validator::dpop;
+use gatehouse_validator::dpop::presentation::{self, Presentation, PresentationError, Scheme};
 use serde::Serialize;
 
 use crate::error::no_store;
@@ -55,9 +60,9 @@ fn invalid_token() -> Response {
     )
 }
 
-/// The bearer token of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC
-/// 7235 §2.1); `Err` when the header is there but is not one.
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+/// The scheme and token of `Authorization: Bearer <token>` or `DPoP <token>` (scheme names
+/// are case-insensitive, RFC 9110 §11.1); `Err` when the header is there but is not one.
+fn credentials(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>, ()> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -65,23 +70,39 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     if values.next().is_some() {
         return Err(());
     }
-    let (scheme, token) = value.to_str().map_err(|_| ())?.split_once(' ').ok_or(())?;
-    let token = token.trim_start_matches(' ');
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(());
+    presentation::parse_authorization(value.to_str().map_err(|_| ())?)
+        .map(Some)
+        .ok_or(())
+}
+
+/// A DPoP challenge (RFC 9449 §7.1) for a failed DPoP presentation.
+fn dpop_challenge(app: &Inspection, e: &PresentationError) -> Response {
+    let value = presentation::challenge(&app.dpop, Some((e.error_code(), &e.to_string())));
+    let mut response = (StatusCode::UNAUTHORIZED, no_store()).into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
-    Ok(Some(token))
+    response
 }
 
 /// `GET` and `POST /userinfo`.
-pub async fn handle(State(app): State<Part<Inspection>>, headers: HeaderMap) -> Response {
-    let token = match bearer(&headers) {
-        Ok(Some(token)) => token,
+pub async fn handle(
+    State(app): State<Part<Inspection>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let (scheme, token) = match credentials(&headers) {
+        Ok(Some(found)) => found,
         Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
         Err(()) => {
             return challenge(
                 StatusCode::BAD_REQUEST,
-                Some(("invalid_request", "send one Authorization: Bearer header")),
+                Some((
+                    "invalid_request",
+                    "send one Authorization: Bearer or DPoP header",
+                )),
             );
         }
     };
@@ -91,6 +112,29 @@ pub async fn handle(State(app): State<Part<Inspection>>, headers: HeaderMap) -> 
         Err(e) => return crate::error::OAuthError(e).into_response(),
     };
     let claims = valid.claims();
+    let proof =
+        match dpop::single_header(headers.get_all(dpop::HEADER).iter().map(|v| v.as_bytes())) {
+            Ok(proof) => proof,
+            Err(e) => return dpop_challenge(&app, &e.into()),
+        };
+    let url = format!("{}{}", app.issuer, paths::USERINFO);
+    let presented = Presentation {
+        scheme,
+        token,
+        proof,
+        method: method.as_str(),
+        url: &url,
+        now: app.auth.clock.now(),
+        certificate: None,
+    };
+    if let Err(e) =
+        presentation::check(&app.dpop, &app.dpop_replay, &presented, claims.cnf.as_ref())
+    {
+        return match e {
+            PresentationError::Certificate => invalid_token(),
+            e => dpop_challenge(&app, &e),
+        };
+    }
     let scope: Scope = claims
         .scope
         .as_deref()

@@ -18,6 +18,7 @@ mod client_credentials;
 mod connections;
 mod device;
 mod discovery;
+mod dpop;
 mod embedded;
 mod hsm;
 mod introspection;

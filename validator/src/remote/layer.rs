@@ -1,11 +1,18 @@
-//! A tower layer that admits a request only with a valid bearer access token for this
-//! resource (RFC 6750 §2.1, the `Authorization` header), and otherwise answers as MCP clients
-//! expect:
+//! A tower layer that admits a request only with a valid access token for this resource,
+//! presented as a bearer token (RFC 6750 §2.1, the `Authorization` header) or, for a DPoP-bound
+//! token, with the `DPoP` scheme and a proof (RFC 9449 §7.1), and otherwise answers as MCP
+//! clients expect:
 //! - no token: `401` with `WWW-Authenticate: Bearer resource_metadata="…", scope="…"`
 //!   (RFC 9728 §5.1; RFC 6750 §3.1: no error code when no credentials were sent);
 //! - a bad token: `401` with `error="invalid_token"`;
 //! - a valid token without a required scope: `403` with `error="insufficient_scope"` and every
-//!   scope the resource needs (RFC 6750 §3.1).
+//!   scope the resource needs (RFC 6750 §3.1);
+//! - a bad or missing DPoP proof, or a DPoP-bound token presented as a bearer token: `401`
+//!   with `WWW-Authenticate: DPoP error="invalid_dpop_proof"` (or `invalid_token`) and the
+//!   accepted `algs` (RFC 9449 §7.1); every 401 also offers the `DPoP` scheme;
+//! - a certificate-bound token (`cnf.x5t#S256`) without its certificate: `401`
+//!   `invalid_token` (RFC 8705 §3.2). The certificate is the DER in the request's
+//!   [`ClientCertificate`] extension, which the TLS server inserts.
 //!
 //! It also serves the protected-resource metadata document (RFC 9728 §3) at its well-known URL,
 //! without authentication. A valid token's claims are put in the request's extensions as
@@ -22,6 +29,13 @@ use tower::{Layer, Service};
 use url::Url;
 
 use super::RemoteValidator;
+use crate::dpop::presentation::{self, Presentation, PresentationError, Scheme};
+use crate::dpop::{self as dpop_proofs, DpopSettings, ReplayCache};
+
+/// The DER certificate the client presented on the connection (mutual TLS), put in the
+/// request's extensions by the TLS server: certificate-bound tokens are checked against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate(pub Vec<u8>);
 
 /// The RFC 9728 §3.1 metadata URL of `resource`: the well-known segment goes between host and
 /// path (`https://rs.example/mcp` → `https://rs.example/.well-known/oauth-protected-resource/mcp`).
@@ -40,6 +54,11 @@ struct Shared {
     metadata_url: String,
     metadata_path: String,
     metadata: String,
+    /// The scheme, host and port of the resource, which request paths are appended to for
+    /// the `htu` of DPoP proofs.
+    origin: String,
+    dpop: DpopSettings,
+    replay: ReplayCache,
 }
 
 /// Guards a service with bearer-token validation.
@@ -51,22 +70,36 @@ pub struct BearerAuthLayer {
 impl BearerAuthLayer {
     /// A layer validating tokens with `remote` for its resource.
     pub fn new(remote: Arc<RemoteValidator>) -> Self {
-        Self::build(remote, Vec::new())
+        Self::build(remote, Vec::new(), DpopSettings::default())
     }
 
     /// Also requires every scope in `scopes` (403 `insufficient_scope` otherwise).
     pub fn require_scopes(self, scopes: &[&str]) -> Self {
         let remote = self.shared.remote.clone();
-        Self::build(remote, scopes.iter().map(|s| (*s).to_owned()).collect())
+        let dpop = self.shared.dpop.clone();
+        Self::build(
+            remote,
+            scopes.iter().map(|s| (*s).to_owned()).collect(),
+            dpop,
+        )
     }
 
-    fn build(remote: Arc<RemoteValidator>, scopes: Vec<String>) -> Self {
+    /// Checks DPoP proofs with `settings` (algorithms, `iat` window) instead of the defaults.
+    pub fn dpop_settings(self, settings: DpopSettings) -> Self {
+        let remote = self.shared.remote.clone();
+        let scopes = self.shared.scopes.clone();
+        Self::build(remote, scopes, settings)
+    }
+
+    fn build(remote: Arc<RemoteValidator>, scopes: Vec<String>, dpop: DpopSettings) -> Self {
         let settings = remote.settings();
         let url = resource_metadata_url(&settings.resource);
         let mut document = serde_json::json!({
             "resource": settings.resource,
             "authorization_servers": [settings.issuer],
             "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported":
+                dpop.algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         });
         if !scopes.is_empty() {
             document["scopes_supported"] = serde_json::json!(scopes);
@@ -78,8 +111,13 @@ impl BearerAuthLayer {
                 .map(|u| u.path().to_owned())
                 .unwrap_or_default(),
             metadata: document.to_string(),
+            origin: Url::parse(&settings.resource)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default(),
             remote,
             scopes,
+            dpop,
+            replay: ReplayCache::default(),
         };
         Self {
             shared: Arc::new(shared),
@@ -110,21 +148,52 @@ pub struct BearerAuth<S> {
     shared: Arc<Shared>,
 }
 
-/// The token of an `Authorization: Bearer …` header (the scheme is case-insensitive, RFC 7235
-/// §2.1).
-fn bearer<B>(req: &Request<B>) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+/// The scheme and token of the one `Authorization` header (scheme names are
+/// case-insensitive, RFC 9110 §11.1).
+fn credentials<B>(req: &Request<B>) -> Option<(Scheme, &str)> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    presentation::parse_authorization(value.to_str().ok()?)
 }
 
 impl Shared {
-    fn challenge<B: From<String>>(
+    /// A challenge of the scheme the client used, with the error: `Bearer` (with the metadata
+    /// URL and scopes) or `DPoP` (with the algorithms). A 401 also offers the other scheme,
+    /// without an error.
+    fn challenge_for<B: From<String>>(
         &self,
+        scheme: Scheme,
         status: StatusCode,
         error: Option<(&str, &str)>,
     ) -> Response<B> {
+        let bearer = |error| self.bearer_challenge(error);
+        let dpop = |error| presentation::challenge(&self.dpop, error);
+        let mut values = match scheme {
+            Scheme::Bearer => vec![bearer(error)],
+            Scheme::DPoP => vec![dpop(error)],
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            values.push(match scheme {
+                Scheme::Bearer => dpop(None),
+                Scheme::DPoP => bearer(None),
+            });
+        }
+        let mut response = Response::new(B::from(String::new()));
+        *response.status_mut() = status;
+        for value in values {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+
+    fn bearer_challenge(&self, error: Option<(&str, &str)>) -> String {
         let mut value = String::from("Bearer");
         let mut params = Vec::new();
         if let Some((code, description)) = &error {
@@ -140,14 +209,7 @@ impl Shared {
         }
         value.push(' ');
         value.push_str(&params.join(", "));
-        let mut response = Response::new(B::from(String::new()));
-        *response.status_mut() = status;
-        if let Ok(header) = HeaderValue::from_str(&value) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header);
-        }
-        response
+        value
     }
 
     fn metadata_response<B: From<String>>(&self) -> Response<B> {
@@ -157,6 +219,34 @@ impl Shared {
             HeaderValue::from_static("application/json"),
         );
         response
+    }
+
+    /// RFC 9449 §7.1, RFC 8705 §3.2: the presentation fits the token's binding.
+    fn check_binding<B>(
+        &self,
+        req: &Request<B>,
+        scheme: Scheme,
+        token: &str,
+        claims: &AccessTokenClaims,
+    ) -> Result<(), PresentationError> {
+        let proof = dpop_proofs::single_header(
+            req.headers()
+                .get_all(dpop_proofs::HEADER)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )?;
+        let url = format!("{}{}", self.origin, req.uri().path());
+        let certificate = req.extensions().get::<ClientCertificate>();
+        let presented = Presentation {
+            scheme,
+            token,
+            proof,
+            method: req.method().as_str(),
+            url: &url,
+            now: super::now(),
+            certificate: certificate.map(|c| c.0.as_slice()),
+        };
+        presentation::check(&self.dpop, &self.replay, &presented, claims.cnf.as_ref())
     }
 
     fn has_scopes(&self, claims: &AccessTokenClaims) -> bool {
@@ -189,13 +279,14 @@ where
             if req.method() == Method::GET && req.uri().path() == shared.metadata_path {
                 return Ok(shared.metadata_response());
             }
-            let Some(token) = bearer(&req) else {
-                return Ok(shared.challenge(StatusCode::UNAUTHORIZED, None));
+            let Some((scheme, token)) = credentials(&req) else {
+                return Ok(shared.challenge_for(Scheme::Bearer, StatusCode::UNAUTHORIZED, None));
             };
             let claims = match shared.remote.validate(token).await {
                 Ok(claims) => claims,
                 Err(reason) => {
-                    return Ok(shared.challenge(
+                    return Ok(shared.challenge_for(
+                        scheme,
                         StatusCode::UNAUTHORIZED,
                         Some((
                             "invalid_token",
@@ -204,9 +295,17 @@ where
                     ));
                 }
             };
+            if let Err(e) = shared.check_binding(&req, scheme, token, &claims) {
+                return Ok(shared.challenge_for(
+                    e.scheme(),
+                    StatusCode::UNAUTHORIZED,
+                    Some((e.error_code(), &e.to_string())),
+                ));
+            }
             if !shared.has_scopes(&claims) {
                 let description = "the access token lacks a scope this resource requires";
-                return Ok(shared.challenge(
+                return Ok(shared.challenge_for(
+                    scheme,
                     StatusCode::FORBIDDEN,
                     Some(("insufficient_scope", description)),
                 ));

@@ -124,7 +124,7 @@ fn monotonic() -> Instant {
     clippy::disallowed_methods,
     reason = "the one place this crate reads a clock"
 )]
-fn now() -> UnixTime {
+pub(crate) fn now() -> UnixTime {
     UnixTime(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -21,6 +21,7 @@ pub(crate) fn claims(jti: &str) -> AccessTokenClaims {
         exp: NOW.plus(300),
         jti: jti.into(),
         act: None,
+        cnf: None,
     }
 }
 

@@ -347,3 +347,40 @@ fn a_tls_client_auth_client_registers_and_updates_its_subject() {
         .is_err()
     );
 }
+
+/// RFC 9449 §5.2 and RFC 8705 §3.4: the binding members register, are kept on update, and come
+/// back in the client information response; a member of the wrong type is refused.
+#[test]
+fn sender_constraint_members_register_and_are_described() {
+    let body = json!({
+        "client_name": "Bound",
+        "redirect_uris": ["https://app.example/cb"],
+        "token_endpoint_auth_method": "none",
+        "dpop_bound_access_tokens": true,
+    });
+    let registered = register(body.clone()).unwrap();
+    assert!(registered.client.binding.dpop_bound_access_tokens);
+    assert!(
+        !registered
+            .client
+            .binding
+            .tls_client_certificate_bound_access_tokens
+    );
+    let described = describe(&registered.client, None, None, "https://as/register/x");
+    assert_eq!(described["dpop_bound_access_tokens"], true);
+    assert!(
+        described
+            .get("tls_client_certificate_bound_access_tokens")
+            .is_none()
+    );
+    let mut update = body;
+    update["client_id"] = json!(registered.client.id.as_str());
+    update["dpop_bound_access_tokens"] = json!(false);
+    let meta: ClientMetadata = serde_json::from_value(update).unwrap();
+    let updated = meta.update(&registered.client, &policy()).unwrap();
+    assert!(!updated.binding.dpop_bound_access_tokens);
+    assert!(
+        serde_json::from_value::<ClientMetadata>(json!({"dpop_bound_access_tokens": "yes"}))
+            .is_err()
+    );
+}

@@ -300,3 +300,86 @@ async fn a_code_dies_with_the_sign_in_it_came_from() {
         ))
     );
 }
+
+const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+const OTHER_JKT: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+
+/// RFC 9449 §10.1: a code issued for `dpop_jkt` is redeemed only with a proof by that key.
+#[tokio::test]
+async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    for holder in [
+        crate::binding::NO_HOLDER.clone(),
+        crate::binding::Holder::dpop(OTHER_JKT),
+    ] {
+        let (h, code) = setup(&client, &format!("&dpop_jkt={JKT}")).await;
+        let mut ctx = h.context();
+        ctx.holder = &holder;
+        assert!(matches!(
+            crate::grant::exchange(&ctx, &client, &exchange_req(&code)).await,
+            Err(TokenError::InvalidDpopProof(_))
+        ));
+        assert!(h.signer.signed().is_empty(), "nothing issued");
+    }
+    let (h, code) = setup(&client, &format!("&dpop_jkt={JKT}")).await;
+    let holder = crate::binding::Holder::dpop(JKT);
+    let mut ctx = h.context();
+    ctx.holder = &holder;
+    let issued = crate::grant::exchange(&ctx, &client, &exchange_req(&code))
+        .await
+        .unwrap();
+    assert_eq!(issued.token_type, crate::issue::TokenType::DPoP);
+    let claims = h.signer.signed().pop().unwrap();
+    assert_eq!(claims.cnf.unwrap().jkt.as_deref(), Some(JKT));
+    // A public client's refresh token is bound to the same key (RFC 9449 §5).
+    let (stored, _) =
+        RefreshTokenStore::get(&h.store, &SecretDigest::of(&issued.refresh_token.unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.cnf.unwrap().jkt.as_deref(), Some(JKT));
+}
+
+#[tokio::test]
+async fn a_malformed_dpop_jkt_is_refused_at_the_authorization_endpoint() {
+    let client = ClientBuilder::new().code_flow().public().client();
+    let h = Harness::at(100);
+    ClientStore::insert(&h.store, client.clone()).await.unwrap();
+    for bad in ["abc", "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4", "a=b"] {
+        let q = format!(
+            "response_type=code&client_id={}&code_challenge={CHALLENGE}&code_challenge_method=S256&dpop_jkt={bad}",
+            client.id
+        );
+        let checks = authz::Checks {
+            clients: &h.store,
+            resources: &h.resources,
+            issuer: "https://as.example",
+        };
+        assert!(
+            authz::parse(&Form::parse(q.as_bytes()).unwrap(), checks)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+}
+
+/// Confidential clients' refresh tokens are not bound to a key (RFC 9449 §5).
+#[tokio::test]
+async fn a_confidential_clients_refresh_token_is_not_bound() {
+    let client = ClientBuilder::new().code_flow().client();
+    let (h, code) = setup(&client, "").await;
+    let holder = crate::binding::Holder::dpop(JKT);
+    let mut ctx = h.context();
+    ctx.holder = &holder;
+    let issued = crate::grant::exchange(&ctx, &client, &exchange_req(&code))
+        .await
+        .unwrap();
+    assert_eq!(issued.token_type, crate::issue::TokenType::DPoP);
+    let (stored, _) =
+        RefreshTokenStore::get(&h.store, &SecretDigest::of(&issued.refresh_token.unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.cnf, None);
+}

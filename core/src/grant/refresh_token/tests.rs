@@ -23,6 +23,7 @@ async fn setup(client: &Client) -> (Harness, String) {
         idle_expires_at: UnixTime(1_100),
         expires_at: UnixTime(10_100),
         sid: Some("sid-1".into()),
+        cnf: None,
     };
     RefreshTokenStore::insert(&h.store, text.digest(), record)
         .await
@@ -200,4 +201,48 @@ async fn a_refreshed_id_token_names_the_sign_in_it_came_from() {
     assert_eq!(claims.sid.as_deref(), Some("sid-1"));
     assert_eq!(claims.nonce, None);
     assert_eq!(claims.auth_time, UnixTime(90));
+}
+
+/// Keycloak #36475: a public client's DPoP-bound refresh token is refreshed only with a proof
+/// by the same key; a refusal changes nothing (the token is not rotated).
+#[tokio::test]
+async fn a_bound_refresh_token_needs_the_same_key() {
+    use crate::binding::{Holder, NO_HOLDER};
+    let c = client();
+    let (h, first) = setup(&c).await;
+    let digest = SecretDigest::of(&first);
+    let (mut record, _) = RefreshTokenStore::get(&h.store, &digest)
+        .await
+        .unwrap()
+        .unwrap();
+    record.cnf = Some(gatehouse_token::Confirmation::dpop("key-1"));
+    let text = RefreshTokenText::from_random([6; 32]);
+    RefreshTokenStore::insert(&h.store, text.digest(), record)
+        .await
+        .unwrap();
+    let bound = text.as_str().to_owned();
+    for holder in [NO_HOLDER.clone(), Holder::dpop("key-2")] {
+        let mut ctx = h.context();
+        ctx.holder = &holder;
+        assert!(matches!(
+            crate::grant::exchange(&ctx, &c, &req(&bound, None)).await,
+            Err(TokenError::InvalidDpopProof(_))
+        ));
+    }
+    let holder = Holder::dpop("key-1");
+    let mut ctx = h.context();
+    ctx.holder = &holder;
+    let issued = crate::grant::exchange(&ctx, &c, &req(&bound, None))
+        .await
+        .expect("not rotated by the refusals: the same key refreshes");
+    let (next, _) =
+        RefreshTokenStore::get(&h.store, &SecretDigest::of(&issued.refresh_token.unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        next.cnf.unwrap().jkt.as_deref(),
+        Some("key-1"),
+        "the successor stays bound"
+    );
 }

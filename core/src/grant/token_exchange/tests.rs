@@ -36,6 +36,7 @@ fn access_claims(client_id: &str, aud: &str, scope: &str) -> AccessTokenClaims {
         exp: UnixTime(NOW + 600),
         jti: "at-1".into(),
         act: None,
+        cnf: None,
     }
 }
 

@@ -161,7 +161,7 @@ fn unescape(text: &str) -> String {
 
 /// The query of an authorization request, built from a client's defaults.
 #[derive(Clone, Debug)]
-pub struct AuthRequest(Vec<(String, String)>);
+pub struct AuthRequest(pub Vec<(String, String)>);
 
 impl AuthRequest {
     /// `name` set to `value` (replacing it, or added last).

@@ -1,0 +1,95 @@
+//! DPoP at the authorization server (RFC 9449): the proof of a token or PAR request, checked
+//! by the one verifier of `gatehouse_validator::dpop`, then the server nonce (§8) and the
+//! `jti` replay cache of the store (§11.1, [`ReplayKind::DpopProof`], so that it holds across
+//! nodes), keyed by the key's thumbprint and the `jti`, kept while the proof's `iat` is in the
+//! window. The holder's key goes on to `core` as a [`Holder`].
+
+use gatehouse_core::TokenError;
+use gatehouse_core::binding::Holder;
+use gatehouse_core::store::{ReplayKind, ReplayStore, replay_digest};
+use gatehouse_token::UnixTime;
+use gatehouse_validator::dpop::{self, DpopSettings, Expected, NonceKey, Proof};
+use ring::hmac;
+
+use crate::config::DpopConfig;
+
+/// How proofs are checked at this server, and its nonces.
+#[derive(Debug, Clone)]
+pub struct DpopCheck {
+    settings: DpopSettings,
+    nonces: NonceKey,
+    require_nonce: bool,
+}
+
+impl DpopCheck {
+    /// The checks of `config`, with nonces keyed from `secret` (a server secret every node
+    /// shares, so a nonce from one node is good at another).
+    pub fn new(config: &DpopConfig, secret: &[u8; 32]) -> Self {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let tag = hmac::sign(&key, b"gatehouse dpop nonce key");
+        let mut derived = [0u8; 32];
+        derived.copy_from_slice(tag.as_ref());
+        Self {
+            settings: config.proofs.clone(),
+            nonces: NonceKey::new(&derived, config.nonce_lifetime),
+            require_nonce: config.require_nonce,
+        }
+    }
+
+    /// The algorithms proofs may be signed with (`dpop_signing_alg_values_supported`).
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        self.settings
+            .algorithms
+            .iter()
+            .map(|a| a.as_str())
+            .collect()
+    }
+
+    /// The nonce to send in a `DPoP-Nonce` header at `now`, when nonces are required.
+    pub fn nonce(&self, now: UnixTime) -> Option<String> {
+        self.require_nonce.then(|| self.nonces.current(now))
+    }
+
+    /// Checks the request's proof (`None`: no `DPoP` header) for `POST url` at `now`: the key
+    /// the presenter proved, or the holder of no key. A proof that fails is an error, never
+    /// ignored (RFC 9449 §4.3).
+    pub async fn holder(
+        &self,
+        proof: Option<&str>,
+        url: &str,
+        now: UnixTime,
+        replay: &dyn ReplayStore,
+    ) -> Result<(Holder, Option<Proof>), TokenError> {
+        let Some(text) = proof else {
+            return Ok((Holder::default(), None));
+        };
+        let expected = Expected {
+            method: "POST",
+            url,
+            now,
+            access_token: None,
+        };
+        let proof = dpop::verify(&self.settings, text, &expected)
+            .map_err(|e| TokenError::InvalidDpopProof(e.to_string()))?;
+        // RFC 9449 §8: a missing or stale nonce is answered with a fresh one.
+        if self.require_nonce
+            && !proof
+                .nonce
+                .as_deref()
+                .is_some_and(|n| self.nonces.accepts(n, now))
+        {
+            return Err(TokenError::UseDpopNonce {
+                nonce: self.nonces.current(now),
+            });
+        }
+        // Replay last: a proof refused for its signature, claims or nonce leaves no entry.
+        let id = replay_digest(&proof.jkt, &proof.jti);
+        let until = self.settings.replay_until(proof.iat);
+        if !replay.first_use(ReplayKind::DpopProof, id, until).await? {
+            return Err(TokenError::InvalidDpopProof(
+                "the DPoP proof was already used (jti replay)".into(),
+            ));
+        }
+        Ok((Holder::dpop(proof.jkt.clone()), Some(proof)))
+    }
+}
