@@ -43,10 +43,16 @@ pub async fn handle(
     let now = app.auth.clock.now();
     // RFC 9449 §5: a proof binds the tokens to its key; `htu` is our token endpoint's URL.
     let url = format!("{}{}", app.settings.issuer, paths::TOKEN);
-    let (holder, _) = app
+    let (mut holder, _) = app
         .dpop
         .holder(req.dpop.as_deref(), &url, now, app.replay.as_ref())
         .await?;
+    // RFC 8705 §3.1: the certificate the client proved it holds (in the TLS handshake, or as a
+    // trusted proxy saw it) can bind its tokens (`cnf.x5t#S256`).
+    holder.certificate_thumbprint = req
+        .client_certificate
+        .as_ref()
+        .map(gatehouse_core::client::auth::tls::thumbprint_s256);
     let registry = app.resources.current();
     let mut ctx = app.grant_context(&registry);
     ctx.holder = &holder;

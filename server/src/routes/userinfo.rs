@@ -118,6 +118,8 @@ pub async fn handle(
             Err(e) => return dpop_challenge(&app, &e.into()),
         };
     let url = format!("{}{}", app.issuer, paths::USERINFO);
+    // RFC 8705 §3: a certificate-bound token is used over a connection with that certificate.
+    let certificate = crate::runtime::connections::client_certificate();
     let presented = Presentation {
         scheme,
         token,
@@ -125,7 +127,7 @@ pub async fn handle(
         method: method.as_str(),
         url: &url,
         now: app.auth.clock.now(),
-        certificate: None,
+        certificate: certificate.as_ref().map(|c| c.der()),
     };
     if let Err(e) =
         presentation::check(&app.dpop, &app.dpop_replay, &presented, claims.cnf.as_ref())
