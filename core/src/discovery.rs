@@ -61,6 +61,8 @@ pub struct Offered {
     pub certificate_bound_tokens: bool,
     /// The device authorization grant (RFC 8628) is served.
     pub device: bool,
+    /// The server-wide security profile (FAPI 2.0 offers only strong client authentication).
+    pub profile: crate::profile::SecurityProfile,
     /// The algorithms `private_key_jwt` assertions may use here (`[client_keys] algorithms`);
     /// empty: every one Gatehouse verifies
     /// ([`crate::client::auth::private_key_jwt::SIGNING_ALGS`]).
@@ -161,6 +163,7 @@ impl Metadata {
         let auth_methods: Vec<&str> = AuthMethod::SUPPORTED
             .iter()
             .filter(|m| offered.client_certificates || !m.needs_certificate())
+            .filter(|m| offered.profile.allows_auth_method(**m))
             .map(|m| m.as_str())
             .collect();
         // Introspection is for resource servers, which hold a secret (RFC 7662 §2.1).

@@ -24,6 +24,9 @@ pub struct IssuerSettings {
     pub opaque_tokens_per_client: usize,
     /// Refresh-token lifetimes and rotation.
     pub refresh: RefreshSettings,
+    /// The security profile every client is held to at least (FAPI 2.0 wants every access
+    /// token sender-constrained).
+    pub profile: crate::profile::SecurityProfile,
 }
 
 /// Refresh-token lifetimes and rotation (RFC 9700 §4.14.2).
@@ -144,7 +147,14 @@ pub async fn issue(
         Some(end) => lifetime.min(end.0 - now.0),
         None => lifetime,
     };
-    let requires = registered.is_some_and(|r| r.require_sender_constrained);
+    // The resource, or the client's security profile (FAPI 2.0 SP §5.3.2.1 item 5), may require
+    // a sender-constrained token.
+    let requires = registered.is_some_and(|r| r.require_sender_constrained)
+        || ctx
+            .settings
+            .profile
+            .strictest(client.security_profile)
+            .requires_sender_constraint();
     let cnf = crate::binding::confirm(client, requires, ctx.holder)?;
     let format = registered
         .and_then(|r| r.token_format)

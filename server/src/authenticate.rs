@@ -123,6 +123,17 @@ pub async fn client(
         Ok(client) if client.origin.expired(app.dynamic_idle_expiry, now) => {
             Err(TokenError::InvalidClient)
         }
+        // FAPI 2.0 SP §5.3.2.1 item 4: only private_key_jwt and mutual TLS; a client
+        // registered before the server's profile was raised is refused, not let through.
+        Ok(client)
+            if !app
+                .profile
+                .strictest(client.security_profile)
+                .allows_auth_method(client.auth_method()) =>
+        {
+            tracing::debug!(client_id = %client.id, method = client.auth_method().as_str(), "client authentication refused: the security profile does not allow its method");
+            Err(TokenError::InvalidClient)
+        }
         Ok(client) => {
             touch(app, &client, now).await;
             Ok(client)

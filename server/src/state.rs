@@ -36,6 +36,9 @@ pub struct ClientAuth {
     pub clock: Arc<dyn Clock>,
     /// How long a dynamically registered client may go unused before it expires, seconds.
     pub dynamic_idle_expiry: u64,
+    /// The security profile every client is held to at least (which authentication methods
+    /// are allowed).
+    pub profile: gatehouse_core::profile::SecurityProfile,
     /// `private_key_jwt`: checks assertions' signatures with the clients' keys.
     pub assertion_keys: Arc<dyn ClientKeyVerifier>,
     /// `private_key_jwt`: what an assertion must say.
@@ -252,6 +255,8 @@ pub struct Discovery {
     pub metadata_documents: bool,
     /// Whether the device authorization grant is served.
     pub device: bool,
+    /// The server-wide security profile (which authentication methods are offered).
+    pub profile: gatehouse_core::profile::SecurityProfile,
     /// The algorithms `private_key_jwt` assertions may use.
     pub assertion_algorithms: Vec<gatehouse_token::Algorithm>,
     /// The registered resources (their scopes are listed).

@@ -481,6 +481,8 @@ impl ClientMetadata {
             introspection: Introspection::None,
             created_at: now,
             binding: checked.binding,
+            // Self-registered clients follow the server's profile.
+            security_profile: crate::profile::SecurityProfile::default(),
             origin: ClientOrigin::Dynamic {
                 registration_token_digest: SecretDigest::of(token.expose()),
                 last_used: now,

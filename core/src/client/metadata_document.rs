@@ -406,6 +406,8 @@ pub fn client(url: &DocumentUrl, body: &[u8], now: UnixTime) -> Result<Client, D
         post_logout_redirect_uris,
         require_pushed_authorization_requests: false,
         binding: crate::binding::BindingPolicy::default(),
+        // Self-registered clients follow the server's profile.
+        security_profile: crate::profile::SecurityProfile::default(),
         access_token_lifetime: None,
         token_format: TokenFormat::Jwt,
         introspection: Introspection::None,

@@ -314,6 +314,9 @@ pub struct Client {
     pub keys: Option<keys::ClientKeys>,
     /// Whether its access tokens are sender-constrained (RFC 9449 §5.2, RFC 8705 §3.4).
     pub binding: crate::binding::BindingPolicy,
+    /// The security profile it is held to at least (the server's may be stricter): FAPI 2.0
+    /// for a client that must use PAR, strong authentication and sender-constrained tokens.
+    pub security_profile: crate::profile::SecurityProfile,
 }
 
 impl Client {
@@ -434,6 +437,12 @@ struct ClientRecord {
     jwks_uri: Option<String>,
     #[serde(default, flatten)]
     binding: crate::binding::BindingPolicy,
+    #[serde(default, skip_serializing_if = "is_default_profile")]
+    security_profile: crate::profile::SecurityProfile,
+}
+
+fn is_default_profile(profile: &crate::profile::SecurityProfile) -> bool {
+    *profile == crate::profile::SecurityProfile::default()
 }
 
 fn is_operator(origin: &ClientOrigin) -> bool {
@@ -494,6 +503,7 @@ impl From<ClientRecord> for Client {
                 (None, None) => None,
             },
             binding: r.binding,
+            security_profile: r.security_profile,
         }
     }
 }
@@ -537,6 +547,7 @@ impl From<Client> for ClientRecord {
             jwks: c.keys.as_ref().and_then(|k| k.jwks().cloned()),
             jwks_uri: c.keys.as_ref().and_then(|k| k.uri().map(str::to_owned)),
             binding: c.binding,
+            security_profile: c.security_profile,
         };
         match subject {
             Some(TlsSubject::SubjectDn(v)) => record.tls_client_auth_subject_dn = Some(v),

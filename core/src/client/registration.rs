@@ -1,6 +1,7 @@
 //! Registering a client: what an operator asks for, validated field by field into a new
 //! [`Client`] with a fresh id and secret.
 
+use crate::profile::SecurityProfile;
 use gatehouse_token::UnixTime;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,9 @@ pub struct ClientRegistration {
     /// Whether its access tokens must be DPoP-bound (RFC 9449 §5.2).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// The security profile it is held to (`oauth2.1`, the default, or `fapi2`).
+    #[serde(default)]
+    pub security_profile: SecurityProfile,
     /// Whether its access tokens are bound to its TLS client certificate (RFC 8705 §3.4).
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
@@ -309,6 +313,30 @@ impl ClientRegistration {
                 ));
             }
         }
+        // FAPI 2.0 SP §5.3.2.1 item 4 and §5.4.1: strong client authentication only, with
+        // ES256 or PS256 keys; refused here rather than at every request.
+        let profile = self.security_profile;
+        if !profile.allows_auth_method(method) {
+            return Err(refuse(
+                "token_endpoint_auth_method",
+                format!(
+                    "the {profile} security profile allows private_key_jwt, tls_client_auth or \
+                     self_signed_tls_client_auth only, not {}",
+                    method.as_str()
+                ),
+            ));
+        }
+        if let Some(set) = keys.as_ref().and_then(super::keys::ClientKeys::jwks) {
+            if let Some(key) = set.keys.iter().find(|k| !profile.allows_algorithm(k.alg)) {
+                return Err(refuse(
+                    "jwks",
+                    format!(
+                        "key {:?} is {}: the {profile} security profile allows ES256 and PS256 keys only",
+                        key.kid, key.alg
+                    ),
+                ));
+            }
+        }
         let secret =
             (!public && keys.is_none() && tls.is_none()).then(|| ClientSecret::generate(random));
         let client = Client {
@@ -339,6 +367,7 @@ impl ClientRegistration {
                 tls_client_certificate_bound_access_tokens: self
                     .tls_client_certificate_bound_access_tokens,
             },
+            security_profile: profile,
         };
         Ok((client, secret))
     }
@@ -370,8 +399,63 @@ mod tests {
             tls_client_auth_san_ip: None,
             tls_client_auth_san_email: None,
             dpop_bound_access_tokens: false,
+            security_profile: SecurityProfile::default(),
             tls_client_certificate_bound_access_tokens: false,
         }
+    }
+
+    /// FAPI 2.0 SP §5.3.2.1 item 4, §5.4.1: a FAPI client authenticates by key or
+    /// certificate, with ES256 or PS256 keys; it is stored with its profile.
+    #[test]
+    fn fapi2_clients_need_strong_authentication_and_allowed_keys() {
+        let random = CountingRandom::default();
+        let key = |crv: &str, len: usize| {
+            serde_json::json!({"keys": [{"kty": "EC", "crv": crv, "kid": "k",
+                "x": gatehouse_token::b64::encode(vec![1u8; len]),
+                "y": gatehouse_token::b64::encode(vec![2u8; len])}]})
+        };
+        let fapi = |method: Option<&str>| {
+            let mut reg = registration();
+            reg.security_profile = SecurityProfile::Fapi2;
+            reg.token_endpoint_auth_method = method.map(str::to_owned);
+            reg.grant_types = vec!["authorization_code".into()];
+            reg.redirect_uris = vec!["https://app.example/cb".into()];
+            reg
+        };
+        for method in [
+            None,
+            Some("client_secret_basic"),
+            Some("client_secret_post"),
+            Some("none"),
+        ] {
+            let err = fapi(method).register(&random, UnixTime(0)).unwrap_err();
+            assert_eq!(err.field, "token_endpoint_auth_method", "{method:?}");
+            assert!(err.message.contains("fapi2"), "{err:?}");
+        }
+        let mut es384 = fapi(Some("private_key_jwt"));
+        es384.jwks = Some(key("P-384", 48));
+        let err = es384.register(&random, UnixTime(0)).unwrap_err();
+        assert_eq!(err.field, "jwks", "{err:?}");
+        let mut es256 = fapi(Some("private_key_jwt"));
+        es256.jwks = Some(key("P-256", 32));
+        let (client, secret) = es256.register(&random, UnixTime(0)).unwrap();
+        assert!(secret.is_none());
+        assert_eq!(client.security_profile, SecurityProfile::Fapi2);
+        // Stored and read back with its profile; an OAuth 2.1 client's record has none.
+        let json = serde_json::to_value(&client).unwrap();
+        assert_eq!(json["security_profile"], "fapi2");
+        let back: Client = serde_json::from_value(json).unwrap();
+        assert_eq!(back.security_profile, SecurityProfile::Fapi2);
+        let (plain, _) = registration().register(&random, UnixTime(0)).unwrap();
+        assert!(
+            serde_json::to_value(&plain)
+                .unwrap()
+                .get("security_profile")
+                .is_none()
+        );
+        let mut mtls = fapi(Some("tls_client_auth"));
+        mtls.tls_client_auth_san_dns = Some("svc.example".into());
+        assert!(mtls.register(&random, UnixTime(0)).is_ok());
     }
 
     #[test]

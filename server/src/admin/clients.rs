@@ -30,6 +30,7 @@ pub struct ClientView {
     dpop_bound_access_tokens: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_client_certificate_bound_access_tokens: bool,
+    security_profile: &'static str,
     access_token_lifetime: Option<u64>,
     token_format: &'static str,
     token_endpoint_auth_method: &'static str,
@@ -72,6 +73,7 @@ impl ClientView {
             tls_client_certificate_bound_access_tokens: c
                 .binding
                 .tls_client_certificate_bound_access_tokens,
+            security_profile: c.security_profile.as_str(),
             access_token_lifetime: c.access_token_lifetime,
             token_format: c.token_format.as_str(),
             token_endpoint_auth_method: c.auth_method().as_str(),

@@ -142,6 +142,11 @@ struct CreateArgs {
     /// `tls_client_certificate_bound_access_tokens`).
     #[arg(long)]
     certificate_bound: bool,
+    /// The security profile the client is held to: oauth2.1 (the default) or fapi2 (the FAPI
+    /// 2.0 Security Profile: PAR, private_key_jwt or mutual TLS with ES256/PS256 keys,
+    /// sender-constrained tokens).
+    #[arg(long, value_name = "PROFILE")]
+    security_profile: Option<String>,
     /// The scope the client may be granted, space-delimited.
     #[arg(long, default_value = "")]
     scope: String,
@@ -305,6 +310,9 @@ fn client(
             }
             if args.certificate_bound {
                 body["tls_client_certificate_bound_access_tokens"] = json!(true);
+            }
+            if let Some(profile) = &args.security_profile {
+                body["security_profile"] = json!(profile);
             }
             let created = admin.post("/admin/clients", &body)?;
             // The secret exists only in this answer: if it cannot be shown, say how to recover.

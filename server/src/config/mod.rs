@@ -360,7 +360,7 @@ impl RawConfig {
         let tokens = self.tokens.validate()?;
         let signing = self.signing.validate()?;
         let security_profile = validate_profile(self.security_profile.as_deref(), &signing)?;
-        Ok(Config {
+        let mut config = Config {
             security_profile,
             listen,
             data_dir: self
@@ -385,8 +385,46 @@ impl RawConfig {
             client_metadata_documents: self.client_metadata_documents.validate()?,
             device: self.device.validate()?,
             client_keys: self.client_keys.validate()?,
-        })
+        };
+        hold_to_profile(&mut config)?;
+        Ok(config)
     }
+}
+
+/// What the server-wide profile changes in the other sections. FAPI 2.0 (SP §5.4.1, §5.3.2.1):
+/// client assertions and DPoP proofs are ES256 or PS256 (the default lists narrow to them; a
+/// list naming another algorithm is refused), and an assertion's `aud` is the issuer alone.
+fn hold_to_profile(config: &mut Config) -> Result<(), ConfigError> {
+    let profile = config.security_profile;
+    let narrow = |field: &str,
+                  list: &mut Vec<gatehouse_token::Algorithm>,
+                  default: &[gatehouse_token::Algorithm]| {
+        if list.iter().all(|a| profile.allows_algorithm(*a)) {
+            return Ok(());
+        }
+        if list.as_slice() == default {
+            list.retain(|a| profile.allows_algorithm(*a));
+            return Ok(());
+        }
+        Err(bad(
+            field,
+            format!("the {profile} security profile allows ES256 and PS256 only"),
+        ))
+    };
+    narrow(
+        "client_keys.algorithms",
+        &mut config.client_keys.algorithms,
+        &ClientKeysConfig::default().algorithms,
+    )?;
+    narrow(
+        "dpop.signing_algorithms",
+        &mut config.dpop.proofs.algorithms,
+        &DpopConfig::default().proofs.algorithms,
+    )?;
+    if profile == SecurityProfile::Fapi2 {
+        config.client_keys.issuer_only = true;
+    }
+    Ok(())
 }
 
 /// The server-wide security profile; FAPI 2.0 signs with ES256 or PS256 only (FAPI 2.0 SP

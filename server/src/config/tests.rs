@@ -539,3 +539,40 @@ fn dpop_section() {
         assert!(err.field.contains(field), "{toml}: {err}");
     }
 }
+
+#[test]
+fn fapi2_narrows_assertion_and_proof_algorithms_and_audiences() {
+    let c = load("security_profile = \"fapi2\"\n", &[]).unwrap();
+    assert_eq!(
+        c.client_keys.algorithms,
+        [Algorithm::ES256, Algorithm::PS256]
+    );
+    assert!(c.client_keys.issuer_only);
+    assert!(
+        c.dpop
+            .proofs
+            .algorithms
+            .iter()
+            .all(|a| matches!(a, Algorithm::ES256 | Algorithm::PS256)),
+        "{:?}",
+        c.dpop.proofs.algorithms
+    );
+    assert!(!c.dpop.proofs.algorithms.is_empty());
+    // A list naming another algorithm is refused, not narrowed behind the operator's back.
+    let err = load(
+        "security_profile = \"fapi2\"\n[client_keys]\nalgorithms = [\"ES256\", \"RS256\"]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "client_keys.algorithms");
+    let err = load(
+        "security_profile = \"fapi2\"\n[dpop]\nsigning_algorithms = [\"EdDSA\"]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "dpop.signing_algorithms");
+    // Without the profile nothing changes.
+    let plain = load("", &[]).unwrap();
+    assert!(!plain.client_keys.issuer_only);
+    assert_eq!(plain.client_keys, ClientKeysConfig::default());
+}

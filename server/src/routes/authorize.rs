@@ -138,7 +138,11 @@ async fn check(
         .await
         .map_err(|e| refused(app, e, json))?;
     // RFC 9126 §5: where pushing is required, a request sent directly is refused.
-    if pushed.is_none() && (app.require_par || req.client.require_pushed_authorization_requests) {
+    // RFC 9126 §5, §6; FAPI 2.0 SP §5.3.2.2 item 2 for a client held to FAPI 2.0.
+    let par_required = app.require_par
+        || req.client.require_pushed_authorization_requests
+        || req.client.security_profile.requires_par();
+    if pushed.is_none() && par_required {
         let reply = req.error(
             &app.issuer,
             ErrorCode::InvalidRequest,

@@ -24,6 +24,7 @@ pub async fn handle(State(app): State<Part<Discovery>>) -> Response {
         registration: app.registration,
         metadata_documents: app.metadata_documents,
         device: app.device,
+        profile: app.profile,
         assertion_algorithms: app.assertion_algorithms.clone(),
         resource_scopes: app
             .resources
