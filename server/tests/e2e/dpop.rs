@@ -20,7 +20,7 @@ use crate::harness::{Server, free_port, jwt_parts, run_node};
 use crate::sign_in::driver::{App, AuthRequest, Page, Setup, VERIFIER};
 
 /// A client's DPoP key (ES256), making proofs.
-struct DpopKey {
+pub(crate) struct DpopKey {
     pair: EcdsaKeyPair,
     rng: SystemRandom,
 }
@@ -41,7 +41,7 @@ fn ath(token: &str) -> String {
 }
 
 impl DpopKey {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
@@ -49,12 +49,12 @@ impl DpopKey {
         Self { pair, rng }
     }
 
-    fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         let p = self.pair.public_key().as_ref();
         json!({"kty": "EC", "crv": "P-256", "x": b64::encode(&p[1..33]), "y": b64::encode(&p[33..])})
     }
 
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         serde_json::from_value::<KeyParams>(self.jwk())
             .unwrap()
             .thumbprint()
@@ -81,7 +81,7 @@ impl DpopKey {
         json!({"jti": b64::encode(jti), "htm": method, "htu": url, "iat": now()})
     }
 
-    fn proof(&self, method: &str, url: &str) -> String {
+    pub(crate) fn proof(&self, method: &str, url: &str) -> String {
         self.sign(&self.header(), &self.claims(method, url))
     }
 

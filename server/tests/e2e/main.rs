@@ -20,6 +20,7 @@ mod device;
 mod discovery;
 mod dpop;
 mod embedded;
+mod fapi;
 mod hsm;
 mod introspection;
 mod jwt_bearer;

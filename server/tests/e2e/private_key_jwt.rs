@@ -17,24 +17,24 @@ use crate::harness::Server;
 use crate::jwt_bearer::now;
 use crate::metadata_documents::DocServer;
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const RESOURCE: &str = "https://rs.example/api";
 const REDIRECT: &str = "https://app.example/cb";
 /// S256 of "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" (RFC 7636 appendix B).
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// Generous failure limits: the negative tests below fail many times from one address.
-const LIMITS: [(&str, &str); 2] = [
+pub(crate) const LIMITS: [(&str, &str); 2] = [
     ("GATEHOUSE_LIMITS__AUTH_FAILURES_PER_CLIENT", "1000"),
     ("GATEHOUSE_LIMITS__AUTH_FAILURES_PER_ADDRESS", "1000"),
 ];
 
-fn new_key() -> SoftwareKey {
+pub(crate) fn new_key() -> SoftwareKey {
     SoftwareKey::generate(Algorithm::ES256).unwrap()
 }
 
 /// `header`.`claims` signed with `key`, as a compact JWS.
-fn sign(key: &SoftwareKey, header: &Value, claims: &Value) -> String {
+pub(crate) fn sign(key: &SoftwareKey, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         b64::encode(header.to_string()),
@@ -44,12 +44,12 @@ fn sign(key: &SoftwareKey, header: &Value, claims: &Value) -> String {
     format!("{input}.{}", b64::encode(signature))
 }
 
-fn header(key: &SoftwareKey) -> Value {
+pub(crate) fn header(key: &SoftwareKey) -> Value {
     json!({"alg": key.algorithm().as_str(), "kid": key.kid(), "typ": "JWT"})
 }
 
 /// The claims of a good assertion of `client` for `aud`, with a fresh `jti`.
-fn claims(client: &str, aud: &str) -> Value {
+pub(crate) fn claims(client: &str, aud: &str) -> Value {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let now = now();
@@ -59,7 +59,7 @@ fn claims(client: &str, aud: &str) -> Value {
     })
 }
 
-fn jwks_of(keys: &[&SoftwareKey]) -> Value {
+pub(crate) fn jwks_of(keys: &[&SoftwareKey]) -> Value {
     json!({"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()})
 }
 
@@ -99,7 +99,12 @@ fn register(server: &Server, keys: &[&SoftwareKey]) -> String {
 }
 
 /// POSTs `form` to `path` with `assertion` as the client's authentication.
-fn post(server: &Server, path: &str, assertion: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) fn post(
+    server: &Server,
+    path: &str,
+    assertion: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
     let mut all = vec![
         ("client_assertion_type", ASSERTION_TYPE),
         ("client_assertion", assertion),
@@ -125,7 +130,7 @@ fn token(server: &Server, assertion: &str) -> (u16, Value) {
     )
 }
 
-fn assert_invalid_client(answer: &(u16, Value), what: &str) {
+pub(crate) fn assert_invalid_client(answer: &(u16, Value), what: &str) {
     assert_eq!(answer.0, 401, "{what}: {}", answer.1);
     assert_eq!(answer.1["error"], "invalid_client", "{what}: {}", answer.1);
 }
