@@ -93,7 +93,8 @@ pub fn confirm(
     if cnf.is_empty() {
         if resource_requires {
             return Err(TokenError::InvalidRequest(
-                "the resource accepts only sender-constrained tokens: \
+                "only sender-constrained tokens are issued here (the resource or the \
+                 client's security profile requires them): \
                  send a DPoP proof (RFC 9449) or use mutual TLS (RFC 8705)"
                     .into(),
             ));
