@@ -1065,3 +1065,67 @@ fn self_signed_tls_client_auth_end_to_end() {
         .count();
     assert_eq!(sensors, 1, "{clients}");
 }
+
+/// Behind a TLS-terminating proxy the certificate a token is bound to arrives in the proxy's
+/// header, at the token endpoint and at /userinfo alike (RFC 8705 §3, RFC 9440).
+#[test]
+fn a_forwarded_certificate_binds_and_is_checked_at_userinfo() {
+    let ca = Ca::new("Test Client CA");
+    let dir = tempfile::tempdir().unwrap();
+    let cas = write(dir.path(), "client-ca.pem", &ca.pem());
+    let server = Server::start_with(&[
+        ("GATEHOUSE_TLS__PROXY_CERTIFICATE_HEADER", "Client-Cert"),
+        ("GATEHOUSE_TLS__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
+        ("GATEHOUSE_TLS__CLIENT_CA_FILE", &cas.display().to_string()),
+    ]);
+    let header = |leaf: &Leaf| {
+        format!(
+            ":{}:",
+            base64::engine::general_purpose::STANDARD.encode(&leaf.der)
+        )
+    };
+    let (id, secret) = server.client(&["--certificate-bound"]);
+    let leaf = self_signed(&params("service", vec![]));
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/token", server.base))
+        .basic_auth(&id, Some(&secret))
+        .header("Client-Cert", header(&leaf))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let access_token = r.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, claims) = crate::harness::jwt_parts(&access_token);
+    assert_eq!(claims["cnf"]["x5t#S256"], x5t_s256(&leaf.der), "{claims}");
+    let at_userinfo = |certificate: Option<&Leaf>| {
+        let mut req = reqwest::blocking::Client::new()
+            .get(format!("{}/userinfo", server.base))
+            .bearer_auth(&access_token);
+        if let Some(leaf) = certificate {
+            req = req.header("Client-Cert", header(leaf));
+        }
+        req.send().unwrap().status().as_u16()
+    };
+    // The binding passes (then the openid check refuses a client-credentials token: 403).
+    assert_eq!(at_userinfo(Some(&leaf)), 403);
+    let other = self_signed(&params("service", vec![]));
+    assert_eq!(at_userinfo(Some(&other)), 401);
+    assert_eq!(at_userinfo(None), 401);
+    // A malformed header from the trusted proxy: invalid_request, as at the token endpoint.
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/userinfo", server.base))
+        .bearer_auth(&access_token)
+        .header("Client-Cert", "garbage")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_request")
+    );
+}
