@@ -1048,6 +1048,15 @@ fn self_signed_tls_client_auth_end_to_end() {
         ("base64url", serde_json::json!([url_safe])),
         ("not strings", serde_json::json!([1])),
         ("empty", serde_json::json!([])),
+        (
+            "base64, not a certificate",
+            serde_json::json!([b64.encode(b"hello")]),
+        ),
+        // RFC 7517 §4.7: the first certificate holds the JWK's own key.
+        (
+            "another key's certificate",
+            serde_json::json!([b64.encode(&impostor.der)]),
+        ),
     ] {
         failed(
             serde_json::json!({"keys": [ec_jwk(&own.key_pem, Some(x5c))]}),
