@@ -853,6 +853,44 @@ fn certificate_bound_access_tokens() {
     let (status, _) = userinfo(&reqwest::blocking::Client::new(), &m.server.base, &unbound);
     assert_eq!(status, 403);
 
+    // A tls_client_auth client that did not register certificate-bound tokens gets bearer ones.
+    let unbound_tls = tls_client_auth(
+        &m.server,
+        &["--tls-subject-dn", "CN=payments,O=Example AB,C=SE"],
+    );
+    let (status, body) = token(&client, &m.url, &unbound_tls);
+    assert_eq!(status, 200, "{body}");
+    let (_, claims) = crate::harness::jwt_parts(body["access_token"].as_str().unwrap());
+    assert!(claims.get("cnf").is_none(), "{claims}");
+    // Opaque tokens: the binding is kept in the token's record, shown by introspection and
+    // checked at /userinfo.
+    let (opaque_id, opaque_secret) =
+        m.server
+            .client(&["--certificate-bound", "--token-format", "opaque"]);
+    let r = client
+        .post(format!("{}/token", m.url))
+        .basic_auth(&opaque_id, Some(&opaque_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let opaque = r.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(opaque.split('.').count(), 1, "{opaque}");
+    let introspected = m.server.introspect(m.server.introspector(), &opaque);
+    assert_eq!(
+        introspected["cnf"]["x5t#S256"],
+        x5t_s256(&good.der),
+        "{introspected}"
+    );
+    assert_eq!(userinfo(&client, &m.url, &opaque).0, 403);
+    assert_eq!(
+        userinfo(&tls_client(&m.server_cert, Some(&other)), &m.url, &opaque).0,
+        401
+    );
+
     // The validator crate, as a resource server would use it, with the introspected `cnf`.
     let cnf: gatehouse_token::Confirmation = serde_json::from_value(answer["cnf"].clone()).unwrap();
     let check = |certificate: Option<&[u8]>| {
