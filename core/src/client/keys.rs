@@ -5,7 +5,8 @@
 //! carrying a private or symmetric member refuses the set, security matrix §3.33), asymmetric
 //! key types and algorithms only, each key bound to exactly one algorithm (stated, or derived
 //! from an EC or OKP key's curve; RSA keys must state RS256 or PS256), sane parameter lengths,
-//! `kid`s unique (security matrix §3.7; a key without `kid` gets its RFC 7638 thumbprint). The
+//! `kid`s unique (security matrix §3.7; a key without `kid` gets its RFC 7638 thumbprint), `x5c`
+//! DER certificates the first of which holds the key itself (RFC 7517 §4.7). The
 //! keys at a `jwks_uri` are checked by the same rules each time the server fetches them
 //! ([`parse_jwks`]). Signatures are not verified here: `core` does no crypto.
 
@@ -259,6 +260,20 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
             )));
         }
     };
+    // RFC 7517 §4.7: each entry a DER certificate, and "the key in the first certificate MUST
+    // match the public key represented by other members of the JWK".
+    for (position, text) in x5c.iter().enumerate() {
+        let der = STANDARD.decode(text).unwrap_or_default();
+        match certificate_key(&der) {
+            None => return Err(at("x5c: each entry must be one DER X.509 certificate")),
+            Some(key) if position == 0 && !key.is(&params) => {
+                return Err(at(
+                    "x5c: the first certificate must hold the key's own public key (RFC 7517 §4.7)",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     Ok(Some(Jwk {
         x5c,
         kid,
@@ -266,6 +281,52 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
         use_: Some("sig".into()),
         params,
     }))
+}
+
+/// The subject public key of an `x5c` certificate, as far as it is compared with a JWK.
+enum CertificateKey {
+    /// The BIT STRING of an EC (`04 || x || y`) or Ed25519 key (RFC 5480 §2.2, RFC 8410 §4).
+    Raw(Vec<u8>),
+    /// An RSA key's modulus and exponent, without leading zeros (RFC 8017 §A.1.1).
+    Rsa(Vec<u8>, Vec<u8>),
+}
+
+impl CertificateKey {
+    /// Whether the JWK `params` is this key.
+    fn is(&self, params: &KeyParams) -> bool {
+        let decode = |text: &str| b64::decode(text).unwrap_or_default();
+        match (self, params) {
+            (Self::Raw(raw), KeyParams::Ec { x, y, .. }) => {
+                raw.first() == Some(&4) && raw[1..] == [decode(x), decode(y)].concat()
+            }
+            (Self::Raw(raw), KeyParams::Okp { x, .. }) => *raw == decode(x),
+            (Self::Rsa(modulus, exponent), KeyParams::Rsa { n, e }) => {
+                *modulus == decode(n) && *exponent == trim_zeros(&decode(e))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn trim_zeros(bytes: &[u8]) -> Vec<u8> {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes[start..].to_vec()
+}
+
+/// The public key of `der`, if it is one DER certificate and nothing else.
+fn certificate_key(der: &[u8]) -> Option<CertificateKey> {
+    use x509_parser::prelude::{FromDer as _, X509Certificate};
+    use x509_parser::public_key::PublicKey;
+    let ([], cert) = X509Certificate::from_der(der).ok()? else {
+        return None;
+    };
+    let spki = cert.public_key();
+    Some(match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            CertificateKey::Rsa(trim_zeros(rsa.modulus), trim_zeros(rsa.exponent))
+        }
+        _ => CertificateKey::Raw(spki.subject_public_key.data.to_vec()),
+    })
 }
 
 /// A client's JWK set (RFC 7517 §5), checked by the rules of this module's documentation: the
@@ -314,6 +375,59 @@ mod tests {
 
     fn ec() -> Value {
         json!({"kty": "EC", "crv": "P-256", "x": b64::encode([1u8; 32]), "y": b64::encode([2u8; 32])})
+    }
+
+    /// A self-signed certificate for a new key of `alg`, and that key's JWK with the certificate
+    /// in `x5c`.
+    fn with_certificate(alg: &'static rcgen::SignatureAlgorithm) -> (Value, String) {
+        let key = rcgen::KeyPair::generate_for(alg).unwrap();
+        let der = rcgen::CertificateParams::new(vec!["client.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .der()
+            .to_vec();
+        let raw = key.public_key_raw();
+        let jwk = if alg == &rcgen::PKCS_ED25519 {
+            json!({"kty": "OKP", "crv": "Ed25519", "x": b64::encode(raw)})
+        } else {
+            json!({"kty": "EC", "crv": "P-256", "x": b64::encode(&raw[1..33]), "y": b64::encode(&raw[33..])})
+        };
+        (jwk, STANDARD.encode(der))
+    }
+
+    #[test]
+    fn x5c_holds_certificates_of_the_key_itself() {
+        for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ED25519] {
+            let (mut jwk, cert) = with_certificate(alg);
+            let (_, other) = with_certificate(alg);
+            jwk["x5c"] = json!([cert, other]);
+            let set = parse_jwks(&json!({"keys": [jwk.clone()]})).unwrap();
+            assert_eq!(set.keys[0].x5c.len(), 2);
+            // RFC 7517 §4.7: the first certificate is the key's own.
+            jwk["x5c"] = json!([other, cert]);
+            let err = parse_jwks(&json!({"keys": [jwk.clone()]})).unwrap_err();
+            assert!(err.0.contains("own public key"), "{err:?}");
+            // Base64 that is not one certificate, anywhere in the chain.
+            let mut der = STANDARD.decode(&cert).unwrap();
+            der.push(0);
+            for x5c in [
+                json!([STANDARD.encode(b"hello")]),
+                json!([cert, STANDARD.encode(b"hello")]),
+                json!([STANDARD.encode(&der)]),
+                json!([STANDARD.encode(&der[..der.len() / 2])]),
+            ] {
+                jwk["x5c"] = x5c.clone();
+                let err = parse_jwks(&json!({"keys": [jwk.clone()]})).unwrap_err();
+                assert!(err.0.contains("X.509"), "{x5c}: {err:?}");
+            }
+        }
+        // Another key type than the certificate's.
+        let (_, cert) = with_certificate(&rcgen::PKCS_ED25519);
+        let mut rsa =
+            json!({"kty": "RSA", "alg": "PS256", "n": b64::encode([0xc1u8; 256]), "e": "AQAB"});
+        rsa["x5c"] = json!([cert]);
+        assert!(parse_jwks(&json!({"keys": [rsa]})).is_err());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! token's scopes release, for a bearer access token with the `openid` scope (RFC 6750 §2.1:
 //! the `Authorization` header; GET and POST alike), or a DPoP-bound one with the `DPoP` scheme
 //! and a proof (RFC 9449 §7.1; a bound token presented as bearer is refused, §7.2; the proofs'
-//! `jti`s are remembered per node). Failures are RFC 6750 §3 challenges:
+//! `jti`s are remembered per node), or a certificate-bound one with the client certificate it is
+//! bound to (RFC 8705 §3: the connection's, or the one a trusted proxy forwards, as at the token
+//! endpoint). Failures are RFC 6750 §3 challenges:
 //! 401 `invalid_token` for a bad, expired or revoked token (or none), 403 `insufficient_scope`
 //! without `openid`.
 
@@ -18,6 +20,7 @@ use gatehouse_validator::dpop;
 use gatehouse_validator::dpop::presentation::{self, Presentation, PresentationError, Scheme};
 use serde::Serialize;
 
+use crate::client_certificate::CertificateSource;
 use crate::error::no_store;
 use crate::state::{Inspection, Part};
 
@@ -90,6 +93,7 @@ fn dpop_challenge(app: &Inspection, e: &PresentationError) -> Response {
 /// `GET` and `POST /userinfo`.
 pub async fn handle(
     State(app): State<Part<Inspection>>,
+    State(source): State<CertificateSource>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
@@ -118,8 +122,13 @@ pub async fn handle(
             Err(e) => return dpop_challenge(&app, &e.into()),
         };
     let url = format!("{}{}", app.issuer, paths::USERINFO);
-    // RFC 8705 §3: a certificate-bound token is used over a connection with that certificate.
-    let certificate = crate::runtime::connections::client_certificate();
+    // RFC 8705 §3: a certificate-bound token is used over a connection with that certificate
+    // (from the TLS handshake, or a trusted proxy's header, as at the token endpoint).
+    let peer = crate::runtime::connections::peer().map(|addr| addr.ip());
+    let certificate = match crate::client_certificate::of_request(&headers, peer, &source) {
+        Ok(certificate) => certificate,
+        Err(e) => return challenge(StatusCode::BAD_REQUEST, Some(("invalid_request", &e))),
+    };
     let presented = Presentation {
         scheme,
         token,

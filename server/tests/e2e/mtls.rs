@@ -707,3 +707,472 @@ fn tls_and_client_certificates_on_the_main_listener() {
         .send();
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }
+
+/// The `x5t#S256` of a DER certificate, computed here: base64url (no padding) of its SHA-256
+/// (RFC 8705 §3.1).
+fn x5t_s256(der: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
+}
+
+/// `GET /userinfo` at `url` with `Authorization: Bearer <token>`: status and `WWW-Authenticate`.
+fn userinfo(client: &Client, url: &str, token: &str) -> (u16, String) {
+    let r = client
+        .get(format!("{url}/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (r.status().as_u16(), challenge)
+}
+
+/// Certificate-bound access tokens (RFC 8705 §3) for a client registered with
+/// `tls_client_certificate_bound_access_tokens` (§3.4): the token carries the certificate's
+/// thumbprint, introspection shows it, and the token is only good over a connection with that
+/// certificate.
+#[test]
+fn certificate_bound_access_tokens() {
+    let ca = Ca::new("Test Client CA");
+    let m = mtls_server(&ca, &[]);
+    let id = tls_client_auth(
+        &m.server,
+        &[
+            "--tls-subject-dn",
+            "CN=payments,O=Example AB,C=SE",
+            "--certificate-bound",
+        ],
+    );
+    let shown = m.server.cli_json(&["client", "show", &id]);
+    assert_eq!(shown["tls_client_certificate_bound_access_tokens"], true);
+    let good = ca.sign(&params("payments", vec![]));
+    let client = tls_client(&m.server_cert, Some(&good));
+    let (status, body) = token(&client, &m.url, &id);
+    assert_eq!(status, 200, "{body}");
+    // RFC 8705 §3: the token type stays Bearer; the binding is in the token.
+    assert_eq!(body["token_type"], "Bearer");
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
+    let (_, claims) = crate::harness::jwt_parts(&access_token);
+    assert_eq!(claims["cnf"]["x5t#S256"], x5t_s256(&good.der), "{claims}");
+    assert!(claims["cnf"].get("jkt").is_none(), "{claims}");
+    // RFC 8705 §3.2: introspection returns the same confirmation.
+    let answer = m.server.introspect(m.server.introspector(), &access_token);
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["cnf"], claims["cnf"], "{answer}");
+    // A second certificate of the same subject: a token bound to that one.
+    let renewed = ca.sign(&params("payments", vec![]));
+    let (status, body) = token(&tls_client(&m.server_cert, Some(&renewed)), &m.url, &id);
+    assert_eq!(status, 200, "{body}");
+    let (_, renewed_claims) = crate::harness::jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(renewed_claims["cnf"]["x5t#S256"], x5t_s256(&renewed.der));
+
+    // Without a certificate the tls_client_auth client cannot authenticate at all; a client that
+    // authenticates by secret but registered certificate-bound tokens is refused the token
+    // (invalid_request), on the plain listener and on the mTLS one without an identity.
+    let (status, body) = token(&tls_client(&m.server_cert, None), &m.url, &id);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (secret_id, secret) = m.server.client(&["--certificate-bound"]);
+    for (what, client, url) in [
+        (
+            "plain listener",
+            reqwest::blocking::Client::new(),
+            &m.server.base,
+        ),
+        ("no identity", tls_client(&m.server_cert, None), &m.url),
+    ] {
+        let r = client
+            .post(format!("{url}/token"))
+            .basic_auth(&secret_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{what}");
+        let body: Value = r.json().unwrap();
+        assert_eq!(body["error"], "invalid_request", "{what}: {body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("certificate-bound"),
+            "{what}: {body}"
+        );
+    }
+    // With a certificate (any: the secret authenticates, the certificate only binds), bound.
+    let own = self_signed(&params("some service", vec![]));
+    let r = tls_client(&m.server_cert, Some(&own))
+        .post(format!("{}/token", m.url))
+        .basic_auth(&secret_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, claims) =
+        crate::harness::jwt_parts(r.json::<Value>().unwrap()["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["x5t#S256"], x5t_s256(&own.der));
+
+    // At /userinfo (RFC 8705 §3.2 as a protected resource): the binding is checked before the
+    // scope, so a token bound to the connection's certificate passes it and meets the openid
+    // check (403 insufficient_scope: a client-credentials token has no openid), while one
+    // presented with another certificate, or none, is an invalid token (401).
+    let (status, challenge) = userinfo(&client, &m.url, &access_token);
+    assert_eq!(status, 403, "{challenge}");
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    let other = ca.sign(&params("payments", vec![]));
+    for (what, client, url) in [
+        (
+            "another certificate",
+            tls_client(&m.server_cert, Some(&other)),
+            &m.url,
+        ),
+        (
+            "the renewed certificate",
+            tls_client(&m.server_cert, Some(&renewed)),
+            &m.url,
+        ),
+        ("no identity", tls_client(&m.server_cert, None), &m.url),
+        (
+            "plain listener",
+            reqwest::blocking::Client::new(),
+            &m.server.base,
+        ),
+    ] {
+        let (status, challenge) = userinfo(&client, url, &access_token);
+        assert_eq!(status, 401, "{what}: {challenge}");
+        assert!(challenge.contains("invalid_token"), "{what}: {challenge}");
+    }
+    // An unbound token of a secret client passes the same checks without a certificate: the
+    // 401s above are the binding's.
+    let (plain_id, plain_secret) = m.server.client(&[]);
+    let unbound = m.server.token((&plain_id, &plain_secret), &[]);
+    let (status, _) = userinfo(&reqwest::blocking::Client::new(), &m.server.base, &unbound);
+    assert_eq!(status, 403);
+
+    // A tls_client_auth client that did not register certificate-bound tokens gets bearer ones.
+    let unbound_tls = tls_client_auth(
+        &m.server,
+        &["--tls-subject-dn", "CN=payments,O=Example AB,C=SE"],
+    );
+    let (status, body) = token(&client, &m.url, &unbound_tls);
+    assert_eq!(status, 200, "{body}");
+    let (_, claims) = crate::harness::jwt_parts(body["access_token"].as_str().unwrap());
+    assert!(claims.get("cnf").is_none(), "{claims}");
+    // Opaque tokens: the binding is kept in the token's record, shown by introspection and
+    // checked at /userinfo.
+    let (opaque_id, opaque_secret) =
+        m.server
+            .client(&["--certificate-bound", "--token-format", "opaque"]);
+    let r = client
+        .post(format!("{}/token", m.url))
+        .basic_auth(&opaque_id, Some(&opaque_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let opaque = r.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(opaque.split('.').count(), 1, "{opaque}");
+    let introspected = m.server.introspect(m.server.introspector(), &opaque);
+    assert_eq!(
+        introspected["cnf"]["x5t#S256"],
+        x5t_s256(&good.der),
+        "{introspected}"
+    );
+    assert_eq!(userinfo(&client, &m.url, &opaque).0, 403);
+    assert_eq!(
+        userinfo(&tls_client(&m.server_cert, Some(&other)), &m.url, &opaque).0,
+        401
+    );
+
+    // The validator crate, as a resource server would use it, with the introspected `cnf`.
+    let cnf: gatehouse_token::Confirmation = serde_json::from_value(answer["cnf"].clone()).unwrap();
+    let check = |certificate: Option<&[u8]>| {
+        let presented = gatehouse_validator::dpop::presentation::Presentation {
+            scheme: gatehouse_validator::dpop::presentation::Scheme::Bearer,
+            token: &access_token,
+            proof: None,
+            method: "GET",
+            url: "https://rs.example/api",
+            now: gatehouse_token::UnixTime(answer["iat"].as_u64().unwrap()),
+            certificate,
+        };
+        gatehouse_validator::dpop::presentation::check(
+            &Default::default(),
+            &Default::default(),
+            &presented,
+            Some(&cnf),
+        )
+    };
+    assert!(check(Some(&good.der)).is_ok());
+    assert!(matches!(
+        check(Some(&other.der)),
+        Err(gatehouse_validator::dpop::presentation::PresentationError::Certificate)
+    ));
+    assert!(matches!(
+        check(None),
+        Err(gatehouse_validator::dpop::presentation::PresentationError::Certificate)
+    ));
+}
+
+/// A resource that requires sender-constrained tokens gets certificate-bound ones for a client
+/// authenticating by secret over mutual TLS (RFC 8705 §3), and none without a certificate.
+#[test]
+fn a_strict_resource_gets_certificate_bound_tokens() {
+    let ca = Ca::new("Test Client CA");
+    let m = mtls_server(&ca, &[]);
+    m.server.cli_json(&[
+        "resource",
+        "create",
+        "--uri",
+        "https://bank.example",
+        "--scope",
+        "read",
+        "--require-sender-constrained",
+    ]);
+    let (id, secret) = m
+        .server
+        .client(&["--resource", "https://bank.example", "--scope", "read"]);
+    let request = |client: &Client, url: &str| {
+        let r = client
+            .post(format!("{url}/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let leaf = ca.sign(&params("bank client", vec![]));
+    let (status, body) = request(&tls_client(&m.server_cert, Some(&leaf)), &m.url);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let access_token = body["access_token"].as_str().unwrap();
+    let (_, claims) = crate::harness::jwt_parts(access_token);
+    assert_eq!(claims["aud"], "https://bank.example", "{claims}");
+    assert_eq!(claims["cnf"]["x5t#S256"], x5t_s256(&leaf.der), "{claims}");
+    let answer = m.server.introspect(m.server.introspector(), access_token);
+    assert_eq!(answer["cnf"]["x5t#S256"], x5t_s256(&leaf.der), "{answer}");
+    // Without a certificate (and without DPoP): no bearer token for this resource.
+    for (what, client, url) in [
+        (
+            "plain listener",
+            reqwest::blocking::Client::new(),
+            &m.server.base,
+        ),
+        ("no identity", tls_client(&m.server_cert, None), &m.url),
+    ] {
+        let (status, body) = request(&client, url);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{what}: {body}"
+        );
+    }
+}
+
+/// The public half of a P-256 key as a JWK (RFC 7518 §6.2), with `x5c` if given.
+fn ec_jwk(key_pem: &str, x5c: Option<Value>) -> Value {
+    let key = KeyPair::from_pem(key_pem).unwrap();
+    let point = key.public_key_raw();
+    assert_eq!(
+        (point.len(), point[0]),
+        (65, 4),
+        "an uncompressed P-256 point"
+    );
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut jwk = serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64.encode(&point[1..33]),
+        "y": b64.encode(&point[33..]),
+    });
+    if let Some(x5c) = x5c {
+        jwk["x5c"] = x5c;
+    }
+    jwk
+}
+
+/// `self_signed_tls_client_auth` (RFC 8705 §2.2): the client registers its self-signed
+/// certificate in its JWK set's `x5c` (RFC 7517 §4.7) and authenticates by presenting it.
+#[test]
+fn self_signed_tls_client_auth_end_to_end() {
+    let ca = Ca::new("Test Client CA");
+    let m = mtls_server(&ca, &[]);
+    let own = self_signed(&params("sensor", vec![]));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let register = |jwks: Value| {
+        let path = m.dir.path().join("client-jwks.json");
+        std::fs::write(&path, jwks.to_string()).unwrap();
+        m.server.cli(&[
+            "client",
+            "create",
+            "--name",
+            "sensor",
+            "--resource",
+            "https://rs.example/api",
+            "--auth-method",
+            "self_signed_tls_client_auth",
+            "--jwks-file",
+            path.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let out = register(serde_json::json!({
+        "keys": [ec_jwk(&own.key_pem, Some(serde_json::json!([b64.encode(&own.der)])))]
+    }));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(created.get("client_secret").is_none(), "{created}");
+    assert_eq!(
+        created["token_endpoint_auth_method"],
+        "self_signed_tls_client_auth"
+    );
+    let id = created["client_id"].as_str().unwrap();
+
+    // Its certificate: a token (over the mTLS listener, which asks for any certificate).
+    let (status, body) = token(&tls_client(&m.server_cert, Some(&own)), &m.url, id);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    // Another self-signed certificate, even with the same subject; a CA-issued one; none; and
+    // the plain listener: invalid_client.
+    let refused = |leaf: Option<&Leaf>, url: &str, what: &str| {
+        let client = if url == m.url {
+            tls_client(&m.server_cert, leaf)
+        } else {
+            reqwest::blocking::Client::new()
+        };
+        let (status, body) = token(&client, url, id);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{what}: {body}"
+        );
+    };
+    let impostor = self_signed(&params("sensor", vec![]));
+    refused(Some(&impostor), &m.url, "another self-signed certificate");
+    refused(
+        Some(&ca.sign(&params("sensor", vec![]))),
+        &m.url,
+        "a CA-issued certificate",
+    );
+    refused(None, &m.url, "no certificate");
+    refused(None, &m.server.base, "plain listener");
+
+    // Registration refuses a JWK set without x5c, and x5c that is not base64, saying why.
+    let failed = |jwks: Value, what: &str, expect: &str| {
+        let out = register(jwks);
+        assert!(!out.status.success(), "{what}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expect), "{what}: {stderr}");
+    };
+    failed(
+        serde_json::json!({"keys": [ec_jwk(&own.key_pem, None)]}),
+        "no x5c",
+        "x5c",
+    );
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&own.der);
+    for (what, x5c) in [
+        ("not base64", serde_json::json!(["not base64!"])),
+        ("base64url", serde_json::json!([url_safe])),
+        ("not strings", serde_json::json!([1])),
+        ("empty", serde_json::json!([])),
+        (
+            "base64, not a certificate",
+            serde_json::json!([b64.encode(b"hello")]),
+        ),
+        // RFC 7517 §4.7: the first certificate holds the JWK's own key.
+        (
+            "another key's certificate",
+            serde_json::json!([b64.encode(&impostor.der)]),
+        ),
+    ] {
+        failed(
+            serde_json::json!({"keys": [ec_jwk(&own.key_pem, Some(x5c))]}),
+            what,
+            "x5c",
+        );
+    }
+    // None of the refused registrations created a client.
+    let clients = m.server.cli_json(&["client", "list"]);
+    let sensors = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "sensor")
+        .count();
+    assert_eq!(sensors, 1, "{clients}");
+}
+
+/// Behind a TLS-terminating proxy the certificate a token is bound to arrives in the proxy's
+/// header, at the token endpoint and at /userinfo alike (RFC 8705 §3, RFC 9440).
+#[test]
+fn a_forwarded_certificate_binds_and_is_checked_at_userinfo() {
+    let ca = Ca::new("Test Client CA");
+    let dir = tempfile::tempdir().unwrap();
+    let cas = write(dir.path(), "client-ca.pem", &ca.pem());
+    let server = Server::start_with(&[
+        ("GATEHOUSE_TLS__PROXY_CERTIFICATE_HEADER", "Client-Cert"),
+        ("GATEHOUSE_TLS__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
+        ("GATEHOUSE_TLS__CLIENT_CA_FILE", &cas.display().to_string()),
+    ]);
+    let header = |leaf: &Leaf| {
+        format!(
+            ":{}:",
+            base64::engine::general_purpose::STANDARD.encode(&leaf.der)
+        )
+    };
+    let (id, secret) = server.client(&["--certificate-bound"]);
+    let leaf = self_signed(&params("service", vec![]));
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/token", server.base))
+        .basic_auth(&id, Some(&secret))
+        .header("Client-Cert", header(&leaf))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let access_token = r.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, claims) = crate::harness::jwt_parts(&access_token);
+    assert_eq!(claims["cnf"]["x5t#S256"], x5t_s256(&leaf.der), "{claims}");
+    let at_userinfo = |certificate: Option<&Leaf>| {
+        let mut req = reqwest::blocking::Client::new()
+            .get(format!("{}/userinfo", server.base))
+            .bearer_auth(&access_token);
+        if let Some(leaf) = certificate {
+            req = req.header("Client-Cert", header(leaf));
+        }
+        req.send().unwrap().status().as_u16()
+    };
+    // The binding passes (then the openid check refuses a client-credentials token: 403).
+    assert_eq!(at_userinfo(Some(&leaf)), 403);
+    let other = self_signed(&params("service", vec![]));
+    assert_eq!(at_userinfo(Some(&other)), 401);
+    assert_eq!(at_userinfo(None), 401);
+    // A malformed header from the trusted proxy: invalid_request, as at the token endpoint.
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/userinfo", server.base))
+        .bearer_auth(&access_token)
+        .header("Client-Cert", "garbage")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_request")
+    );
+}
