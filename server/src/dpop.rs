@@ -19,12 +19,15 @@ pub struct DpopCheck {
     settings: DpopSettings,
     nonces: NonceKey,
     require_nonce: bool,
+    /// The mTLS listener's base URL (`mtls_endpoint_aliases`, RFC 8705 §5), under which the
+    /// same endpoints are also served.
+    alias_base: Option<String>,
 }
 
 impl DpopCheck {
     /// The checks of `config`, with nonces keyed from `secret` (a server secret every node
     /// shares, so a nonce from one node is good at another).
-    pub fn new(config: &DpopConfig, secret: &[u8; 32]) -> Self {
+    pub fn new(config: &DpopConfig, secret: &[u8; 32], alias_base: Option<String>) -> Self {
         let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
         let tag = hmac::sign(&key, b"gatehouse dpop nonce key");
         let mut derived = [0u8; 32];
@@ -33,6 +36,7 @@ impl DpopCheck {
             settings: config.proofs.clone(),
             nonces: NonceKey::new(&derived, config.nonce_lifetime),
             require_nonce: config.require_nonce,
+            alias_base,
         }
     }
 
@@ -52,25 +56,34 @@ impl DpopCheck {
 
     /// Checks the request's proof (`None`: no `DPoP` header) for `POST url` at `now`: the key
     /// the presenter proved, or the holder of no key. A proof that fails is an error, never
-    /// ignored (RFC 9449 §4.3).
+    /// ignored (RFC 9449 §4.3). `url` is the endpoint under the issuer; the same endpoint at
+    /// the mTLS listener (`path` under its alias base) is the request's URL for a client that
+    /// calls the `mtls_endpoint_aliases` (RFC 8705 §5), so its `htu` is accepted too.
     pub async fn holder(
         &self,
         proof: Option<&str>,
         url: &str,
+        path: &str,
         now: UnixTime,
         replay: &dyn ReplayStore,
     ) -> Result<(Holder, Option<Proof>), TokenError> {
         let Some(text) = proof else {
             return Ok((Holder::default(), None));
         };
-        let expected = Expected {
-            method: "POST",
-            url,
-            now,
-            access_token: None,
+        let verify = |url: &str| {
+            let expected = Expected {
+                method: "POST",
+                url,
+                now,
+                access_token: None,
+            };
+            dpop::verify(&self.settings, text, &expected)
         };
-        let proof = dpop::verify(&self.settings, text, &expected)
-            .map_err(|e| TokenError::InvalidDpopProof(e.to_string()))?;
+        let proof = match (verify(url), &self.alias_base) {
+            (Err(dpop::ProofError::Url), Some(base)) => verify(&format!("{base}{path}")),
+            (result, _) => result,
+        }
+        .map_err(|e| TokenError::InvalidDpopProof(e.to_string()))?;
         // RFC 9449 §8: a missing or stale nonce is answered with a fresh one.
         if self.require_nonce
             && !proof

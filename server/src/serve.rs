@@ -409,7 +409,8 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
     let csrf_key = secrets
         .get_or_create("csrf", random_bytes::<32>(random.as_ref()))
         .await?;
-    let dpop = crate::dpop::DpopCheck::new(&config.dpop, &rotation_key);
+    let dpop =
+        crate::dpop::DpopCheck::new(&config.dpop, &rotation_key, config.tls.mtls_base.clone());
     let issuance = Arc::new(Issuance {
         auth: auth(),
         settings: IssuerSettings {

@@ -31,7 +31,13 @@ pub async fn handle(
     let url = format!("{}{}", app.settings.issuer, paths::PAR);
     let (_, proof) = app
         .dpop
-        .holder(req.dpop.as_deref(), &url, now, app.replay.as_ref())
+        .holder(
+            req.dpop.as_deref(),
+            &url,
+            paths::PAR,
+            now,
+            app.replay.as_ref(),
+        )
         .await?;
     let registry = app.resources.current();
     let checks = gatehouse_core::authorize::Checks {

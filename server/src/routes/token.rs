@@ -45,7 +45,13 @@ pub async fn handle(
     let url = format!("{}{}", app.settings.issuer, paths::TOKEN);
     let (mut holder, _) = app
         .dpop
-        .holder(req.dpop.as_deref(), &url, now, app.replay.as_ref())
+        .holder(
+            req.dpop.as_deref(),
+            &url,
+            paths::TOKEN,
+            now,
+            app.replay.as_ref(),
+        )
         .await?;
     // RFC 8705 §3.1: the certificate the client proved it holds (in the TLS handshake, or as a
     // trusted proxy saw it) can bind its tokens (`cnf.x5t#S256`).

@@ -1176,3 +1176,57 @@ fn a_forwarded_certificate_binds_and_is_checked_at_userinfo() {
             .contains("invalid_request")
     );
 }
+
+/// A client calling the `mtls_endpoint_aliases` (RFC 8705 §5) proves its DPoP key for the URL
+/// it called there (RFC 9449 §4.3 item 9), at the token endpoint and at PAR; a proof for
+/// another endpoint is still refused.
+#[test]
+fn dpop_proofs_name_the_alias_the_client_called() {
+    let ca = Ca::new("Example Client CA");
+    let m = mtls_server(&ca, &[]);
+    let id = tls_client_auth(
+        &m.server,
+        &["--tls-subject-dn", "CN=payments,O=Example AB,C=SE"],
+    );
+    let leaf = ca.sign(&params("payments", vec![]));
+    let client = tls_client(&m.server_cert, Some(&leaf));
+    let key = crate::dpop::DpopKey::new();
+    let request = |path: &str, proof: String, form: &[(&str, &str)]| {
+        let r = client
+            .post(format!("{}{path}", m.url))
+            .header("DPoP", proof)
+            .form(form)
+            .send()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+    ];
+    let (status, body) = request(
+        "/token",
+        key.proof("POST", &format!("{}/token", m.url)),
+        &form,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    // The issuer's URL of the endpoint is as good (the same endpoint of the same server).
+    let issuer_url = format!("{}/token", m.server.base);
+    let (status, body) = request("/token", key.proof("POST", &issuer_url), &form);
+    assert_eq!(status, 200, "{body}");
+    // Another endpoint's URL is not.
+    let (status, body) = request(
+        "/token",
+        key.proof("POST", &format!("{}/par", m.url)),
+        &form,
+    );
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &serde_json::json!("invalid_dpop_proof")),
+        "{body}"
+    );
+}
