@@ -12,7 +12,8 @@
 //! - **at client authentication** ([`ChainCheck`], called from [`crate::authenticate`]), the
 //!   chain, for `tls_client_auth` (§2.1) only: the leaf and the intermediates it came with must
 //!   chain to a CA in `tls.client_ca_file`, each within its validity period at the time of the
-//!   request, with the clientAuth extended key usage (webpki, the verifier rustls itself uses).
+//!   request, with the clientAuth extended key usage when the certificate has the extension
+//!   (webpki, the verifier rustls itself uses; RFC 5280 §4.2.1.12: no extension, any purpose).
 //!   A certificate forwarded by a trusted proxy is checked the same way: the proxy's own check
 //!   is not relied on (its CA list may be wider than ours).
 //! - **in `core`**: the registered subject, or the registered self-signed certificate, and the
