@@ -6,44 +6,12 @@ use serde_json::{Value, json};
 use crate::dpop::DpopKey;
 use crate::harness::Server;
 use crate::private_key_jwt::{
-    ASSERTION_TYPE, LIMITS, assert_invalid_client, claims, header, jwks_of, new_key, post, sign,
+    ASSERTION_TYPE, LIMITS, assert_invalid_client, claims, header, jwks_of, new_key, post,
+    register_with, sign,
 };
 
 const RESOURCE: &str = "https://rs.example/api";
 const REDIRECT: &str = "https://app.example/cb";
-
-/// Registers a `private_key_jwt` client for client credentials and the code flow, with
-/// `extra` CLI arguments; its id.
-fn key_client(server: &Server, key: &gatehouse_signer::SoftwareKey, extra: &[&str]) -> String {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    std::io::Write::write_all(&mut file, jwks_of(&[key]).to_string().as_bytes()).unwrap();
-    let path = file.path().display().to_string();
-    let mut args = vec![
-        "client",
-        "create",
-        "--name",
-        "bank",
-        "--auth-method",
-        "private_key_jwt",
-        "--jwks-file",
-        &path,
-        "--resource",
-        RESOURCE,
-        "--scope",
-        "read",
-        "--grant-type",
-        "client_credentials",
-        "--grant-type",
-        "authorization_code",
-        "--redirect-uri",
-        REDIRECT,
-    ];
-    args.extend_from_slice(extra);
-    server.cli_json(&args)["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// A client-credentials request authenticated by `assertion`, with a DPoP `proof` if any.
 fn token(server: &Server, assertion: &str, proof: Option<&str>) -> (u16, Value) {
@@ -124,7 +92,7 @@ fn a_fapi2_server_holds_every_client_to_the_profile() {
     assert_eq!(r.json::<Value>().unwrap()["error"], "invalid_client");
 
     let key = new_key();
-    let client = key_client(&server, &key, &[]);
+    let client = register_with(&server, &[&key], &[]);
     let good = |aud: &str| sign(&key, &header(&key), &claims(&client, aud));
 
     // §2.2 item 39: the assertion's audience is the issuer alone, not an endpoint's URL.
@@ -240,7 +208,7 @@ fn a_fapi2_client_on_an_oauth21_server() {
     );
 
     let key = new_key();
-    let fapi = key_client(&server, &key, &["--security-profile", "fapi2"]);
+    let fapi = register_with(&server, &[&key], &["--security-profile", "fapi2"]);
     let shown = server.cli_json(&["client", "show", &fapi]);
     assert_eq!(shown["security_profile"], "fapi2", "{shown}");
     let assertion = || sign(&key, &header(&key), &claims(&fapi, &issuer));

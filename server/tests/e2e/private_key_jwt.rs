@@ -66,10 +66,15 @@ pub(crate) fn jwks_of(keys: &[&SoftwareKey]) -> Value {
 /// Registers a private_key_jwt client with the CLI (`--jwks-file`), for client credentials,
 /// the code flow (PAR) and introspection; its id.
 fn register(server: &Server, keys: &[&SoftwareKey]) -> String {
+    register_with(server, keys, &[])
+}
+
+/// [`register`] with `extra` CLI arguments (`--security-profile fapi2`).
+pub(crate) fn register_with(server: &Server, keys: &[&SoftwareKey], extra: &[&str]) -> String {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(&mut file, jwks_of(keys).to_string().as_bytes()).unwrap();
     let path = file.path().display().to_string();
-    let created = server.cli_json(&[
+    let mut args = vec![
         "client",
         "create",
         "--name",
@@ -92,7 +97,9 @@ fn register(server: &Server, keys: &[&SoftwareKey]) -> String {
         REDIRECT,
         "--introspect",
         "any",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let created = server.cli_json(&args);
     assert!(created.get("client_secret").is_none(), "{created}");
     assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
     created["client_id"].as_str().unwrap().to_owned()
