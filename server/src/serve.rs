@@ -527,6 +527,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         per_address: crate::throttle::Throttle::new(config.device.per_address_per_minute, 60),
         guesses: crate::throttle::GuessThrottle::new(
             config.device.wrong_codes_per_hour,
+            config.device.wrong_codes_per_account_per_hour,
             config.device.wrong_codes_per_hour_global,
         ),
         random: random.clone(),

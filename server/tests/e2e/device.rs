@@ -596,6 +596,56 @@ fn guessing_is_limited() {
     assert_eq!(pages[7]["heading"], "Too many wrong codes", "{}", pages[7]);
 }
 
+/// F5: wrong codes also count per signed-in account, from any browser and address, so one
+/// account cannot spend the server-wide budget (a probe did, from 200 addresses, and the right
+/// code of everyone was then refused for an hour); another account still gets its question.
+#[test]
+fn guessing_is_limited_per_account() {
+    let fx = Fixture::new(
+        "120",
+        &[
+            ("GATEHOUSE_DEVICE__WRONG_CODES_PER_HOUR", "50"),
+            ("GATEHOUSE_DEVICE__WRONG_CODES_PER_ACCOUNT_PER_HOUR", "3"),
+        ],
+    );
+    admin_post(
+        &fx.server,
+        "/admin/users",
+        &json!({"username": "mallory", "password": PASSWORD}),
+    );
+    let mallory = json!({"sign_in": {"username": "mallory", "password": PASSWORD}});
+    let details = fx.start();
+    let code = details.user_code().secret();
+    let mut steps = vec![json!({"goto": fx.verification_uri()}), mallory.clone()];
+    for wrong in ["BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD"] {
+        steps.push(json!({"code": wrong}));
+    }
+    steps.push(json!({"code": code}));
+    let pages = fx.drive("guessing-account", &json!(steps));
+    for page in &pages[2..5] {
+        assert_eq!(page["status"], 400, "{page}");
+    }
+    assert_eq!(pages[5]["status"], 429, "{}", pages[5]);
+    assert_eq!(pages[5]["heading"], "Too many wrong codes", "{}", pages[5]);
+    // The same account in a fresh browser: still over its limit.
+    let pages = fx.drive(
+        "guessing-account-again",
+        &json!([{"goto": fx.verification_uri()}, mallory, {"code": code}]),
+    );
+    assert_eq!(pages[2]["status"], 429, "{}", pages[2]);
+    // Another account enters the right code and gets the question.
+    let pages = fx.drive(
+        "guessing-account-other",
+        &json!([{"goto": fx.verification_uri()}, sign_in(), {"code": code}]),
+    );
+    assert_eq!(pages[2]["status"], 200, "{}", pages[2]);
+    assert!(
+        pages[2]["text"].as_str().unwrap().contains("A device"),
+        "{}",
+        pages[2]
+    );
+}
+
 /// A code past its lifetime (2 s here) is `expired_token` at the token endpoint and refused
 /// on the page.
 #[test]
