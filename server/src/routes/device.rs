@@ -309,6 +309,7 @@ pub async fn enter(
     DeviceConsentPage {
         look: &app.look,
         client_name: &client.name,
+        self_registered: client.origin.is_self_registered(),
         user_code: &code.display(),
         scopes: &scopes,
         resource: record.resource.as_str(),

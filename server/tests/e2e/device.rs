@@ -718,12 +718,28 @@ fn dynamic_public_clients_where_policy_allows() {
         &[("client_id", id.as_str()), ("resource", RESOURCE)],
     );
     assert_eq!(r.status(), 200, "{:?}", r.text());
+    let started = r.json::<Value>().unwrap();
+    assert!(started["device_code"].as_str().unwrap().starts_with("gdc_"));
+    // F3: the question says the self-chosen name is not verified.
+    admin_post(
+        &open,
+        "/admin/users",
+        &json!({"username": USERNAME, "password": PASSWORD}),
+    );
+    let input = json!({"scenario": "self-registered", "artifacts": artifacts_dir(), "steps": [
+        {"goto": format!("{}/device", open.base)}, sign_in(), {"code": started["user_code"]},
+    ]});
+    let report = crate::harness::run_node("browser", "device.mjs", "device browser driver", &input);
+    let question = &report[2];
+    assert_eq!(question["status"], 200, "{question}");
     assert!(
-        r.json::<Value>().unwrap()["device_code"]
+        question["text"]
             .as_str()
             .unwrap()
-            .starts_with("gdc_")
+            .contains("This app registered itself: its name is not verified by"),
+        "{question}"
     );
+    assert_clean(question);
 }
 
 /// A code whose question keeps being shown is being phished or fumbled: after 5 showings the
