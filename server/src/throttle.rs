@@ -505,6 +505,121 @@ impl GuessThrottle {
     }
 }
 
+/// How many times a public client's ceiling at `/device_authorization` is its per-address
+/// budget ([`DeviceStartThrottle`]).
+pub const PUBLIC_CLIENT_CEILING: u32 = 10;
+
+/// The limits on starting device authorizations (RFC 8628 §5.1: the user-code space must not be
+/// exhausted, and one requester must not flood the store).
+///
+/// A confidential client is counted by its id: only its holder can authenticate as it. A public
+/// client's id is public, so anyone can ask in its name: a probe used up its budget from one
+/// address and every genuine device of that client was refused. A public client is therefore
+/// counted per (client, address) under the same limit, and by its id only under a ceiling
+/// [`PUBLIC_CLIENT_CEILING`] times higher: a stranger spends their own share, and blocking
+/// everyone takes many addresses (each also held to the per-address limit).
+#[derive(Debug)]
+pub struct DeviceStartThrottle {
+    clients: Throttle<String>,
+    public_clients: Throttle<String>,
+    public_pairs: Throttle<(String, IpAddr)>,
+}
+
+impl DeviceStartThrottle {
+    /// At most `per_client` starts per minute per confidential client and per (public client,
+    /// address); [`PUBLIC_CLIENT_CEILING`] times that per public client.
+    pub fn new(per_client: u32) -> Self {
+        Self {
+            clients: Throttle::new(per_client, 60),
+            public_clients: Throttle::new(per_client.saturating_mul(PUBLIC_CLIENT_CEILING), 60),
+            public_pairs: Throttle::new(per_client, 60),
+        }
+    }
+
+    /// Takes one start for `client_id` (`public`: a public client) from `address`:
+    /// `Err(seconds to wait)` when over a limit (then nothing is taken).
+    pub fn take(
+        &self,
+        client_id: &str,
+        public: bool,
+        address: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<(), u64> {
+        if !public {
+            return self.clients.take(client_id, now);
+        }
+        let pair = address.map(|a| (client_id.to_owned(), a));
+        if let Some(pair) = &pair {
+            self.public_pairs.take(pair, now)?;
+        }
+        self.public_clients.take(client_id, now).inspect_err(|_| {
+            if let Some(pair) = &pair {
+                self.public_pairs.refund(pair, now);
+            }
+        })
+    }
+
+    /// Forgets windows that have ended.
+    pub fn sweep(&self, now: UnixTime) {
+        self.clients.sweep(now);
+        self.public_clients.sweep(now);
+        self.public_pairs.sweep(now);
+    }
+}
+
+#[cfg(test)]
+mod device_start_tests {
+    use super::*;
+
+    /// F6: strangers asking in a public client's name from one address used up the client's
+    /// budget, and its genuine devices elsewhere were refused.
+    #[test]
+    fn strangers_cannot_use_up_a_public_clients_budget() {
+        let t = DeviceStartThrottle::new(30);
+        let now = UnixTime(0);
+        let stranger = Some(IpAddr::from([203, 0, 113, 9]));
+        for _ in 0..30 {
+            t.take("tv", true, stranger, now).unwrap();
+        }
+        assert!(
+            t.take("tv", true, stranger, now).is_err(),
+            "the stranger's share"
+        );
+        let home = Some(IpAddr::from([192, 0, 2, 1]));
+        assert_eq!(t.take("tv", true, home, now), Ok(()), "a genuine device");
+        // The ceiling: 300 a minute in all, from however many addresses.
+        for n in 0..10u8 {
+            for _ in 0..30 {
+                let _ = t.take("tv", true, Some(IpAddr::from([10, 0, 1, n])), now);
+            }
+        }
+        assert!(
+            t.take("tv", true, Some(IpAddr::from([10, 0, 2, 1])), now)
+                .is_err()
+        );
+        assert_eq!(
+            t.take("tv", true, home, UnixTime(60)),
+            Ok(()),
+            "a new minute"
+        );
+    }
+
+    #[test]
+    fn a_confidential_client_is_counted_by_its_id() {
+        let t = DeviceStartThrottle::new(3);
+        let now = UnixTime(0);
+        for n in 0..3u8 {
+            t.take("agent", false, Some(IpAddr::from([10, 0, 0, n])), now)
+                .unwrap();
+        }
+        assert!(
+            t.take("agent", false, Some(IpAddr::from([10, 0, 0, 9])), now)
+                .is_err()
+        );
+        assert_eq!(t.take("other", false, None, now), Ok(()));
+    }
+}
+
 /// The limits on failed sign-ins (a person's password), the machinery of [`AuthThrottle`] with
 /// the account in place of the client: per account, so one account cannot be guessed from many
 /// addresses; per address, so one address cannot try many accounts; and an address the account

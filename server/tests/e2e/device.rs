@@ -646,6 +646,48 @@ fn guessing_is_limited_per_account() {
     );
 }
 
+/// F6: a public client's id is anyone's to use; strangers asking in its name from one address
+/// spend that address's share, not the budget of the client's genuine devices elsewhere. (Both
+/// are loopback addresses: Linux routes all of 127.0.0.0/8 to the server's 127.0.0.1.)
+#[test]
+fn strangers_cannot_use_up_a_public_clients_budget() {
+    let fx = Fixture::new(
+        "120",
+        &[
+            ("GATEHOUSE_DEVICE__PER_CLIENT_PER_MINUTE", "3"),
+            ("GATEHOUSE_DEVICE__PER_ADDRESS_PER_MINUTE", "100"),
+        ],
+    );
+    let from = |last: u8| {
+        reqwest::blocking::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let start = |http: &reqwest::blocking::Client, creds: Option<(&str, &str)>| {
+        let mut request = http.post(format!("{}/device_authorization", fx.server.base));
+        request = match creds {
+            Some((id, secret)) => request
+                .basic_auth(id, Some(secret))
+                .form(&[("scope", "read")]),
+            None => request.form(&[("client_id", fx.client_id.as_str()), ("scope", "read")]),
+        };
+        request.send().unwrap().status().as_u16()
+    };
+    let stranger = from(2);
+    for _ in 0..3 {
+        assert_eq!(start(&stranger, None), 200);
+    }
+    assert_eq!(start(&stranger, None), 429, "the stranger's share is spent");
+    assert_eq!(start(&from(3), None), 200, "a genuine device elsewhere");
+    // A confidential client is counted by its id alone: only its holder can use it.
+    let (id, secret) = (&fx.confidential.0, &fx.confidential.1);
+    for _ in 0..3 {
+        assert_eq!(start(&stranger, Some((id, secret))), 200);
+    }
+    assert_eq!(start(&from(3), Some((id, secret))), 429);
+}
+
 /// A code past its lifetime (2 s here) is `expired_token` at the token endpoint and refused
 /// on the page.
 #[test]
