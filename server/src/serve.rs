@@ -524,10 +524,11 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
             interval: config.device.interval,
         },
         resources: resources.clone(),
-        per_client: crate::throttle::Throttle::new(config.device.per_client_per_minute, 60),
+        per_client: crate::throttle::DeviceStartThrottle::new(config.device.per_client_per_minute),
         per_address: crate::throttle::Throttle::new(config.device.per_address_per_minute, 60),
         guesses: crate::throttle::GuessThrottle::new(
             config.device.wrong_codes_per_hour,
+            config.device.wrong_codes_per_account_per_hour,
             config.device.wrong_codes_per_hour_global,
         ),
         random: random.clone(),

@@ -194,8 +194,8 @@ pub struct Devices {
     pub settings: gatehouse_core::device::DeviceSettings,
     /// The registered protected resources (the target decision, the scopes in words).
     pub resources: Arc<Resources>,
-    /// Device authorizations started per client.
-    pub per_client: crate::throttle::Throttle<String>,
+    /// Device authorizations started per client (per client and address for a public one).
+    pub per_client: crate::throttle::DeviceStartThrottle,
     /// Device authorizations started per address.
     pub per_address: crate::throttle::Throttle<std::net::IpAddr>,
     /// Wrong user codes per address, per browser and overall (RFC 8628 §5.1).

@@ -410,12 +410,21 @@ mod tests {
 }
 
 /// The user-code guessing limit of the device verification page (RFC 8628 §5.1): each code
-/// entered takes one attempt from its address, its browser and the whole server, atomically
-/// (so a burst of parallel guesses cannot all pass a check before the first is counted); a
-/// right code gives its attempt back, so only wrong codes count. With 8 base-20 characters
-/// and 5 wrong codes per hour, a guesser's chance stays near 2^-32 per code lifetime.
+/// entered takes one attempt from its signed-in account, its address, its browser and the whole
+/// server, atomically (so a burst of parallel guesses cannot all pass a check before the first
+/// is counted); a right code gives its attempt back, so only wrong codes count. With 8 base-20
+/// characters and 5 wrong codes per hour, a guesser's chance stays near 2^-32 per code
+/// lifetime.
+///
+/// The account is taken first and, when a later key refuses, the keys already taken are given
+/// back: an account over its limit spends nothing of the addresses', browsers' or the server's
+/// budget. A probe found that, counted only per address and browser, one account entering 5
+/// wrong codes from each of 200 addresses used up the whole server's budget, and a right code
+/// from anyone was then refused for an hour. The server-wide budget stays, for a guesser spread
+/// over many accounts, at the cost that such a guesser can still pause entry for everyone.
 #[derive(Debug)]
 pub struct GuessThrottle {
+    accounts: Throttle<String>,
     addresses: Throttle<IpAddr>,
     browsers: Throttle<[u8; 32]>,
     everyone: Throttle<()>,
@@ -425,33 +434,61 @@ pub struct GuessThrottle {
 pub const GUESS_WINDOW: u64 = 3_600;
 
 impl GuessThrottle {
-    /// At most `per_key` wrong codes per address and per browser, and `global` in all, per
-    /// hour.
-    pub fn new(per_key: u32, global: u32) -> Self {
+    /// At most `per_key` wrong codes per address and per browser, `per_account` per signed-in
+    /// account and `global` in all, per hour.
+    pub fn new(per_key: u32, per_account: u32, global: u32) -> Self {
         Self {
+            accounts: Throttle::new(per_account, GUESS_WINDOW),
             addresses: Throttle::new(per_key, GUESS_WINDOW),
             browsers: Throttle::new(per_key, GUESS_WINDOW),
             everyone: Throttle::new(global, GUESS_WINDOW),
         }
     }
 
-    /// Takes an attempt for a code entered from `address` by `browser`: `Err(seconds to wait)`
-    /// when any of them is out of attempts.
+    /// Takes an attempt for a code entered by `account` from `address` with `browser`:
+    /// `Err(seconds to wait)` when any of them is out of attempts (then nothing is taken).
     pub fn take(
         &self,
+        account: &str,
         address: Option<IpAddr>,
         browser: &[u8; 32],
         now: UnixTime,
     ) -> Result<(), u64> {
+        self.accounts.take(account, now)?;
         if let Some(address) = &address {
-            self.addresses.take(address, now)?;
+            if let Err(wait) = self.addresses.take(address, now) {
+                self.accounts.refund(account, now);
+                return Err(wait);
+            }
         }
-        self.browsers.take(browser, now)?;
-        self.everyone.take(&(), now)
+        let rest =
+            self.browsers
+                .take(browser, now)
+                .and_then(|()| match self.everyone.take(&(), now) {
+                    Ok(()) => Ok(()),
+                    Err(wait) => {
+                        self.browsers.refund(browser, now);
+                        Err(wait)
+                    }
+                });
+        if rest.is_err() {
+            self.accounts.refund(account, now);
+            if let Some(address) = &address {
+                self.addresses.refund(address, now);
+            }
+        }
+        rest
     }
 
     /// The code was right: the attempt does not count.
-    pub fn refund(&self, address: Option<IpAddr>, browser: &[u8; 32], now: UnixTime) {
+    pub fn refund(
+        &self,
+        account: &str,
+        address: Option<IpAddr>,
+        browser: &[u8; 32],
+        now: UnixTime,
+    ) {
+        self.accounts.refund(account, now);
         if let Some(address) = &address {
             self.addresses.refund(address, now);
         }
@@ -461,9 +498,125 @@ impl GuessThrottle {
 
     /// Forgets windows that have ended.
     pub fn sweep(&self, now: UnixTime) {
+        self.accounts.sweep(now);
         self.addresses.sweep(now);
         self.browsers.sweep(now);
         self.everyone.sweep(now);
+    }
+}
+
+/// How many times a public client's ceiling at `/device_authorization` is its per-address
+/// budget ([`DeviceStartThrottle`]).
+pub const PUBLIC_CLIENT_CEILING: u32 = 10;
+
+/// The limits on starting device authorizations (RFC 8628 §5.1: the user-code space must not be
+/// exhausted, and one requester must not flood the store).
+///
+/// A confidential client is counted by its id: only its holder can authenticate as it. A public
+/// client's id is public, so anyone can ask in its name: a probe used up its budget from one
+/// address and every genuine device of that client was refused. A public client is therefore
+/// counted per (client, address) under the same limit, and by its id only under a ceiling
+/// [`PUBLIC_CLIENT_CEILING`] times higher: a stranger spends their own share, and blocking
+/// everyone takes many addresses (each also held to the per-address limit).
+#[derive(Debug)]
+pub struct DeviceStartThrottle {
+    clients: Throttle<String>,
+    public_clients: Throttle<String>,
+    public_pairs: Throttle<(String, IpAddr)>,
+}
+
+impl DeviceStartThrottle {
+    /// At most `per_client` starts per minute per confidential client and per (public client,
+    /// address); [`PUBLIC_CLIENT_CEILING`] times that per public client.
+    pub fn new(per_client: u32) -> Self {
+        Self {
+            clients: Throttle::new(per_client, 60),
+            public_clients: Throttle::new(per_client.saturating_mul(PUBLIC_CLIENT_CEILING), 60),
+            public_pairs: Throttle::new(per_client, 60),
+        }
+    }
+
+    /// Takes one start for `client_id` (`public`: a public client) from `address`:
+    /// `Err(seconds to wait)` when over a limit (then nothing is taken).
+    pub fn take(
+        &self,
+        client_id: &str,
+        public: bool,
+        address: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<(), u64> {
+        if !public {
+            return self.clients.take(client_id, now);
+        }
+        let pair = address.map(|a| (client_id.to_owned(), a));
+        if let Some(pair) = &pair {
+            self.public_pairs.take(pair, now)?;
+        }
+        self.public_clients.take(client_id, now).inspect_err(|_| {
+            if let Some(pair) = &pair {
+                self.public_pairs.refund(pair, now);
+            }
+        })
+    }
+
+    /// Forgets windows that have ended.
+    pub fn sweep(&self, now: UnixTime) {
+        self.clients.sweep(now);
+        self.public_clients.sweep(now);
+        self.public_pairs.sweep(now);
+    }
+}
+
+#[cfg(test)]
+mod device_start_tests {
+    use super::*;
+
+    /// F6: strangers asking in a public client's name from one address used up the client's
+    /// budget, and its genuine devices elsewhere were refused.
+    #[test]
+    fn strangers_cannot_use_up_a_public_clients_budget() {
+        let t = DeviceStartThrottle::new(30);
+        let now = UnixTime(0);
+        let stranger = Some(IpAddr::from([203, 0, 113, 9]));
+        for _ in 0..30 {
+            t.take("tv", true, stranger, now).unwrap();
+        }
+        assert!(
+            t.take("tv", true, stranger, now).is_err(),
+            "the stranger's share"
+        );
+        let home = Some(IpAddr::from([192, 0, 2, 1]));
+        assert_eq!(t.take("tv", true, home, now), Ok(()), "a genuine device");
+        // The ceiling: 300 a minute in all, from however many addresses.
+        for n in 0..10u8 {
+            for _ in 0..30 {
+                let _ = t.take("tv", true, Some(IpAddr::from([10, 0, 1, n])), now);
+            }
+        }
+        assert!(
+            t.take("tv", true, Some(IpAddr::from([10, 0, 2, 1])), now)
+                .is_err()
+        );
+        assert_eq!(
+            t.take("tv", true, home, UnixTime(60)),
+            Ok(()),
+            "a new minute"
+        );
+    }
+
+    #[test]
+    fn a_confidential_client_is_counted_by_its_id() {
+        let t = DeviceStartThrottle::new(3);
+        let now = UnixTime(0);
+        for n in 0..3u8 {
+            t.take("agent", false, Some(IpAddr::from([10, 0, 0, n])), now)
+                .unwrap();
+        }
+        assert!(
+            t.take("agent", false, Some(IpAddr::from([10, 0, 0, 9])), now)
+                .is_err()
+        );
+        assert_eq!(t.take("other", false, None, now), Ok(()));
     }
 }
 
@@ -723,7 +876,7 @@ mod guess_tests {
 
     #[test]
     fn only_wrong_codes_count_per_address_browser_and_overall() {
-        let t = GuessThrottle::new(5, 11);
+        let t = GuessThrottle::new(5, 100, 11);
         let now = UnixTime(1_000);
         let (a, b) = (
             Some(IpAddr::from([10, 0, 0, 1])),
@@ -731,40 +884,80 @@ mod guess_tests {
         );
         // Right codes are refunded: any number of them.
         for _ in 0..20 {
-            t.take(a, &[1; 32], now).unwrap();
-            t.refund(a, &[1; 32], now);
+            t.take("u", a, &[1; 32], now).unwrap();
+            t.refund("u", a, &[1; 32], now);
         }
         for _ in 0..5 {
-            t.take(a, &[1; 32], now).unwrap();
+            t.take("u", a, &[1; 32], now).unwrap();
         }
         assert!(
-            t.take(a, &[1; 32], now).is_err(),
+            t.take("u", a, &[1; 32], now).is_err(),
             "the 6th wrong code from one address"
         );
         assert!(
-            t.take(a, &[2; 32], now).is_err(),
+            t.take("u", a, &[2; 32], now).is_err(),
             "another browser, same address"
         );
-        t.take(b, &[2; 32], now).unwrap();
+        t.take("u", b, &[2; 32], now).unwrap();
         // Another browser on another address, but the same browser: its own limit.
         for _ in 0..4 {
-            t.take(b, &[3; 32], now).unwrap();
+            t.take("u", b, &[3; 32], now).unwrap();
         }
         assert!(
-            t.take(Some(IpAddr::from([10, 0, 0, 9])), &[3; 32], now)
+            t.take("u", Some(IpAddr::from([10, 0, 0, 9])), &[3; 32], now)
                 .is_ok(),
             "browser 3 has 1 left"
         );
         assert!(
-            t.take(Some(IpAddr::from([10, 0, 0, 9])), &[3; 32], now)
+            t.take("u", Some(IpAddr::from([10, 0, 0, 9])), &[3; 32], now)
                 .is_err()
         );
         // The whole server's budget (11) is spent by now, from any address.
         assert!(
-            t.take(Some(IpAddr::from([10, 0, 0, 77])), &[77; 32], now)
+            t.take("u", Some(IpAddr::from([10, 0, 0, 77])), &[77; 32], now)
                 .is_err()
         );
         // An hour later, all fresh.
-        assert!(t.take(a, &[1; 32], now.plus(GUESS_WINDOW)).is_ok());
+        assert!(t.take("u", a, &[1; 32], now.plus(GUESS_WINDOW)).is_ok());
+    }
+
+    /// F5: one account entering wrong codes from many addresses used up the server-wide
+    /// budget, and the right code of someone else was then refused for an hour.
+    #[test]
+    fn one_account_cannot_spend_the_whole_servers_budget() {
+        let t = GuessThrottle::new(5, 5, 10);
+        let now = UnixTime(1_000);
+        let mut refused = 0;
+        for n in 0..200u32 {
+            let address = Some(IpAddr::from(n.to_be_bytes()));
+            for _ in 0..5 {
+                if t.take("mallory", address, &[n as u8; 32], now).is_err() {
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(refused, 200 * 5 - 5, "only 5 wrong codes for the account");
+        assert!(
+            t.take("mallory", Some(IpAddr::from([192, 0, 2, 1])), &[9; 32], now)
+                .is_err(),
+            "the account is over its limit from anywhere"
+        );
+        // Someone else, from a fresh address, enters their right code.
+        let fresh = Some(IpAddr::from([203, 0, 113, 5]));
+        assert_eq!(t.take("alice", fresh, &[42; 32], now), Ok(()));
+        t.refund("alice", fresh, &[42; 32], now);
+        // The refused attempts took nothing of the server's budget: 5 of 10 are left.
+        for n in 0..5u8 {
+            let other = Some(IpAddr::from([198, 51, 100, n]));
+            assert_eq!(
+                t.take(&format!("user{n}"), other, &[100 + n; 32], now),
+                Ok(())
+            );
+        }
+        let last = Some(IpAddr::from([198, 51, 100, 99]));
+        assert!(
+            t.take("bob", last, &[99; 32], now).is_err(),
+            "spent by many accounts: the server-wide limit still holds"
+        );
     }
 }

@@ -2,6 +2,11 @@
 //! `oauth2` crate as the client. It reads the server's metadata (RFC 8414), asks for a device
 //! code, prints the user code and where to enter it, polls at the interval (growing by 5 s on
 //! each `slow_down`, RFC 8628 §3.5), and prints the token response.
+//!
+//! Everything the server sent is printed through [`printable`]: a server (or whoever answers
+//! for it) could otherwise send terminal escape sequences in a user code or an error
+//! description that rewrite the URL the person reads; and the verification URI must be an
+//! http(s) URL ([`web_url`]).
 
 use std::time::Duration;
 
@@ -40,7 +45,34 @@ pub(super) struct DeviceArgs {
 }
 
 fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::Device(format!("{what}: {e}"))
+    CliError::Device(printable(&format!("{what}: {e}")))
+}
+
+/// `text` with every character a terminal could act on shown escaped (`\u{1b}`) instead:
+/// control characters (C0 including ESC, DEL, C1 including CSI), and the invisible characters
+/// that reorder or hide text (bidirectional overrides and isolates, zero-width ones, line and
+/// paragraph separators, the byte order mark).
+pub(super) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+        if hidden {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A URL the server gave for the person to open (RFC 8628 §3.2 `verification_uri`,
+/// `verification_uri_complete`), as printed: only an absolute `http` or `https` URL with a host
+/// is accepted, serialized by the URL parser (which percent-encodes what is not printable).
+pub(super) fn web_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    (matches!(url.scheme(), "https" | "http") && url.host().is_some())
+        .then(|| printable(url.as_str()))
 }
 
 /// Runs the flow; the token response is printed (as JSON with `--json`).
@@ -91,13 +123,21 @@ pub(super) fn run(args: DeviceArgs, config: &Config, json_mode: bool) -> Result<
         .request(&http)
         .map_err(|e| fail("device authorization", describe(&e)))?;
     // The person reads this on the terminal (stderr, so stdout stays the token response).
+    let open = web_url(details.verification_uri().as_str()).ok_or_else(|| {
+        fail(
+            "device authorization",
+            "the verification_uri is not an http(s) URL",
+        )
+    })?;
     eprintln!(
-        "To sign in, open {} and enter the code {}",
-        details.verification_uri().as_str(),
-        details.user_code().secret()
+        "To sign in, open {open} and enter the code {}",
+        printable(details.user_code().secret())
     );
-    if let Some(complete) = details.verification_uri_complete() {
-        eprintln!("(or open {})", complete.secret());
+    if let Some(complete) = details
+        .verification_uri_complete()
+        .and_then(|c| web_url(c.secret()))
+    {
+        eprintln!("(or open {complete})");
     }
     eprintln!(
         "Waiting for approval (the code expires in {} s)...",
@@ -117,14 +157,14 @@ pub(super) fn run(args: DeviceArgs, config: &Config, json_mode: bool) -> Result<
     print(json_mode, &answer, |a| {
         let mut out = format!(
             "Signed in.\naccess_token: {}\nexpires_in: {} s\n",
-            a["access_token"].as_str().unwrap_or(""),
+            printable(a["access_token"].as_str().unwrap_or("")),
             a["expires_in"]
         );
         if let Some(scope) = a["scope"].as_str() {
-            out.push_str(&format!("scope: {scope}\n"));
+            out.push_str(&format!("scope: {}\n", printable(scope)));
         }
         if let Some(refresh) = a["refresh_token"].as_str() {
-            out.push_str(&format!("refresh_token: {refresh}\n"));
+            out.push_str(&format!("refresh_token: {}\n", printable(refresh)));
         }
         out
     })
@@ -140,5 +180,64 @@ fn describe<RE: std::error::Error, T: oauth2::ErrorResponse + std::fmt::Display>
         RequestTokenError::Request(e) => format!("request failed: {e}"),
         RequestTokenError::Parse(e, _) => format!("unreadable answer: {e}"),
         RequestTokenError::Other(e) => e.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F13: what the server sends is shown, never obeyed by the terminal.
+    #[test]
+    fn escape_sequences_and_invisible_characters_are_shown_escaped() {
+        assert_eq!(printable("BDWP-HQPK"), "BDWP-HQPK");
+        assert_eq!(printable("héllo wörld ✓"), "héllo wörld ✓");
+        // An ESC sequence moving the cursor up and clearing the line, then a fake URL.
+        let evil = "ABCD\u{1b}[1A\u{1b}[2Khttps://evil.example";
+        let shown = printable(evil);
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        assert_eq!(shown, "ABCD\\u{1b}[1A\\u{1b}[2Khttps://evil.example");
+        for c in [
+            '\n', '\r', '\t', '\u{7}', '\u{7f}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{200b}',
+            '\u{feff}', '\u{2028}',
+        ] {
+            let shown = printable(&format!("a{c}b"));
+            assert!(!shown.contains(c), "{c:?}: {shown}");
+            assert!(
+                shown.starts_with("a\\u{") && shown.ends_with("}b"),
+                "{shown}"
+            );
+        }
+        assert!(
+            printable(&"\u{1b}".repeat(10_000))
+                .chars()
+                .all(|c| !c.is_control())
+        );
+    }
+
+    #[test]
+    fn only_http_urls_are_given_to_open() {
+        assert_eq!(
+            web_url("https://auth.example/device").as_deref(),
+            Some("https://auth.example/device")
+        );
+        assert_eq!(
+            web_url("http://127.0.0.1:8080/device?user_code=BDWP-HQPK").as_deref(),
+            Some("http://127.0.0.1:8080/device?user_code=BDWP-HQPK")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,hi",
+            "/device",
+            "device",
+            "",
+            "https://",
+        ] {
+            assert_eq!(web_url(bad), None, "{bad}");
+        }
+        // Control characters in the path come out percent-encoded, never raw.
+        let shown = web_url("https://auth.example/dev\u{1b}[2Kice").unwrap();
+        assert!(!shown.contains('\u{1b}'), "{shown}");
     }
 }

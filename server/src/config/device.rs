@@ -17,6 +17,9 @@ pub const DEFAULT_PER_ADDRESS_PER_MINUTE: u32 = 30;
 /// The default number of wrong user codes one address or browser may enter per hour
 /// (RFC 8628 §5.1: about 5 for 8 base-20 characters).
 pub const DEFAULT_WRONG_CODES_PER_HOUR: u32 = 5;
+/// The default number of wrong user codes one signed-in account may enter per hour, from any
+/// number of addresses and browsers (RFC 8628 §5.1: the person must be signed in to enter one).
+pub const DEFAULT_WRONG_CODES_PER_ACCOUNT_PER_HOUR: u32 = 5;
 /// The default number of wrong user codes the whole server accepts per hour before the
 /// verification page pauses for everyone: a guesser spread over many addresses.
 pub const DEFAULT_WRONG_CODES_PER_HOUR_GLOBAL: u32 = 1_000;
@@ -39,6 +42,8 @@ pub struct DeviceConfig {
     pub per_address_per_minute: u32,
     /// Wrong user codes per address and per browser per hour.
     pub wrong_codes_per_hour: u32,
+    /// Wrong user codes per signed-in account per hour.
+    pub wrong_codes_per_account_per_hour: u32,
     /// Wrong user codes per hour, all addresses together.
     pub wrong_codes_per_hour_global: u32,
 }
@@ -56,6 +61,7 @@ pub(super) struct RawDevice {
     per_client_per_minute: Option<u32>,
     per_address_per_minute: Option<u32>,
     wrong_codes_per_hour: Option<u32>,
+    wrong_codes_per_account_per_hour: Option<u32>,
     wrong_codes_per_hour_global: Option<u32>,
 }
 
@@ -101,6 +107,11 @@ impl RawDevice {
                 self.wrong_codes_per_hour,
                 DEFAULT_WRONG_CODES_PER_HOUR,
             )?,
+            wrong_codes_per_account_per_hour: count(
+                "device.wrong_codes_per_account_per_hour",
+                self.wrong_codes_per_account_per_hour,
+                DEFAULT_WRONG_CODES_PER_ACCOUNT_PER_HOUR,
+            )?,
             wrong_codes_per_hour_global: count(
                 "device.wrong_codes_per_hour_global",
                 self.wrong_codes_per_hour_global,
@@ -126,6 +137,7 @@ mod tests {
             (true, 600, 5, false)
         );
         assert_eq!(d.wrong_codes_per_hour, 5);
+        assert_eq!(d.wrong_codes_per_account_per_hour, 5);
         let short = parse("lifetime = \"3s\"\ninterval = 1\ndynamic_clients = true").unwrap();
         assert_eq!(
             (short.lifetime, short.interval, short.dynamic_clients),

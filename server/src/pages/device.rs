@@ -51,6 +51,9 @@ pub struct DeviceConsentPage<'a> {
     pub look: &'a Look,
     /// The client's name, as registered.
     pub client_name: &'a str,
+    /// Whether the client registered itself (RFC 7591 dynamic registration, or a metadata
+    /// document): its name is its own claim, and the page says so.
+    pub self_registered: bool,
     /// The user code, grouped.
     pub user_code: &'a str,
     /// The scopes asked for, in words.
@@ -115,6 +118,7 @@ mod tests {
         let page = DeviceConsentPage {
             look: &look,
             client_name: "<script>alert(1)</script>",
+            self_registered: false,
             user_code: "BDWP-HQPK",
             scopes: &scopes,
             resource: "https://tv.example/api",
@@ -129,6 +133,38 @@ mod tests {
         assert!(!text.contains("<b>things"), "{text}");
         assert!(!text.contains("t\"oken"), "{text}");
         assert!(!text.contains("<script"), "no script at all: {text}");
+        assert!(
+            !text.contains("not verified"),
+            "an operator's client: {text}"
+        );
+    }
+
+    /// F3: a dynamically registered client chose its own name ("… — Microsoft"); the question
+    /// says the name is unverified, and still escapes it.
+    #[test]
+    fn a_self_registered_clients_name_is_marked_unverified() {
+        let look = look();
+        let page = DeviceConsentPage {
+            look: &look,
+            client_name: "Office <b>— Microsoft</b>",
+            self_registered: true,
+            user_code: "BDWP-HQPK",
+            scopes: &[],
+            resource: "",
+            user: "alice",
+            action: "/device/decide",
+            csrf: "token",
+        };
+        let text = page.render().unwrap();
+        assert!(
+            text.contains("This app registered itself: its name is not verified by Gatehouse."),
+            "{text}"
+        );
+        assert!(!text.contains("<b>"), "{text}");
+        assert!(
+            text.contains("Office &#60;b&#62;") || text.contains("Office &lt;b&gt;"),
+            "{text}"
+        );
     }
 
     #[test]

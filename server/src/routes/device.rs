@@ -5,7 +5,7 @@
 //! Every post carries a CSRF token bound to the browser's cookie and to what the form is about;
 //! the person must be signed in (the existing session); a code that came in the link is shown
 //! for the person to confirm against the device's screen, never acted on directly (RFC 8628
-//! §5.4). Wrong codes are limited per address, per browser and overall (RFC 8628 §5.1,
+//! §5.4). Wrong codes are limited per signed-in account, per address, per browser and overall (RFC 8628 §5.1,
 //! [`crate::throttle::GuessThrottle`]); the question for one code may be shown only a few
 //! times ([`gatehouse_core::store::MAX_VIEWS`]); a code approved or denied once is dead.
 
@@ -255,8 +255,8 @@ pub async fn enter(
     let now = app.clock.now();
     let address = post.peer.map(address_key);
     let key = browser.digest().0;
-    if let Err(seconds) = devices.guesses.take(address, &key, now) {
-        tracing::warn!(target: "gatehouse::security", peer = ?address, "too many wrong device codes: paused");
+    if let Err(seconds) = devices.guesses.take(user.id.as_str(), address, &key, now) {
+        tracing::warn!(target: "gatehouse::security", peer = ?address, user = %user.id, "too many wrong device codes: paused");
         return ErrorPage {
             look: &app.look,
             status: StatusCode::TOO_MANY_REQUESTS,
@@ -278,7 +278,7 @@ pub async fn enter(
         let error = "That code is not valid. Check the code shown on your device and try again.";
         return code_page(&app, &who, &user, &shown(typed), false, Some(error));
     };
-    devices.guesses.refund(address, &key, now);
+    devices.guesses.refund(user.id.as_str(), address, &key, now);
     // Each showing of the question counts: a code looked at again and again is dead.
     let record = match devices.store.decide(&code, DeviceDecision::View, now).await {
         Ok(Some(record)) if record.status == DeviceStatus::Pending => record,
@@ -309,6 +309,7 @@ pub async fn enter(
     DeviceConsentPage {
         look: &app.look,
         client_name: &client.name,
+        self_registered: client.origin.is_self_registered(),
         user_code: &code.display(),
         scopes: &scopes,
         resource: record.resource.as_str(),

@@ -1,6 +1,7 @@
 //! The device authorization endpoint (RFC 8628 §3.1, §3.2): authenticate the client as at the
 //! token endpoint (or take a public client by its `client_id`), hold it to the per-address and
-//! per-client limits (RFC 8628 §5.1: the user-code space must not be exhausted), let `core`
+//! per-client limits ([`crate::throttle::DeviceStartThrottle`]: per client and address for a
+//! public client) (RFC 8628 §5.1: the user-code space must not be exhausted), let `core`
 //! decide and store, answer the codes and where the person goes.
 
 use axum::Json;
@@ -52,8 +53,11 @@ pub async fn handle(
         gatehouse_core::discovery::paths::DEVICE_AUTHORIZATION,
     )
     .await?;
+    // A public client's id is anyone's to use: counted per (client, address) under a higher
+    // ceiling, so strangers cannot use up its genuine devices' budget.
+    let public = matches!(client.kind, gatehouse_core::client::ClientKind::Public);
     app.per_client
-        .take(client.id.as_str(), now)
+        .take(client.id.as_str(), public, req.peer.map(address_key), now)
         .map_err(too_many)?;
     let request = DeviceAuthorizationRequest::parse(&req.form)?;
     let registry = app.resources.current();

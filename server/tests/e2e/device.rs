@@ -596,6 +596,98 @@ fn guessing_is_limited() {
     assert_eq!(pages[7]["heading"], "Too many wrong codes", "{}", pages[7]);
 }
 
+/// F5: wrong codes also count per signed-in account, from any browser and address, so one
+/// account cannot spend the server-wide budget (a probe did, from 200 addresses, and the right
+/// code of everyone was then refused for an hour); another account still gets its question.
+#[test]
+fn guessing_is_limited_per_account() {
+    let fx = Fixture::new(
+        "120",
+        &[
+            ("GATEHOUSE_DEVICE__WRONG_CODES_PER_HOUR", "50"),
+            ("GATEHOUSE_DEVICE__WRONG_CODES_PER_ACCOUNT_PER_HOUR", "3"),
+        ],
+    );
+    admin_post(
+        &fx.server,
+        "/admin/users",
+        &json!({"username": "mallory", "password": PASSWORD}),
+    );
+    let mallory = json!({"sign_in": {"username": "mallory", "password": PASSWORD}});
+    let details = fx.start();
+    let code = details.user_code().secret();
+    let mut steps = vec![json!({"goto": fx.verification_uri()}), mallory.clone()];
+    for wrong in ["BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD"] {
+        steps.push(json!({"code": wrong}));
+    }
+    steps.push(json!({"code": code}));
+    let pages = fx.drive("guessing-account", &json!(steps));
+    for page in &pages[2..5] {
+        assert_eq!(page["status"], 400, "{page}");
+    }
+    assert_eq!(pages[5]["status"], 429, "{}", pages[5]);
+    assert_eq!(pages[5]["heading"], "Too many wrong codes", "{}", pages[5]);
+    // The same account in a fresh browser: still over its limit.
+    let pages = fx.drive(
+        "guessing-account-again",
+        &json!([{"goto": fx.verification_uri()}, mallory, {"code": code}]),
+    );
+    assert_eq!(pages[2]["status"], 429, "{}", pages[2]);
+    // Another account enters the right code and gets the question.
+    let pages = fx.drive(
+        "guessing-account-other",
+        &json!([{"goto": fx.verification_uri()}, sign_in(), {"code": code}]),
+    );
+    assert_eq!(pages[2]["status"], 200, "{}", pages[2]);
+    assert!(
+        pages[2]["text"].as_str().unwrap().contains("A device"),
+        "{}",
+        pages[2]
+    );
+}
+
+/// F6: a public client's id is anyone's to use; strangers asking in its name from one address
+/// spend that address's share, not the budget of the client's genuine devices elsewhere. (Both
+/// are loopback addresses: Linux routes all of 127.0.0.0/8 to the server's 127.0.0.1.)
+#[test]
+fn strangers_cannot_use_up_a_public_clients_budget() {
+    let fx = Fixture::new(
+        "120",
+        &[
+            ("GATEHOUSE_DEVICE__PER_CLIENT_PER_MINUTE", "3"),
+            ("GATEHOUSE_DEVICE__PER_ADDRESS_PER_MINUTE", "100"),
+        ],
+    );
+    let from = |last: u8| {
+        reqwest::blocking::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let start = |http: &reqwest::blocking::Client, creds: Option<(&str, &str)>| {
+        let mut request = http.post(format!("{}/device_authorization", fx.server.base));
+        request = match creds {
+            Some((id, secret)) => request
+                .basic_auth(id, Some(secret))
+                .form(&[("scope", "read")]),
+            None => request.form(&[("client_id", fx.client_id.as_str()), ("scope", "read")]),
+        };
+        request.send().unwrap().status().as_u16()
+    };
+    let stranger = from(2);
+    for _ in 0..3 {
+        assert_eq!(start(&stranger, None), 200);
+    }
+    assert_eq!(start(&stranger, None), 429, "the stranger's share is spent");
+    assert_eq!(start(&from(3), None), 200, "a genuine device elsewhere");
+    // A confidential client is counted by its id alone: only its holder can use it.
+    let (id, secret) = (&fx.confidential.0, &fx.confidential.1);
+    for _ in 0..3 {
+        assert_eq!(start(&stranger, Some((id, secret))), 200);
+    }
+    assert_eq!(start(&from(3), Some((id, secret))), 429);
+}
+
 /// A code past its lifetime (2 s here) is `expired_token` at the token endpoint and refused
 /// on the page.
 #[test]
@@ -668,12 +760,28 @@ fn dynamic_public_clients_where_policy_allows() {
         &[("client_id", id.as_str()), ("resource", RESOURCE)],
     );
     assert_eq!(r.status(), 200, "{:?}", r.text());
+    let started = r.json::<Value>().unwrap();
+    assert!(started["device_code"].as_str().unwrap().starts_with("gdc_"));
+    // F3: the question says the self-chosen name is not verified.
+    admin_post(
+        &open,
+        "/admin/users",
+        &json!({"username": USERNAME, "password": PASSWORD}),
+    );
+    let input = json!({"scenario": "self-registered", "artifacts": artifacts_dir(), "steps": [
+        {"goto": format!("{}/device", open.base)}, sign_in(), {"code": started["user_code"]},
+    ]});
+    let report = crate::harness::run_node("browser", "device.mjs", "device browser driver", &input);
+    let question = &report[2];
+    assert_eq!(question["status"], 200, "{question}");
     assert!(
-        r.json::<Value>().unwrap()["device_code"]
+        question["text"]
             .as_str()
             .unwrap()
-            .starts_with("gdc_")
+            .contains("This app registered itself: its name is not verified by"),
+        "{question}"
     );
+    assert_clean(question);
 }
 
 /// A code whose question keeps being shown is being phished or fumbled: after 5 showings the
