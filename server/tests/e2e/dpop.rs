@@ -859,66 +859,66 @@ fn a_dpop_bound_token_is_exchanged_only_with_a_proof_by_its_key() {
     const TE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
     const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
     let server = Server::start();
-    let (id, secret) = server.client(&[
-        "--grant-type",
-        TE,
-        "--grant-type",
-        "client_credentials",
-        "--resource",
-        "https://a.example",
-        "--scope",
-        "read",
-    ]);
-    let key = DpopKey::new();
     let url = format!("{}/token", server.base);
-    let page = post(
-        &server,
-        "/token",
-        (&id, &secret),
-        &CC,
-        &[&key.proof("POST", &url)],
-    );
-    assert_eq!(page.status, 200, "{}", page.body);
-    let bound = page.json()["access_token"].as_str().unwrap().to_owned();
-    let exchange = [
-        ("grant_type", TE),
-        ("subject_token", bound.as_str()),
-        ("subject_token_type", AT),
-    ];
-    let page = post(&server, "/token", (&id, &secret), &exchange, &[]);
-    assert_dpop_error(
-        &page,
-        "invalid_request",
-        "bound token exchanged without a proof",
-    );
-    assert!(
-        page.json()["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("sender-constrained")
-    );
-    let other = DpopKey::new();
-    let page = post(
-        &server,
-        "/token",
-        (&id, &secret),
-        &exchange,
-        &[&other.proof("POST", &url)],
-    );
-    assert_dpop_error(
-        &page,
-        "invalid_request",
-        "bound token rebound to another key",
-    );
-    let page = post(
-        &server,
-        "/token",
-        (&id, &secret),
-        &exchange,
-        &[&key.proof("POST", &url)],
-    );
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert_eq!(page.json()["token_type"], "DPoP");
-    let (_, claims) = jwt_parts(page.json()["access_token"].as_str().unwrap());
-    assert_eq!(claims["cnf"], json!({"jkt": key.jkt()}));
+    // JWT and opaque subject tokens alike (an opaque token's record carries its cnf).
+    for format in ["jwt", "opaque"] {
+        let (id, secret) = server.client(&[
+            "--grant-type",
+            TE,
+            "--grant-type",
+            "client_credentials",
+            "--resource",
+            "https://a.example",
+            "--scope",
+            "read",
+            "--token-format",
+            format,
+        ]);
+        let key = DpopKey::new();
+        let page = post(
+            &server,
+            "/token",
+            (&id, &secret),
+            &CC,
+            &[&key.proof("POST", &url)],
+        );
+        assert_eq!(page.status, 200, "{}", page.body);
+        let bound = page.json()["access_token"].as_str().unwrap().to_owned();
+        let exchange = [
+            ("grant_type", TE),
+            ("subject_token", bound.as_str()),
+            ("subject_token_type", AT),
+        ];
+        let page = post(&server, "/token", (&id, &secret), &exchange, &[]);
+        assert_dpop_error(&page, "invalid_request", "exchanged without a proof");
+        assert!(
+            page.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("sender-constrained"),
+            "{format}: {}",
+            page.body
+        );
+        let other = DpopKey::new();
+        let page = post(
+            &server,
+            "/token",
+            (&id, &secret),
+            &exchange,
+            &[&other.proof("POST", &url)],
+        );
+        assert_dpop_error(&page, "invalid_request", "rebound to another key");
+        let page = post(
+            &server,
+            "/token",
+            (&id, &secret),
+            &exchange,
+            &[&key.proof("POST", &url)],
+        );
+        assert_eq!(page.status, 200, "{format}: {}", page.body);
+        assert_eq!(page.json()["token_type"], "DPoP");
+        let exchanged = page.json()["access_token"].as_str().unwrap().to_owned();
+        let answer = server.introspect(server.introspector(), &exchanged);
+        assert_eq!(answer["cnf"], json!({"jkt": key.jkt()}), "{format}");
+    }
 }
