@@ -922,3 +922,37 @@ fn a_dpop_bound_token_is_exchanged_only_with_a_proof_by_its_key() {
         assert_eq!(answer["cnf"], json!({"jkt": key.jkt()}), "{format}");
     }
 }
+
+/// RFC 9449 §5.2: a code redeemed by a `dpop_bound_access_tokens` client without a proof is
+/// refused before the code is taken, so the person's approval is not lost: the retry with a
+/// proof gets the tokens.
+#[test]
+fn a_code_redemption_refused_for_a_missing_proof_keeps_the_code() {
+    let s = Setup::new();
+    let app = crate::sign_in::driver::register(
+        &s.server,
+        &json!({
+            "name": "DPoP app",
+            "grant_types": ["authorization_code"],
+            "redirect_uris": ["https://dpop-app.example/cb"],
+            "token_endpoint_auth_method": "none",
+            "scope": crate::sign_in::driver::SCOPE,
+            "resources": [crate::sign_in::driver::RESOURCE],
+            "dpop_bound_access_tokens": true,
+        }),
+    );
+    let code = s.browser().code(&app, &app.request());
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", VERIFIER),
+        ("redirect_uri", app.redirect_uri.as_str()),
+    ];
+    let page = app_post(&s, &app, "/token", &form, None);
+    assert_dpop_error(&page, "invalid_dpop_proof", "no proof");
+    let key = DpopKey::new();
+    let url = format!("{}/token", s.server.base);
+    let page = app_post(&s, &app, "/token", &form, Some(&key.proof("POST", &url)));
+    assert_eq!(page.status, 200, "the code survived: {}", page.body);
+    assert_eq!(page.json()["token_type"], "DPoP");
+}
