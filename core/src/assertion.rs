@@ -8,7 +8,7 @@
 //! stay in `core`: [`crate::grant::jwt_bearer`], [`crate::grant::token_exchange`].
 
 use async_trait::async_trait;
-use gatehouse_token::{AccessTokenClaims, Actor, Audience, UnixTime};
+use gatehouse_token::{AccessTokenClaims, Actor, Audience, Confirmation, UnixTime};
 use serde::{Deserialize, Serialize};
 
 /// The `typ` of an Identity Assertion JWT Authorization Grant
@@ -101,6 +101,11 @@ pub struct ExternalClaims {
     /// Who may act for the subject (RFC 8693 §4.4).
     #[serde(default)]
     pub may_act: Option<MayAct>,
+    /// The key the JWT is bound to (RFC 7800 §3.1): a token exchange takes it only from a
+    /// presenter that proves that key (RFC 9449 §5, RFC 8705 §3). A `cnf` of another method
+    /// (`jwk`, `kid`, ...) reads as an empty [`Confirmation`], which no presenter matches.
+    #[serde(default)]
+    pub cnf: Option<Confirmation>,
 }
 
 /// A JWT of a trusted external issuer, verified.

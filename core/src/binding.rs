@@ -13,7 +13,8 @@
 //!
 //! Refresh tokens of public clients are bound to the DPoP key they were issued with (RFC 9449
 //! §5): [`check_refresh`]. A code issued for a `dpop_jkt` (RFC 9449 §10) is only redeemed with a
-//! proof by that key: [`check_code`].
+//! proof by that key: [`check_code`]. A bound token presented for a token exchange is taken
+//! only from the holder of its key: [`check_presented`].
 
 use gatehouse_token::Confirmation;
 use serde::{Deserialize, Serialize};
@@ -143,6 +144,36 @@ pub fn check_code(dpop_jkt: Option<&str>, holder: &Holder) -> Result<(), TokenEr
     }
 }
 
+/// A presented token bound to a key (`cnf`, RFC 7800 §3.1) is exchanged (RFC 8693) only by a
+/// presenter that proves that key in the same request: a DPoP proof by `cnf.jkt` (RFC 9449 §5:
+/// a DPoP-bound token is unusable without its key) or the certificate of `cnf.x5t#S256` (RFC
+/// 8705 §3). Otherwise its theft would be undone by exchanging it for a bearer token, or a
+/// token rebound to another key. Refused with `invalid_request`: RFC 8693 §2.2.2 gives that code
+/// to a subject or actor token that is "unacceptable based on policy".
+pub fn check_presented(
+    what: &str,
+    bound: Option<&Confirmation>,
+    holder: &Holder,
+) -> Result<(), TokenError> {
+    let Some(cnf) = bound else {
+        return Ok(());
+    };
+    let dpop = cnf.jkt.is_some() && cnf.jkt == holder.dpop_jkt;
+    let certificate = cnf.x5t_s256.is_some() && cnf.x5t_s256 == holder.certificate_thumbprint;
+    if dpop || certificate {
+        return Ok(());
+    }
+    let how = match (&cnf.jkt, &cnf.x5t_s256) {
+        (Some(_), Some(_)) => "send a DPoP proof by its key or use its TLS client certificate",
+        (Some(_), None) => "send a DPoP proof by its key (cnf.jkt)",
+        (None, Some(_)) => "use its TLS client certificate (cnf.x5t#S256)",
+        (None, None) => "it is bound by a confirmation method this server cannot check",
+    };
+    Err(TokenError::InvalidRequest(format!(
+        "the {what} is sender-constrained: {how}"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +239,28 @@ mod tests {
         assert!(check_code(Some("k"), &Holder::dpop("x")).is_err());
         assert!(check_code(Some("k"), &NO_HOLDER).is_err());
         assert!(check_code(None, &Holder::dpop("x")).is_ok());
+    }
+
+    #[test]
+    fn a_presented_token_needs_its_key() {
+        let cert = Holder {
+            dpop_jkt: None,
+            certificate_thumbprint: Some("t".into()),
+        };
+        let dpop = Confirmation::dpop("k");
+        let x5t = Confirmation {
+            jkt: None,
+            x5t_s256: Some("t".into()),
+        };
+        assert!(check_presented("subject_token", None, &NO_HOLDER).is_ok());
+        assert!(check_presented("subject_token", Some(&dpop), &Holder::dpop("k")).is_ok());
+        assert!(check_presented("subject_token", Some(&dpop), &NO_HOLDER).is_err());
+        assert!(check_presented("subject_token", Some(&dpop), &Holder::dpop("x")).is_err());
+        assert!(check_presented("subject_token", Some(&dpop), &cert).is_err());
+        assert!(check_presented("subject_token", Some(&x5t), &cert).is_ok());
+        assert!(check_presented("subject_token", Some(&x5t), &Holder::dpop("t")).is_err());
+        let unknown = Confirmation::default();
+        assert!(check_presented("actor_token", Some(&unknown), &cert).is_err());
+        assert!(check_presented("actor_token", Some(&unknown), &NO_HOLDER).is_err());
     }
 }

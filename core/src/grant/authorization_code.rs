@@ -1,7 +1,9 @@
 //! The authorization-code grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3) with PKCE (RFC 7636 §4.6).
 //!
-//! The code is redeemed first, atomically (RFC 9700 §4.2.1: take, not get-then-delete); every
-//! check after that burns it, so a stolen code cannot be tried twice. A code that comes back
+//! The code is redeemed atomically (RFC 9700 §4.2.1: take, not get-then-delete); every check
+//! after that burns it, so a stolen code cannot be tried twice. Only the binding checks that
+//! need nothing of the code come before (a client without the DPoP proof or certificate it
+//! must send keeps the person's approval, RFC 9449 §5.2, RFC 8705 §3.4). A code that comes back
 //! after use revokes what it was exchanged for (RFC 9700 §4.5, RFC 6749 §4.1.2).
 
 use gatehouse_token::{RefreshTokenText, SecretDigest, b64};
@@ -33,6 +35,10 @@ pub async fn grant(
             "the client may not use the authorization_code grant".into(),
         ));
     }
+    // Binding refusals that need nothing of the code come before it is taken, so that they
+    // leave it redeemable (RFC 9449 §5.2, RFC 8705 §3.4); a replay refused here is not reported,
+    // but it could not have been issued anything either.
+    super::check_binding_early(ctx, client, req.resource.as_ref())?;
     let digest = SecretDigest::of(&req.code);
     let code = match ctx.codes.redeem(&digest).await? {
         Redemption::Fresh(code) => code,

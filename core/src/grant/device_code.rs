@@ -32,6 +32,9 @@ pub async fn grant(
             "the client may not use the device authorization grant".into(),
         ));
     }
+    // Binding refusals that need nothing of the device authorization come before the poll
+    // step, which would spend an approved code (RFC 9449 §5.2, RFC 8705 §3.4).
+    super::check_binding_early(ctx, client, None)?;
     let unknown = || invalid_grant("the device code is invalid");
     let digest = presented_digest(&req.device_code).ok_or_else(unknown)?;
     let now = ctx.clock.now();

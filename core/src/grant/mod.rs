@@ -157,6 +157,30 @@ pub async fn exchange(
     Ok(issued)
 }
 
+/// The binding decisions ([`crate::binding::confirm`]) that need only the client, the holder,
+/// the server's security profile and the resource the request names (if it names one), made
+/// before a single-use code is taken. Refused for a binding reason, a request must not spend
+/// the person's approval: the client can retry with a proof or its certificate (RFC 9449 §5.2,
+/// RFC 8705 §3.4; OAuth 2.1 §4.1.3 lets only a failed redemption of the code itself burn it).
+/// [`crate::issue`] decides again, with the resource the code was granted for.
+fn check_binding_early(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    resource: Option<&Resource>,
+) -> Result<(), TokenError> {
+    // The same rule as at issuance: the resource, or the client's security profile (FAPI 2.0
+    // SP §5.3.2.1 item 5), may require a sender-constrained token.
+    let requires = resource
+        .and_then(|r| ctx.resources.get(r))
+        .is_some_and(|r| r.require_sender_constrained)
+        || ctx
+            .settings
+            .profile
+            .strictest(client.security_profile)
+            .requires_sender_constraint();
+    crate::binding::confirm(client, requires, ctx.holder).map(drop)
+}
+
 /// Applies the grant of `request` for the authenticated `client`.
 pub async fn grant(
     ctx: &GrantContext<'_>,

@@ -8,6 +8,9 @@
 //! - An `actor_token` is verified with the same rules and becomes the token's `act` claim; the
 //!   subject token's own `act` nests inside it (RFC 8693 §4.1). A subject token that carries
 //!   `may_act` must name the acting party (§4.4).
+//! - A subject or actor token bound to a key (`cnf`) is taken only from a request that proves
+//!   that key (RFC 9449 §5, RFC 8705 §3; [`crate::binding::check_presented`]): no bearer token,
+//!   and no token bound to another key, is made from it.
 //! - The result is narrower: its audience is a resource the client may target, its scope within
 //!   the subject token's and the client's policy. No refresh token is issued: the subject token
 //!   is the credential, and the client exchanges it again.
@@ -19,7 +22,7 @@
 //! that is invalid or unacceptable, `invalid_target` for an audience or resource Gatehouse will
 //! not issue for, `invalid_scope`, and `unauthorized_client` for a client without the grant.
 
-use gatehouse_token::{Actor, UnixTime, b64};
+use gatehouse_token::{Actor, Confirmation, UnixTime, b64};
 
 use super::jwt_bearer::{check_time, intersection, permitted, refused};
 use super::target::{self, Target};
@@ -60,6 +63,8 @@ struct Party {
     may_act: Option<MayAct>,
     /// When it expires.
     exp: UnixTime,
+    /// The key it is bound to (RFC 7800 §3.1), if it is sender-constrained.
+    cnf: Option<Confirmation>,
 }
 
 fn unacceptable(what: &str, why: &str) -> TokenError {
@@ -75,7 +80,7 @@ async fn party(
     kind: TokenTypeUri,
 ) -> Result<Party, TokenError> {
     let invalid = |r| refused(what, r, TokenError::InvalidRequest);
-    match kind {
+    let party = match kind {
         TokenTypeUri::AccessToken => {
             let claims = ctx.verifier.access_token(token).await.map_err(invalid)?;
             // Keycloak CVE-2022-1245, ZITADEL GHSA-vrh8-c9cm-wh8v: a token neither issued to
@@ -108,6 +113,7 @@ async fn party(
                 act: claims.act,
                 may_act: None,
                 exp: claims.exp,
+                cnf: claims.cnf,
             })
         }
         TokenTypeUri::IdToken => {
@@ -136,6 +142,7 @@ async fn party(
                 act: None,
                 may_act: None,
                 exp: id.exp,
+                cnf: None,
             })
         }
         TokenTypeUri::Jwt => {
@@ -174,12 +181,17 @@ async fn party(
                 act: c.act,
                 may_act: c.may_act,
                 exp: c.exp,
+                cnf: c.cnf,
             })
         }
         TokenTypeUri::RefreshToken | TokenTypeUri::IdJag => Err(TokenError::InvalidRequest(
             format!("a {what} of type {} is not accepted", kind.as_str()),
         )),
-    }
+    }?;
+    // RFC 9449 §5, RFC 8705 §3: a sender-constrained token is exchanged only by the holder of
+    // its key, proven in this request (RFC 8693 §2.2.2: `invalid_request` otherwise).
+    crate::binding::check_presented(what, party.cnf.as_ref(), ctx.holder)?;
+    Ok(party)
 }
 
 /// Decides the access token an authenticated client gets for a token exchange.

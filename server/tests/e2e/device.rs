@@ -816,3 +816,76 @@ fn the_question_for_one_code_is_shown_a_few_times_only() {
         "{body}"
     );
 }
+
+/// RFC 9449 §5.2: a poll by a `dpop_bound_access_tokens` client without a proof is refused
+/// before the approved device code is spent, so the person's approval is not lost: the next
+/// poll, with a proof, gets the (bound) tokens.
+#[test]
+fn a_poll_refused_for_a_missing_dpop_proof_keeps_the_approval() {
+    let fx = Fixture::new("120", &[]);
+    let tv = admin_post(
+        &fx.server,
+        "/admin/clients",
+        &json!({
+            "name": "DPoP TV",
+            "grant_types": [DEVICE_GRANT],
+            "token_endpoint_auth_method": "none",
+            "scope": "read",
+            "resources": [RESOURCE],
+            "dpop_bound_access_tokens": true,
+        }),
+    );
+    let id = tv["client_id"].as_str().unwrap();
+    let r = fx.server.post_form(
+        "/device_authorization",
+        None,
+        &[("client_id", id), ("scope", "read"), ("resource", RESOURCE)],
+    );
+    assert_eq!(r.status(), 200);
+    let started: Value = r.json().unwrap();
+    let (device_code, user_code) = (
+        started["device_code"].as_str().unwrap(),
+        started["user_code"].as_str().unwrap(),
+    );
+    let pages = fx.drive(
+        "dpop",
+        &json!([
+            {"goto": format!("{}?user_code={user_code}", fx.verification_uri())},
+            sign_in(),
+            {"continue": true},
+            {"decide": "approve"},
+        ]),
+    );
+    assert_eq!(
+        pages.last().unwrap()["heading"],
+        "Device connected",
+        "{pages:?}"
+    );
+    let form = [
+        ("grant_type", DEVICE_GRANT),
+        ("device_code", device_code),
+        ("client_id", id),
+    ];
+    let r = fx.server.post_form("/token", None, &form);
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+    // The interval (1 s) is respected before polling again.
+    thread::sleep(Duration::from_millis(1_100));
+    let key = crate::dpop::DpopKey::new();
+    let url = format!("{}/token", fx.server.base);
+    let r = fx
+        .server
+        .http
+        .post(&url)
+        .header("DPoP", key.proof("POST", &url))
+        .form(&form)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().unwrap();
+    assert_eq!(status, 200, "the approval survived: {body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["jkt"], key.jkt());
+}

@@ -850,3 +850,109 @@ fn oauth4webapi_binds_and_uses_a_token() {
     assert_eq!(report["resource_body"], "protected", "{report}");
     assert_eq!(report["bearer_status"], 401, "{report}");
 }
+
+/// RFC 9449 §5 (and RFC 8693 §2.2.2): a DPoP-bound token is exchanged only with a proof by its
+/// key: without one it would become a bearer token, with another key it would be rebound.
+/// Both are `invalid_request`, and nothing is issued.
+#[test]
+fn a_dpop_bound_token_is_exchanged_only_with_a_proof_by_its_key() {
+    const TE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+    const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
+    let server = Server::start();
+    let url = format!("{}/token", server.base);
+    // JWT and opaque subject tokens alike (an opaque token's record carries its cnf).
+    for format in ["jwt", "opaque"] {
+        let (id, secret) = server.client(&[
+            "--grant-type",
+            TE,
+            "--grant-type",
+            "client_credentials",
+            "--resource",
+            "https://a.example",
+            "--scope",
+            "read",
+            "--token-format",
+            format,
+        ]);
+        let key = DpopKey::new();
+        let page = post(
+            &server,
+            "/token",
+            (&id, &secret),
+            &CC,
+            &[&key.proof("POST", &url)],
+        );
+        assert_eq!(page.status, 200, "{}", page.body);
+        let bound = page.json()["access_token"].as_str().unwrap().to_owned();
+        let exchange = [
+            ("grant_type", TE),
+            ("subject_token", bound.as_str()),
+            ("subject_token_type", AT),
+        ];
+        let page = post(&server, "/token", (&id, &secret), &exchange, &[]);
+        assert_dpop_error(&page, "invalid_request", "exchanged without a proof");
+        assert!(
+            page.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("sender-constrained"),
+            "{format}: {}",
+            page.body
+        );
+        let other = DpopKey::new();
+        let page = post(
+            &server,
+            "/token",
+            (&id, &secret),
+            &exchange,
+            &[&other.proof("POST", &url)],
+        );
+        assert_dpop_error(&page, "invalid_request", "rebound to another key");
+        let page = post(
+            &server,
+            "/token",
+            (&id, &secret),
+            &exchange,
+            &[&key.proof("POST", &url)],
+        );
+        assert_eq!(page.status, 200, "{format}: {}", page.body);
+        assert_eq!(page.json()["token_type"], "DPoP");
+        let exchanged = page.json()["access_token"].as_str().unwrap().to_owned();
+        let answer = server.introspect(server.introspector(), &exchanged);
+        assert_eq!(answer["cnf"], json!({"jkt": key.jkt()}), "{format}");
+    }
+}
+
+/// RFC 9449 §5.2: a code redeemed by a `dpop_bound_access_tokens` client without a proof is
+/// refused before the code is taken, so the person's approval is not lost: the retry with a
+/// proof gets the tokens.
+#[test]
+fn a_code_redemption_refused_for_a_missing_proof_keeps_the_code() {
+    let s = Setup::new();
+    let app = crate::sign_in::driver::register(
+        &s.server,
+        &json!({
+            "name": "DPoP app",
+            "grant_types": ["authorization_code"],
+            "redirect_uris": ["https://dpop-app.example/cb"],
+            "token_endpoint_auth_method": "none",
+            "scope": crate::sign_in::driver::SCOPE,
+            "resources": [crate::sign_in::driver::RESOURCE],
+            "dpop_bound_access_tokens": true,
+        }),
+    );
+    let code = s.browser().code(&app, &app.request());
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", VERIFIER),
+        ("redirect_uri", app.redirect_uri.as_str()),
+    ];
+    let page = app_post(&s, &app, "/token", &form, None);
+    assert_dpop_error(&page, "invalid_dpop_proof", "no proof");
+    let key = DpopKey::new();
+    let url = format!("{}/token", s.server.base);
+    let page = app_post(&s, &app, "/token", &form, Some(&key.proof("POST", &url)));
+    assert_eq!(page.status, 200, "the code survived: {}", page.body);
+    assert_eq!(page.json()["token_type"], "DPoP");
+}

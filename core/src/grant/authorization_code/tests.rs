@@ -383,3 +383,92 @@ async fn a_confidential_clients_refresh_token_is_not_bound() {
             .unwrap();
     assert_eq!(stored.cnf, None);
 }
+
+/// A registry whose `https://bank.example` requires sender-constrained tokens.
+fn strict_registry() -> crate::resource::ResourceRegistry {
+    use crate::resource::{ResourceDefinition, ResourceRegistry};
+    let bank = ResourceDefinition {
+        uri: "https://bank.example".into(),
+        name: None,
+        scopes: Vec::new(),
+        default_scopes: Vec::new(),
+        token_format: None,
+        access_token_lifetime: None,
+        require_sender_constrained: true,
+    }
+    .validate()
+    .unwrap();
+    ResourceRegistry::new([bank], None).unwrap()
+}
+
+/// Redeems `code` for `client`, presented by `holder`, naming `resource`.
+async fn redeem(
+    h: &Harness,
+    client: &Client,
+    holder: &crate::binding::Holder,
+    resource: Option<&str>,
+    code: &str,
+) -> Result<crate::issue::IssuedToken, TokenError> {
+    let mut ctx = h.context();
+    ctx.holder = holder;
+    let mut r = req(code);
+    r.resource = resource.map(|s| s.parse().unwrap());
+    let request = crate::request::TokenRequest::AuthorizationCode(r);
+    crate::grant::exchange(&ctx, client, &request).await
+}
+
+/// RFC 9449 §5.2, RFC 8705 §3.4: a token request refused for a binding reason that needs
+/// nothing of the code (the client must send a DPoP proof or use its certificate, the named
+/// resource or the security profile requires a bound token) leaves the code redeemable: the
+/// person's approval is not lost, and the retry with a proof gets the tokens.
+#[tokio::test]
+async fn a_binding_refusal_leaves_the_code_redeemable() {
+    let proof = crate::binding::Holder::dpop(JKT);
+    let no = &crate::binding::NO_HOLDER;
+    // A client registered with dpop_bound_access_tokens, without a proof.
+    let mut dpop = ClientBuilder::new().code_flow().public().client();
+    dpop.binding.dpop_bound_access_tokens = true;
+    let (h, code) = setup(&dpop, "").await;
+    let err = redeem(&h, &dpop, no, None, &code).await.unwrap_err();
+    assert!(matches!(err, TokenError::InvalidDpopProof(_)), "{err:?}");
+    redeem(&h, &dpop, &proof, None, &code).await.unwrap();
+
+    // A client registered with tls_client_certificate_bound_access_tokens, with a DPoP proof
+    // and no certificate.
+    let mut mtls = ClientBuilder::new().code_flow().public().client();
+    mtls.binding.tls_client_certificate_bound_access_tokens = true;
+    let (h, code) = setup(&mtls, "").await;
+    let err = redeem(&h, &mtls, &proof, None, &code).await.unwrap_err();
+    assert!(matches!(err, TokenError::InvalidRequest(_)), "{err:?}");
+    let cert = crate::binding::Holder {
+        dpop_jkt: None,
+        certificate_thumbprint: Some("x5t".into()),
+    };
+    redeem(&h, &mtls, &cert, None, &code).await.unwrap();
+
+    // A client under the FAPI 2.0 profile, without a proof.
+    let mut fapi = ClientBuilder::new().code_flow().public().client();
+    fapi.security_profile = crate::profile::SecurityProfile::Fapi2;
+    let (h, code) = setup(&fapi, "").await;
+    let err = redeem(&h, &fapi, no, None, &code).await.unwrap_err();
+    assert!(matches!(err, TokenError::InvalidRequest(_)), "{err:?}");
+    redeem(&h, &fapi, &proof, None, &code).await.unwrap();
+
+    // A named resource that requires sender-constrained tokens, without a proof.
+    let bank = "https://bank.example";
+    let client = ClientBuilder::new()
+        .code_flow()
+        .public()
+        .resources(&[bank])
+        .client();
+    let (mut h, code) = setup(&client, &format!("&resource={bank}")).await;
+    h.resources = strict_registry();
+    let err = redeem(&h, &client, no, Some(bank), &code)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TokenError::InvalidRequest(_)), "{err:?}");
+    redeem(&h, &client, &proof, Some(bank), &code)
+        .await
+        .unwrap();
+    assert!(h.alarms.replayed.lock().unwrap().is_empty());
+}

@@ -202,3 +202,25 @@ async fn only_clients_given_the_grant() {
         Err(TokenError::UnauthorizedClient(_))
     ));
 }
+
+/// RFC 9449 §5.2: a poll refused because a `dpop_bound_access_tokens` client sent no proof
+/// leaves the approved device code redeemable (the person's approval is not lost).
+#[tokio::test]
+async fn a_binding_refusal_leaves_the_device_code_redeemable() {
+    let mut client = device_client(&[DEVICE]);
+    client.binding.dpop_bound_access_tokens = true;
+    let (h, started) = setup(&client).await;
+    decide(&h, &started, approve()).await;
+    let req = poll_req(&started);
+    let err = crate::grant::exchange(&h.context(), &client, &req)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TokenError::InvalidDpopProof(_)), "{err:?}");
+    h.clock.advance(5);
+    let proof = crate::binding::Holder::dpop("jkt");
+    let mut ctx = h.context();
+    ctx.holder = &proof;
+    crate::grant::exchange(&ctx, &client, &req).await.unwrap();
+    let claims = h.signer.signed().pop().unwrap();
+    assert_eq!(claims.cnf.unwrap().jkt.as_deref(), Some("jkt"));
+}

@@ -35,6 +35,7 @@ fn claims(c: &Client) -> ExternalClaims {
         scope: Some("read".into()),
         act: None,
         may_act: None,
+        cnf: None,
     }
 }
 

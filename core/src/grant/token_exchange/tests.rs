@@ -96,6 +96,7 @@ fn harness(c: &Client) -> Harness {
                 scope: None,
                 act: None,
                 may_act: None,
+                cnf: None,
             },
             subjects: SubjectMapping::IssuerQualified,
         },
@@ -219,6 +220,7 @@ async fn may_act_must_name_the_acting_party() {
             scope: None,
             act: None,
             may_act: Some(may),
+            cnf: None,
         },
         subjects: SubjectMapping::IssuerQualified,
     };
@@ -552,4 +554,114 @@ async fn only_a_resource_server_exchanges_tokens_meant_for_its_resource() {
     let mut r = req("at", TokenTypeUri::AccessToken);
     r.resource = Some("https://b.example".parse().unwrap());
     refused(&h, &c, r, "invalid_request").await;
+}
+
+/// Exchanges `subject` (and `actor`, an access token) presented by `holder`.
+async fn exchange_as(
+    h: &Harness,
+    c: &Client,
+    holder: &crate::binding::Holder,
+    subject: &str,
+    kind: TokenTypeUri,
+    actor: Option<&str>,
+) -> Result<IssuedToken, TokenError> {
+    let mut ctx = h.context();
+    ctx.holder = holder;
+    let mut r = req(subject, kind);
+    r.actor = actor.map(|a| (a.to_owned(), TokenTypeUri::AccessToken));
+    crate::grant::exchange(&ctx, c, &TokenRequest::TokenExchange(r)).await
+}
+
+/// RFC 9449 §5, RFC 8705 §3: a sender-constrained subject or actor token is exchanged only by
+/// a request proving its key; without it (or with another key) `invalid_request` (RFC 8693
+/// §2.2.2) and nothing issued: no downgrade to a bearer token, no rebinding.
+#[tokio::test]
+async fn a_sender_constrained_token_is_exchanged_only_with_its_key() {
+    use crate::binding::Holder;
+    let c = client();
+    let h = harness(&c);
+    let mut dpop_bound = access_claims("frontend", "https://a.example", "read");
+    dpop_bound.cnf = Some(Confirmation::dpop("jkt-alice"));
+    h.verifier.knows_access_token("dpop-at", dpop_bound);
+    let mut cert_bound = access_claims("frontend", "https://a.example", "read");
+    cert_bound.cnf = Some(Confirmation {
+        jkt: None,
+        x5t_s256: Some("x5t-alice".into()),
+    });
+    h.verifier.knows_access_token("cert-at", cert_bound);
+    let mut ext = ExternalClaims {
+        iss: "https://idp.example".into(),
+        sub: "u1".into(),
+        aud: Audience::One("https://as.example".into()),
+        exp: UnixTime(NOW + 300),
+        iat: Some(UnixTime(NOW)),
+        nbf: None,
+        jti: None,
+        client_id: None,
+        resource: None,
+        scope: None,
+        act: None,
+        may_act: None,
+        cnf: Some(Confirmation::dpop("jkt-alice")),
+    };
+    let jwt = |claims| ExternalJwt {
+        claims,
+        subjects: SubjectMapping::IssuerQualified,
+    };
+    h.verifier
+        .knows_external("dpop-ext", ExternalUse::ExchangeToken, jwt(ext.clone()));
+    // A `cnf` by a method we do not check (here `jwk`) binds it to a key nobody can prove.
+    ext.cnf = Some(Confirmation::default());
+    h.verifier
+        .knows_external("jwk-ext", ExternalUse::ExchangeToken, jwt(ext));
+
+    let exchange = |holder, subject, kind, actor| exchange_as(&h, &c, holder, subject, kind, actor);
+    let refused = |r: Result<IssuedToken, TokenError>, what: &str| match r {
+        Err(TokenError::InvalidRequest(d)) => {
+            assert!(d.contains(what) && d.contains("sender-constrained"), "{d}");
+        }
+        other => panic!("{other:?}"),
+    };
+    let cert = Holder {
+        dpop_jkt: None,
+        certificate_thumbprint: Some("x5t-alice".into()),
+    };
+    let at = TokenTypeUri::AccessToken;
+    let no = &crate::binding::NO_HOLDER;
+    // No proof: no bearer token for a DPoP- or certificate-bound one.
+    refused(exchange(no, "dpop-at", at, None).await, "subject_token");
+    refused(exchange(no, "cert-at", at, None).await, "subject_token");
+    refused(
+        exchange(no, "dpop-ext", TokenTypeUri::Jwt, None).await,
+        "subject_token",
+    );
+    refused(
+        exchange(&cert, "jwk-ext", TokenTypeUri::Jwt, None).await,
+        "subject_token",
+    );
+    // Another key: no rebinding.
+    let mallory = Holder::dpop("jkt-mallory");
+    let wrong_kind = Holder::dpop("x5t-alice");
+    refused(
+        exchange(&mallory, "dpop-at", at, None).await,
+        "subject_token",
+    );
+    refused(
+        exchange(&wrong_kind, "cert-at", at, None).await,
+        "subject_token",
+    );
+    // A bound actor token is held to the same rule.
+    refused(exchange(no, "at", at, Some("dpop-at")).await, "actor_token");
+    assert!(h.signer.signed().is_empty());
+
+    // Proven: the exchange goes through, and the new token is bound to the proven key.
+    let alice = Holder::dpop("jkt-alice");
+    exchange(&alice, "dpop-at", at, None).await.unwrap();
+    let issued = h.signer.signed().pop().unwrap();
+    assert_eq!(issued.cnf, Some(Confirmation::dpop("jkt-alice")));
+    exchange(&cert, "cert-at", at, None).await.unwrap();
+    exchange(&alice, "dpop-ext", TokenTypeUri::Jwt, None)
+        .await
+        .unwrap();
+    exchange(&alice, "at", at, Some("dpop-at")).await.unwrap();
 }
