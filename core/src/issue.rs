@@ -147,14 +147,7 @@ pub async fn issue(
         Some(end) => lifetime.min(end.0 - now.0),
         None => lifetime,
     };
-    // The resource, or the client's security profile (FAPI 2.0 SP §5.3.2.1 item 5), may require
-    // a sender-constrained token.
-    let requires = registered.is_some_and(|r| r.require_sender_constrained)
-        || ctx
-            .settings
-            .profile
-            .strictest(client.security_profile)
-            .requires_sender_constraint();
+    let requires = crate::grant::binding_required(ctx, client, registered.map(AsRef::as_ref));
     let cnf = crate::binding::confirm(client, requires, ctx.holder)?;
     let format = registered
         .and_then(|r| r.token_format)

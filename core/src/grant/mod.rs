@@ -168,17 +168,25 @@ fn check_binding_early(
     client: &Client,
     resource: Option<&Resource>,
 ) -> Result<(), TokenError> {
-    // The same rule as at issuance: the resource, or the client's security profile (FAPI 2.0
-    // SP §5.3.2.1 item 5), may require a sender-constrained token.
-    let requires = resource
-        .and_then(|r| ctx.resources.get(r))
-        .is_some_and(|r| r.require_sender_constrained)
+    let registered = resource.and_then(|r| ctx.resources.get(r));
+    let requires = binding_required(ctx, client, registered.map(AsRef::as_ref));
+    crate::binding::confirm(client, requires, ctx.holder).map(drop)
+}
+
+/// Whether a token for `client` at the registered resource `registered` must be
+/// sender-constrained: the resource requires it, or the client's security profile does (FAPI
+/// 2.0 SP §5.3.2.1 item 5). One rule for issuance and for the checks before a code is taken.
+pub(crate) fn binding_required(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    registered: Option<&crate::resource::ProtectedResource>,
+) -> bool {
+    registered.is_some_and(|r| r.require_sender_constrained)
         || ctx
             .settings
             .profile
             .strictest(client.security_profile)
-            .requires_sender_constraint();
-    crate::binding::confirm(client, requires, ctx.holder).map(drop)
+            .requires_sender_constraint()
 }
 
 /// Applies the grant of `request` for the authenticated `client`.
