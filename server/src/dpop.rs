@@ -6,6 +6,7 @@
 
 use gatehouse_core::TokenError;
 use gatehouse_core::binding::Holder;
+use gatehouse_core::profile::SecurityProfile;
 use gatehouse_core::store::{ReplayKind, ReplayStore, replay_digest};
 use gatehouse_token::UnixTime;
 use gatehouse_validator::dpop::{self, DpopSettings, Expected, NonceKey, Proof};
@@ -47,6 +48,20 @@ impl DpopCheck {
             .iter()
             .map(|a| a.as_str())
             .collect()
+    }
+
+    /// Whether `proof`'s algorithm is one `profile` allows: a client held to FAPI 2.0 proves
+    /// with ES256 or PS256 only (SP §5.4.1), whatever the server-wide list allows others.
+    pub fn allowed_for(proof: Option<&Proof>, profile: SecurityProfile) -> Result<(), TokenError> {
+        match proof {
+            Some(p) if !profile.allows_algorithm(p.alg) => {
+                Err(TokenError::InvalidDpopProof(format!(
+                    "the {profile} security profile allows ES256 and PS256 proofs, not {}",
+                    p.alg
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The nonce to send in a `DPoP-Nonce` header at `now`, when nonces are required.

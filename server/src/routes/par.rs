@@ -39,6 +39,7 @@ pub async fn handle(
             app.replay.as_ref(),
         )
         .await?;
+    crate::dpop::DpopCheck::allowed_for(proof.as_ref(), client.security_profile)?;
     let registry = app.resources.current();
     let checks = gatehouse_core::authorize::Checks {
         clients: app.auth.clients.as_ref(),

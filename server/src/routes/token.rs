@@ -43,7 +43,7 @@ pub async fn handle(
     let now = app.auth.clock.now();
     // RFC 9449 §5: a proof binds the tokens to its key; `htu` is our token endpoint's URL.
     let url = format!("{}{}", app.settings.issuer, paths::TOKEN);
-    let (mut holder, _) = app
+    let (mut holder, proof) = app
         .dpop
         .holder(
             req.dpop.as_deref(),
@@ -53,6 +53,7 @@ pub async fn handle(
             app.replay.as_ref(),
         )
         .await?;
+    crate::dpop::DpopCheck::allowed_for(proof.as_ref(), client.security_profile)?;
     // RFC 8705 §3.1: the certificate the client proved it holds (in the TLS handshake, or as a
     // trusted proxy saw it) can bind its tokens (`cnf.x5t#S256`).
     holder.certificate_thumbprint = req

@@ -229,6 +229,27 @@ fn a_fapi2_client_on_an_oauth21_server() {
         Some("invalid_request")
     );
 
+    // Its assertions name the issuer alone (SP §5.3.2.1 item 8), though the server's rules let
+    // other clients name the token endpoint.
+    let to_token = sign(
+        &key,
+        &header(&key),
+        &claims(&fapi, &format!("{issuer}/token")),
+    );
+    let proof = dpop.proof("POST", &format!("{issuer}/token"));
+    assert_invalid_client(
+        &token(&server, &to_token, Some(&proof)),
+        "aud = token endpoint",
+    );
+    // Its proofs are ES256 or PS256, though the server accepts EdDSA proofs from others.
+    let eddsa = ed25519_proof(&format!("{issuer}/token"));
+    let (status, body) = token(&server, &assertion(), Some(&eddsa));
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_dpop_proof")),
+        "{body}"
+    );
+
     // An OAuth 2.1 client of the same server is untouched: a bearer token for its secret.
     let (plain, secret) = server.client(&["--grant-type", "client_credentials"]);
     let r = server.post_form(
@@ -238,4 +259,23 @@ fn a_fapi2_client_on_an_oauth21_server() {
     );
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().unwrap()["token_type"], "Bearer");
+}
+
+/// A DPoP proof for `POST url` signed with a fresh Ed25519 key (`EdDSA`).
+fn ed25519_proof(url: &str) -> String {
+    use gatehouse_token::b64;
+    use ring::signature::{Ed25519KeyPair, KeyPair as _};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64::encode(pair.public_key().as_ref())});
+    let header = json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": jwk});
+    let now = crate::jwt_bearer::now();
+    let claims = json!({"jti": format!("ed-{now}"), "htm": "POST", "htu": url, "iat": now});
+    let input = format!(
+        "{}.{}",
+        b64::encode(header.to_string()),
+        b64::encode(claims.to_string())
+    );
+    format!("{input}.{}", b64::encode(pair.sign(input.as_bytes())))
 }

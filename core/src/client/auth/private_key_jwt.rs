@@ -121,9 +121,10 @@ pub fn claimed_subject(assertion: &str) -> Option<String> {
     serde_json::from_slice::<Sub>(&json).ok().map(|s| s.sub)
 }
 
-/// Whether `aud` names this server, by the rules of the module documentation.
-fn for_us(aud: &Audience, rules: &ClientAssertionRules, endpoint: &str) -> bool {
-    if rules.issuer_only {
+/// Whether `aud` names this server, by the rules of the module documentation; `issuer_only`
+/// for the server's rules or a client held to FAPI 2.0 (SP §5.3.2.1 item 8: the issuer alone).
+fn for_us(aud: &Audience, rules: &ClientAssertionRules, endpoint: &str, issuer_only: bool) -> bool {
+    if issuer_only {
         return matches!(aud, Audience::One(one) if *one == rules.issuer);
     }
     let ours = |a: &String| *a == rules.issuer || *a == rules.token_endpoint || *a == endpoint;
@@ -229,8 +230,10 @@ pub fn check(
     if claims.sub != id || claims.iss != id {
         return Err(refused("iss and sub must both be the client id"));
     }
-    if !for_us(&claims.aud, ctx.rules, ctx.endpoint) {
-        return Err(refused(if ctx.rules.issuer_only {
+    let issuer_only =
+        ctx.rules.issuer_only || client.security_profile == crate::profile::SecurityProfile::Fapi2;
+    if !for_us(&claims.aud, ctx.rules, ctx.endpoint, issuer_only) {
+        return Err(refused(if issuer_only {
             "aud must be the issuer identifier, as a single string"
         } else {
             "aud does not name this server (its issuer or the endpoint URL)"
