@@ -64,6 +64,22 @@ impl DpopCheck {
         }
     }
 
+    /// RFC 9449 §9: at a protected resource of this server (UserInfo), a DPoP presentation's
+    /// proof carries a current server nonce when nonces are required; `Err` holds a fresh one
+    /// to send in the `use_dpop_nonce` challenge. `proof` has been verified already: only its
+    /// `nonce` claim is read here.
+    pub fn resource_nonce(&self, proof: Option<&str>, now: UnixTime) -> Result<(), String> {
+        if !self.require_nonce {
+            return Ok(());
+        }
+        let nonce = proof.and_then(claimed_nonce);
+        if nonce.is_some_and(|n| self.nonces.accepts(&n, now)) {
+            Ok(())
+        } else {
+            Err(self.nonces.current(now))
+        }
+    }
+
     /// The nonce to send in a `DPoP-Nonce` header at `now`, when nonces are required.
     pub fn nonce(&self, now: UnixTime) -> Option<String> {
         self.require_nonce.then(|| self.nonces.current(now))
@@ -120,4 +136,15 @@ impl DpopCheck {
         }
         Ok((Holder::dpop(proof.jkt.clone()), Some(proof)))
     }
+}
+
+/// The `nonce` claim of a proof already verified, if it has a string one.
+fn claimed_nonce(proof: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        nonce: Option<String>,
+    }
+    let payload = proof.split('.').nth(1)?;
+    let bytes = gatehouse_token::b64::decode(payload).ok()?;
+    serde_json::from_slice::<Claims>(&bytes).ok()?.nonce
 }

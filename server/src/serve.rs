@@ -457,6 +457,7 @@ pub async fn build_app_with(config: Config, ports: Ports) -> Result<Arc<App>, Se
         issuer: config.issuer.clone(),
         dpop: config.dpop.proofs.clone(),
         dpop_replay: gatehouse_validator::dpop::ReplayCache::default(),
+        dpop_nonces: dpop.clone(),
     });
     // FAPI 2.0 SP §5.3.2.2 item 2: the profile pushes every authorization request.
     let require_par = config.authorize.require_pushed_authorization_requests

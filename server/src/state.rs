@@ -137,6 +137,8 @@ pub struct Inspection {
     pub dpop: gatehouse_validator::dpop::DpopSettings,
     /// The DPoP proofs UserInfo has accepted (per node, bounded).
     pub dpop_replay: gatehouse_validator::dpop::ReplayCache,
+    /// The server's DPoP nonces, required at UserInfo too when `[dpop] require_nonce` is set.
+    pub dpop_nonces: crate::dpop::DpopCheck,
 }
 
 /// The state of the sign-in flow: the authorization endpoint and its pages.

@@ -90,6 +90,30 @@ fn dpop_challenge(app: &Inspection, e: &PresentationError) -> Response {
     response
 }
 
+/// RFC 9449 §9: the proof must carry this server nonce; a 401 DPoP challenge with
+/// `use_dpop_nonce` and the nonce in `DPoP-Nonce`.
+fn use_dpop_nonce(app: &Inspection, nonce: &str) -> Response {
+    let value = presentation::challenge(
+        &app.dpop,
+        Some((
+            "use_dpop_nonce",
+            "the DPoP proof must carry the server's nonce",
+        )),
+    );
+    let mut response = (StatusCode::UNAUTHORIZED, no_store()).into_response();
+    for (name, value) in [
+        (header::WWW_AUTHENTICATE.as_str(), value.as_str()),
+        (dpop::NONCE_HEADER, nonce),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            if let Ok(name) = header::HeaderName::from_bytes(name.as_bytes()) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
 /// `GET` and `POST /userinfo`.
 pub async fn handle(
     State(app): State<Part<Inspection>>,
@@ -145,6 +169,11 @@ pub async fn handle(
             PresentationError::Certificate => invalid_token(),
             e => dpop_challenge(&app, &e),
         };
+    }
+    if scheme == Scheme::DPoP {
+        if let Err(nonce) = app.dpop_nonces.resource_nonce(proof, app.auth.clock.now()) {
+            return use_dpop_nonce(&app, &nonce);
+        }
     }
     let scope: Scope = claims
         .scope

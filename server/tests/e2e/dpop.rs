@@ -420,6 +420,36 @@ fn server_nonces_when_required() {
     );
     assert_dpop_error(&page, "use_dpop_nonce", "PAR without nonce");
     assert!(page.header("dpop-nonce").is_some());
+    // And at UserInfo, a resource of this server (§9; the probe found it let proofs without a
+    // nonce through): a 401 DPoP challenge with a fresh nonce, then the proof with it passes
+    // (the token lacks `openid`, so the answer is the 403 that comes after the proof checks).
+    let fresh = key.sign(
+        &key.header(),
+        &with(key.claims("POST", &url), "nonce", json!(nonce)),
+    );
+    let page = post(&server, "/token", (&id, &secret), &CC, &[&fresh]);
+    let bound: Value = serde_json::from_str(&page.body).unwrap();
+    let access = bound["access_token"].as_str().unwrap();
+    let userinfo = format!("{}/userinfo", server.base);
+    let at_userinfo = |proof: &str| {
+        server
+            .http
+            .get(&userinfo)
+            .header("Authorization", format!("DPoP {access}"))
+            .header("DPoP", proof)
+            .send()
+            .unwrap()
+    };
+    let r = at_userinfo(&key.proof_for("GET", &userinfo, access));
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("use_dpop_nonce"), "{challenge}");
+    let nonce = r.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let mut claims = key.claims("GET", &userinfo);
+    claims["ath"] = json!(ath(access));
+    claims["nonce"] = json!(nonce);
+    let r = at_userinfo(&key.sign(&key.header(), &claims));
+    assert_eq!(r.status(), 403, "{:?}", r.headers().get("www-authenticate"));
 }
 
 /// RFC 9449 §5.2 and matrix §2.2 item 53: a client registered `dpop_bound_access_tokens`, or a
