@@ -6,16 +6,16 @@
 //! must send keeps the person's approval, RFC 9449 §5.2, RFC 8705 §3.4). A code that comes back
 //! after use revokes what it was exchanged for (RFC 9700 §4.5, RFC 6749 §4.1.2).
 
-use gatehouse_token::{RefreshTokenText, SecretDigest, b64};
+use gatehouse_token::SecretDigest;
 
+use super::refresh_token::{FamilyStart, start_family};
 use super::{GrantContext, Granted};
 use crate::authorize::CodeChallenge;
 use crate::client::{Client, GrantType};
 use crate::error::TokenError;
 use crate::id_token::{IdTokenClaims, OPENID, Subject, session_id};
-use crate::ports::random_bytes;
 use crate::request::token::AuthorizationCodeRequest;
-use crate::store::{AuthorizationCode, Redemption, RefreshToken};
+use crate::store::{AuthorizationCode, Redemption};
 
 /// How long an ID token is valid, seconds: it is read once, by the client, at sign-in.
 pub const ID_TOKEN_LIFETIME: u64 = 300;
@@ -91,25 +91,16 @@ pub async fn grant(
         IdTokenClaims::new(subject, now, ID_TOKEN_LIFETIME, code.nonce.clone(), sid)
     });
     let (refresh_token, family) = if client.grant_types.contains(&GrantType::RefreshToken) {
-        let text = RefreshTokenText::from_random(random_bytes::<32>(ctx.random));
-        let family = b64::encode(random_bytes::<16>(ctx.random));
-        let settings = &ctx.settings.refresh;
-        let expires_at = now.plus(settings.lifetime);
-        let record = RefreshToken {
-            family: family.clone(),
-            client_id: client.id.clone(),
-            user: code.user.clone(),
-            scope: code.scope.clone(),
-            resources: vec![code.resource.clone()],
+        let start = FamilyStart {
+            user: &code.user,
+            scope: &code.scope,
+            resource: &code.resource,
             auth_time: code.auth_time,
-            issued_at: now,
-            idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
-            expires_at,
             sid: Some(session_id(&code.session)),
-            cnf: crate::binding::refresh_binding(client, ctx.holder),
+            now,
         };
-        ctx.refresh_tokens.insert(text.digest(), record).await?;
-        (Some(text.as_str().to_owned()), Some(family))
+        let (text, family) = start_family(ctx, client, start).await?;
+        (Some(text), Some(family))
     } else {
         (None, None)
     };

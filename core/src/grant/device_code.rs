@@ -7,15 +7,13 @@
 //! exactly one poll, every later one is `invalid_grant`. The approving person must still be
 //! active when the tokens are issued (security matrix §7 item 10).
 
-use gatehouse_token::{RefreshTokenText, b64};
-
+use super::refresh_token::{FamilyStart, start_family};
 use super::{GrantContext, Granted};
 use crate::client::{Client, GrantType};
 use crate::device::presented_digest;
 use crate::error::TokenError;
-use crate::ports::random_bytes;
 use crate::request::token::DeviceCodeRequest;
-use crate::store::{DeviceStatus, PollOutcome, RefreshToken};
+use crate::store::{DeviceStatus, PollOutcome};
 
 fn invalid_grant(description: &str) -> TokenError {
     TokenError::InvalidGrant(description.into())
@@ -70,25 +68,15 @@ pub async fn grant(
     }
     // The refresh rules of the other grants: a client given the refresh grant gets one.
     let refresh_token = if client.grant_types.contains(&GrantType::RefreshToken) {
-        let text = RefreshTokenText::from_random(random_bytes::<32>(ctx.random));
-        let settings = &ctx.settings.refresh;
-        let expires_at = now.plus(settings.lifetime);
-        let token = RefreshToken {
-            family: b64::encode(random_bytes::<16>(ctx.random)),
-            client_id: client.id.clone(),
-            user: approval.user.clone(),
-            scope: record.scope.clone(),
-            resources: vec![record.resource.clone()],
+        let start = FamilyStart {
+            user: &approval.user,
+            scope: &record.scope,
+            resource: &record.resource,
             auth_time: approval.auth_time,
-            issued_at: now,
-            idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
-            expires_at,
             sid: None,
-            // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
-            cnf: crate::binding::refresh_binding(client, ctx.holder),
+            now,
         };
-        ctx.refresh_tokens.insert(text.digest(), token).await?;
-        Some(text.as_str().to_owned())
+        Some(start_family(ctx, client, start).await?.0)
     } else {
         None
     };

@@ -151,5 +151,52 @@ async fn rotate(
     }
 }
 
+/// What a new refresh-token family is for: the sign-in it continues.
+pub(crate) struct FamilyStart<'a> {
+    /// The signed-in user.
+    pub user: &'a crate::user::UserId,
+    /// The granted scope.
+    pub scope: &'a crate::scope::Scope,
+    /// The one resource.
+    pub resource: &'a crate::resource::Resource,
+    /// When the user signed in.
+    pub auth_time: gatehouse_token::UnixTime,
+    /// The browser session, if the sign-in had one (a logout ends the family).
+    pub sid: Option<String>,
+    /// The time of the request that starts it.
+    pub now: gatehouse_token::UnixTime,
+}
+
+/// Starts a refresh-token family for `client` (RFC 6749 §6; lifetimes of RFC 9700 §4.14.2),
+/// bound like the access token where the client is public (RFC 9449 §5): the token's text and
+/// the family. Only its digest is stored.
+pub(crate) async fn start_family(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    start: FamilyStart<'_>,
+) -> Result<(String, String), TokenError> {
+    use crate::ports::random_bytes;
+    let now = start.now;
+    let text = RefreshTokenText::from_random(random_bytes::<32>(ctx.random));
+    let family = gatehouse_token::b64::encode(random_bytes::<16>(ctx.random));
+    let settings = &ctx.settings.refresh;
+    let expires_at = now.plus(settings.lifetime);
+    let record = RefreshToken {
+        family: family.clone(),
+        client_id: client.id.clone(),
+        user: start.user.clone(),
+        scope: start.scope.clone(),
+        resources: vec![start.resource.clone()],
+        auth_time: start.auth_time,
+        issued_at: now,
+        idle_expires_at: now.plus(settings.idle_lifetime).min(expires_at),
+        expires_at,
+        sid: start.sid,
+        cnf: crate::binding::refresh_binding(client, ctx.holder),
+    };
+    ctx.refresh_tokens.insert(text.digest(), record).await?;
+    Ok((text.as_str().to_owned(), family))
+}
+
 #[cfg(test)]
 mod tests;
