@@ -239,21 +239,21 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
     };
     // RFC 7517 §4.7: base64 (not base64url) DER certificates, the key's own first; kept for
     // self_signed_tls_client_auth (RFC 8705 §2.2), which compares the TLS certificate with it.
-    let x5c = match object.get("x5c") {
+    let x5c: Vec<(String, Vec<u8>)> = match object.get("x5c") {
         None => Vec::new(),
         Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_CHAIN => items
             .iter()
             .map(|item| match item {
-                Value::String(text)
-                    if text.len() <= MAX_CERTIFICATE_B64 && STANDARD.decode(text).is_ok() =>
-                {
-                    Ok(text.clone())
-                }
-                _ => Err(at(
-                    "x5c: each entry must be a base64 (not base64url) DER certificate of at most 16 KiB",
-                )),
+                Value::String(text) if text.len() <= MAX_CERTIFICATE_B64 => STANDARD
+                    .decode(text)
+                    .map(|der| (text.clone(), der))
+                    .map_err(|_| ()),
+                _ => Err(()),
             })
-            .collect::<Result<Vec<_>, _>>()?,
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|()| {
+                at("x5c: each entry must be a base64 (not base64url) DER certificate of at most 16 KiB")
+            })?,
         Some(_) => {
             return Err(at(&format!(
                 "x5c must be an array of 1 to {MAX_CHAIN} base64 certificates"
@@ -262,9 +262,8 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
     };
     // RFC 7517 §4.7: each entry a DER certificate, and "the key in the first certificate MUST
     // match the public key represented by other members of the JWK".
-    for (position, text) in x5c.iter().enumerate() {
-        let der = STANDARD.decode(text).unwrap_or_default();
-        match certificate_key(&der) {
+    for (position, (_, der)) in x5c.iter().enumerate() {
+        match certificate_key(der) {
             None => return Err(at("x5c: each entry must be one DER X.509 certificate")),
             Some(key) if position == 0 && !key.is(&params) => {
                 return Err(at(
@@ -275,7 +274,7 @@ fn parse_key(index: usize, key: &Value) -> Result<Option<Jwk>, KeysError> {
         }
     }
     Ok(Some(Jwk {
-        x5c,
+        x5c: x5c.into_iter().map(|(text, _)| text).collect(),
         kid,
         alg,
         use_: Some("sig".into()),

@@ -24,7 +24,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use gatehouse_token::{UnixTime, b64};
+use gatehouse_token::UnixTime;
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
 
@@ -75,10 +75,7 @@ impl std::fmt::Debug for ClientCertificate {
 /// The certificate's SHA-256 thumbprint, base64url without padding: the `x5t#S256` of a
 /// certificate-bound token's `cnf` (RFC 8705 §3.1).
 pub fn thumbprint_s256(certificate: &ClientCertificate) -> String {
-    b64::encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        certificate.der(),
-    ))
+    gatehouse_token::confirmation::certificate_thumbprint(certificate.der())
 }
 
 /// A certificate with what the edge found about it.
@@ -318,7 +315,7 @@ impl DistinguishedName {
             }
             let name = name.trim().to_ascii_lowercase();
             let oid = if !name.is_empty() && name.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                name.strip_prefix("oid.").unwrap_or(&name).to_owned()
+                name.clone()
             } else if let Some(oid) = name.strip_prefix("oid.") {
                 oid.to_owned()
             } else {
