@@ -16,7 +16,15 @@ use super::{Proof, ProofError};
 #[derive(Debug)]
 pub struct ReplayCache {
     capacity: usize,
-    seen: Mutex<HashMap<[u8; 32], UnixTime>>,
+    seen: Mutex<Seen>,
+}
+
+/// The entries, and the earliest time any of them may be forgotten: while that is still ahead,
+/// a full cache refuses at once instead of sweeping every entry under the lock for nothing.
+#[derive(Debug, Default)]
+struct Seen {
+    entries: HashMap<[u8; 32], UnixTime>,
+    earliest: Option<UnixTime>,
 }
 
 impl ReplayCache {
@@ -27,7 +35,7 @@ impl ReplayCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
@@ -41,22 +49,31 @@ impl ReplayCache {
     ) -> Result<(), ProofError> {
         let key = digest_of(&proof.jkt, &proof.jti);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.get(&key).is_some_and(|&kept| kept >= now) {
+        if seen.entries.get(&key).is_some_and(|&kept| kept >= now) {
             return Err(ProofError::Replayed);
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, kept| *kept >= now);
-            if seen.len() >= self.capacity {
+        if seen.entries.len() >= self.capacity {
+            if seen.earliest.is_some_and(|earliest| earliest >= now) {
+                return Err(ProofError::Busy);
+            }
+            seen.entries.retain(|_, kept| *kept >= now);
+            seen.earliest = seen.entries.values().min().copied();
+            if seen.entries.len() >= self.capacity {
                 return Err(ProofError::Busy);
             }
         }
-        seen.insert(key, until);
+        seen.entries.insert(key, until);
+        seen.earliest = Some(seen.earliest.map_or(until, |e| e.min(until)));
         Ok(())
     }
 
     /// How many proofs are remembered.
     pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .len()
     }
 
     /// Whether no proof is remembered.
