@@ -26,11 +26,17 @@ struct Header {
 /// RFC 9068 §4: `typ` must be `at+jwt` or `application/at+jwt` (media types compare
 /// case-insensitively, RFC 7515 §4.1.9), so an ID token can never pass as an access token.
 fn is_access_token_typ(typ: &str) -> bool {
-    let typ = typ
+    media_type_is(typ, "at+jwt")
+}
+
+/// Whether a JOSE `typ` names the media type `name`, compared as RFC 7515 §4.1.9 says:
+/// case-insensitively, with the `application/` prefix optional.
+pub fn media_type_is(typ: &str, name: &str) -> bool {
+    let bare = typ
         .get(..12)
         .filter(|p| p.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| &typ[12..]);
-    typ.eq_ignore_ascii_case("at+jwt")
+        .map_or(typ, |_| typ.get(12..).unwrap_or_default());
+    bare.eq_ignore_ascii_case(name)
 }
 
 /// Verifies the signature of `token` against `keys` and returns its claims (not yet checked

@@ -42,14 +42,10 @@ use crate::config::ClientKeysConfig;
 /// draft-ietf-oauth-rfc7523bis (`client-authentication+jwt`); never another kind of JWT (an
 /// access token, a DPoP proof, a request object), RFC 8725 §3.11.
 fn is_assertion_typ(typ: Option<&str>) -> bool {
-    let Some(typ) = typ else {
-        return true;
-    };
-    let bare = typ
-        .get(..12)
-        .filter(|p| p.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| typ.get(12..).unwrap_or_default());
-    bare.eq_ignore_ascii_case("JWT") || bare.eq_ignore_ascii_case("client-authentication+jwt")
+    typ.is_none_or(|typ| {
+        gatehouse_validator::jwt::media_type_is(typ, "JWT")
+            || gatehouse_validator::jwt::media_type_is(typ, "client-authentication+jwt")
+    })
 }
 
 /// The refusal for a validator rejection of an assertion.
@@ -134,7 +130,8 @@ impl AssertionKeys {
 
     /// The entry of `client`'s `uri`; a new one when the client has none or changed its URI.
     /// When the map is full, entries whose keys are past any use are dropped first, then (a
-    /// flood of clients) all of them: keys are fetched again on demand.
+    /// flood of clients) the one fetched longest ago: its keys are fetched again on demand,
+    /// and every other client keeps its own.
     fn entry(&self, client: &Client, uri: &str) -> Arc<Entry> {
         let mut entries = lock(&self.entries);
         if let Some(e) = entries.get(client.id.as_str()).filter(|e| e.uri == uri) {
@@ -150,7 +147,14 @@ impl AssertionKeys {
                     .is_some_and(|(_, _, fresh)| fresh.plus(stale) > now)
             });
             if entries.len() >= self.settings.max_entries {
-                entries.clear();
+                // Never fetched sorts first (`None`), then the oldest fetch.
+                let oldest = entries
+                    .iter()
+                    .min_by_key(|(_, e)| lock(&e.state).keys.as_ref().map(|(_, _, f)| *f))
+                    .map(|(id, _)| id.clone());
+                if let Some(id) = oldest {
+                    entries.remove(&id);
+                }
             }
         }
         let entry = Arc::new(Entry {

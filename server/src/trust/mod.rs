@@ -64,24 +64,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A media type compared as RFC 7515 §4.1.9 says: case-insensitively, `application/` optional.
-fn media_type_is(typ: &str, name: &str) -> bool {
-    let bare = typ
-        .get(..12)
-        .filter(|p| p.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| typ.get(12..).unwrap_or_default());
-    bare.eq_ignore_ascii_case(name)
-}
-
 /// An ID-JAG says what it is (MCP EMA §5.1, RFC 8725 §3.11).
 fn is_id_jag(typ: Option<&str>) -> bool {
-    typ.is_some_and(|t| media_type_is(t, ID_JAG_TYP))
+    typ.is_some_and(|t| jwt::media_type_is(t, ID_JAG_TYP))
 }
 
 /// A generic JWT for token exchange: no `typ`, or `JWT`; never a token that says it is another
 /// kind (an access token, an ID-JAG, a logout token...).
 fn is_plain_jwt(typ: Option<&str>) -> bool {
-    typ.is_none_or(|t| media_type_is(t, "JWT"))
+    typ.is_none_or(|t| jwt::media_type_is(t, "JWT"))
 }
 
 /// The refusal for a validator rejection.
