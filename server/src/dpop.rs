@@ -80,6 +80,14 @@ impl DpopCheck {
         }
     }
 
+    /// RFC 9449 §8.2: a fresh nonce on every answer of the token endpoint and PAR when nonces
+    /// are required, so a client need not fail to get one.
+    pub fn offer_nonce(&self, headers: &mut axum::http::HeaderMap, now: UnixTime) {
+        if let Some(nonce) = self.nonce(now) {
+            set_nonce(headers, &nonce);
+        }
+    }
+
     /// The nonce to send in a `DPoP-Nonce` header at `now`, when nonces are required.
     pub fn nonce(&self, now: UnixTime) -> Option<String> {
         self.require_nonce.then(|| self.nonces.current(now))
@@ -135,6 +143,14 @@ impl DpopCheck {
             ));
         }
         Ok((Holder::dpop(proof.jkt.clone()), Some(proof)))
+    }
+}
+
+/// Puts `nonce` in the `DPoP-Nonce` header (RFC 9449 §8, §9); a nonce is base64url, so it is
+/// always a valid header value.
+pub fn set_nonce(headers: &mut axum::http::HeaderMap, nonce: &str) {
+    if let Ok(value) = axum::http::HeaderValue::from_str(nonce) {
+        headers.insert(dpop::NONCE_HEADER, value);
     }
 }
 

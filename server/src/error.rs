@@ -164,11 +164,7 @@ impl IntoResponse for OAuthError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             // RFC 9449 §8: the nonce to put in the next proof.
-            TokenError::UseDpopNonce { nonce } => {
-                if let Ok(value) = HeaderValue::from_str(&nonce) {
-                    headers.insert(gatehouse_validator::dpop::NONCE_HEADER, value);
-                }
-            }
+            TokenError::UseDpopNonce { nonce } => crate::dpop::set_nonce(headers, &nonce),
             _ => {}
         }
         response

@@ -61,13 +61,6 @@ pub async fn handle(
         expires_in: pushed.expires_in,
     };
     let mut response = (StatusCode::CREATED, no_store(), Json(body)).into_response();
-    // RFC 9449 §8.2: a fresh nonce with every answer.
-    if let Some(nonce) = app.dpop.nonce(now) {
-        if let Ok(value) = axum::http::HeaderValue::from_str(&nonce) {
-            response
-                .headers_mut()
-                .insert(gatehouse_validator::dpop::NONCE_HEADER, value);
-        }
-    }
+    app.dpop.offer_nonce(response.headers_mut(), now);
     Ok(response)
 }

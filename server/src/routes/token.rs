@@ -3,12 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::discovery::paths;
 use gatehouse_core::grant;
 use gatehouse_core::request::TokenRequest;
-use gatehouse_validator::dpop;
 use serde::Serialize;
 
 use crate::error::{OAuthError, no_store};
@@ -74,11 +72,6 @@ pub async fn handle(
         id_token: issued.id_token,
     };
     let mut response = (no_store(), Json(body)).into_response();
-    // RFC 9449 §8.2: a fresh nonce with every answer, so the client need not fail to get one.
-    if let Some(nonce) = app.dpop.nonce(now) {
-        if let Ok(value) = HeaderValue::from_str(&nonce) {
-            response.headers_mut().insert(dpop::NONCE_HEADER, value);
-        }
-    }
+    app.dpop.offer_nonce(response.headers_mut(), now);
     Ok(response)
 }

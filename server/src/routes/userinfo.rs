@@ -101,16 +101,12 @@ fn use_dpop_nonce(app: &Inspection, nonce: &str) -> Response {
         )),
     );
     let mut response = (StatusCode::UNAUTHORIZED, no_store()).into_response();
-    for (name, value) in [
-        (header::WWW_AUTHENTICATE.as_str(), value.as_str()),
-        (dpop::NONCE_HEADER, nonce),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            if let Ok(name) = header::HeaderName::from_bytes(name.as_bytes()) {
-                response.headers_mut().insert(name, value);
-            }
-        }
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
+    crate::dpop::set_nonce(response.headers_mut(), nonce);
     response
 }
 
