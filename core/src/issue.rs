@@ -144,7 +144,7 @@ pub async fn issue(
                 "the presented token has expired".into(),
             ));
         }
-        Some(end) => lifetime.min(end.0 - now.0),
+        Some(end) => lifetime.min(end.0.saturating_sub(now.0)),
         None => lifetime,
     };
     let requires = crate::grant::binding_required(ctx, client, registered.map(AsRef::as_ref));

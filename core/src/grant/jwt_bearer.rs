@@ -154,7 +154,7 @@ pub(crate) fn check_time(
     if iat.is_some_and(|iat| iat > now.plus(leeway)) {
         return Err("was issued in the future (iat)");
     }
-    let too_long = iat.is_some_and(|iat| exp.0 - iat.0 > settings.max_lifetime);
+    let too_long = iat.is_some_and(|iat| exp.0.saturating_sub(iat.0) > settings.max_lifetime);
     if too_long || exp > now.plus(settings.max_lifetime.saturating_add(leeway)) {
         return Err("lives longer than this server accepts (exp)");
     }

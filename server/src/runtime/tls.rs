@@ -143,16 +143,32 @@ impl ServerIdentity {
     /// Checks the files every `interval` and loads them again when they changed. A new pair
     /// that does not load (half written, a key that is not the certificate's) keeps the old
     /// one in service and logs an error; the next change is tried again.
+    /// File reads run on the blocking pool, never on a worker that serves requests.
     pub async fn watch(self: Arc<Self>, interval: Duration) {
-        let mut seen = stamps(&self.certificate, &self.key);
+        let files = || (self.certificate.clone(), self.key.clone());
+        let (c, k) = files();
+        let mut seen = tokio::task::spawn_blocking(move || stamps(&c, &k))
+            .await
+            .ok()
+            .flatten();
         let mut failed = None;
         loop {
             tokio::time::sleep(interval).await;
-            let now = stamps(&self.certificate, &self.key);
+            let (c, k) = files();
+            let now = tokio::task::spawn_blocking(move || stamps(&c, &k))
+                .await
+                .ok()
+                .flatten();
             if now.is_none() || now == seen || now == failed {
                 continue;
             }
-            match load_identity(&self.certificate, &self.key) {
+            let (c, k) = files();
+            let loaded = tokio::task::spawn_blocking(move || {
+                load_identity(&c, &k).map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            match loaded {
                 Ok(identity) => {
                     self.current.store(Arc::new(identity));
                     seen = now;
